@@ -1,0 +1,1 @@
+"""The write side: the only code that writes Postgres. One transaction per command."""

@@ -1,0 +1,64 @@
+"""The Litestar application factory: wiring only, no behaviour."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin, ScalarRenderPlugin
+
+from schedulesy.errors import EXCEPTION_HANDLERS
+from schedulesy.logging import configure_logging
+from schedulesy.requestlog import RequestLogMiddleware
+from schedulesy.services import Services, open_services
+from schedulesy.settings import Settings, get_settings
+
+
+def _services(state: State) -> Services:
+    return state.services
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the API (commands + queries + health) for ``settings`` (default: the environment)."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+
+    # The app factory is the composition root: the one place that imports commands/ and queries/.
+    from commands.http import route_handlers as command_handlers
+    from queries import route_handlers as query_handlers
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with open_services(settings) as services:
+            app.state.services = services
+            yield
+
+    cors = CORSConfig(
+        allow_origins=list(settings.cors_origins),
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["authorization", "content-type", "if-none-match", "if-modified-since"],
+        expose_headers=["etag", "last-modified", "content-disposition"],
+    )
+    return Litestar(
+        route_handlers=[*command_handlers, *query_handlers],
+        lifespan=[lifespan],
+        dependencies={"services": Provide(_services, sync_to_thread=False)},
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        middleware=[RequestLogMiddleware],
+        cors_config=cors,
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="Schedulesy",
+            version="0.1.0",
+            description="Personal timetables from ADE Campus: JSON for the front end, ICS for calendar apps.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+        debug=False,
+    )

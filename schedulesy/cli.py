@@ -1,0 +1,190 @@
+"""The one console script, ``schedulesy``. Its command names are a public interface.
+
+The CLI is a composition root, like the app factory: it may import commands/ and projections/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+
+from schedulesy.settings import Settings, SettingsError, get_settings
+
+
+class NotAvailableYet(SystemExit):
+    def __init__(self, command: str) -> None:
+        super().__init__(f"schedulesy {command}: not available yet in this version")
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except SettingsError as exc:
+        raise SystemExit(f"schedulesy: invalid configuration: {exc}") from None
+
+
+def _configure_logs(settings: Settings) -> None:
+    from schedulesy.logging import configure_logging
+
+    configure_logging(settings.log_format, settings.log_level)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from schedulesy import db
+
+    settings = _settings()
+    _configure_logs(settings)
+
+    async def run() -> list[str]:
+        await db.ensure_database(settings.database_url)
+        return await db.migrate(settings.database_url)
+
+    try:
+        applied = asyncio.run(run())
+    except db.MigrationError as exc:
+        print(f"schedulesy migrate: {exc}", file=sys.stderr)
+        return 2
+    print("applied: " + ", ".join(applied) if applied else "database is up to date")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from granian.constants import Interfaces
+    from granian.server import Server
+
+    _settings()  # validate before forking workers
+    Server(
+        "schedulesy.app:create_app",
+        address=args.host,
+        port=args.port,
+        workers=args.workers,
+        interface=Interfaces.ASGI,
+        factory=True,
+        log_access=False,
+    ).serve()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    settings = _settings()
+    _configure_logs(settings)
+    try:
+        from projections.worker import run_projector
+    except ImportError:
+        raise NotAvailableYet("worker") from None
+    try:
+        from commands.ade_sync import run_poller
+    except ImportError:
+        run_poller = None
+
+    async def run() -> None:
+        tasks = [run_projector(settings)]
+        if run_poller is not None and not args.no_poll:
+            tasks.append(run_poller(settings))
+        await asyncio.gather(*tasks)
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    settings = _settings()
+    _configure_logs(settings)
+    try:
+        from commands.ade_sync import run_sync_command
+    except ImportError:
+        raise NotAvailableYet("sync") from None
+    return asyncio.run(run_sync_command(settings, force=args.force, full=args.full))
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    settings = _settings()
+    _configure_logs(settings)
+    try:
+        from projections.worker import run_rebuild_command
+    except ImportError:
+        raise NotAvailableYet("rebuild") from None
+    return asyncio.run(run_rebuild_command(settings))
+
+
+def cmd_ade_simulator(args: argparse.Namespace) -> int:
+    try:
+        from schedulesy.ade.simulator import serve
+    except ImportError:
+        raise NotAvailableYet("ade-simulator") from None
+    serve(args.host, args.port, args.preset, args.seed, slot_minutes=args.slot_minutes)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from schedulesy.demo import run_demo
+
+    return run_demo(host=args.host, port=args.port, ade_port=args.ade_port, preset=args.preset)
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    settings = _settings()
+    try:
+        from schedulesy.auth import mint_token
+    except ImportError:
+        raise NotAvailableYet("token") from None
+    try:
+        print(mint_token(settings, args.username, superuser=args.superuser,
+                         directory_id=args.directory_id, lifetime_seconds=args.lifetime))
+    except ValueError as exc:
+        print(f"schedulesy token: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="schedulesy", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    add("migrate", cmd_migrate, "apply the SQL migrations (idempotent)")
+    p = add("serve", cmd_serve, "run the HTTP API with granian")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1)
+    p = add("worker", cmd_worker, "run the projector and the ADE poller")
+    p.add_argument("--no-poll", action="store_true", help="project only; do not poll ADE")
+    p = add("sync", cmd_sync, "run one ADE sync cycle now and print a summary")
+    p.add_argument("--force", action="store_true", help="accept a tree that shrank beyond the safety limit")
+    p.add_argument("--full", action="store_true", help="reconcile every event of the year, not only the near term")
+    add("rebuild", cmd_rebuild, "rebuild every read model in Redis")
+    p = add("ade-simulator", cmd_ade_simulator, "serve the built-in ADE Web API simulator")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8090)
+    p.add_argument("--preset", default="demo", choices=["tiny", "demo", "large"])
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--slot-minutes", type=int, default=15, choices=[15, 30])
+    p = add("demo", cmd_demo, "run everything with embedded defaults and demo data")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--ade-port", type=int, default=8090)
+    p.add_argument("--preset", default="demo", choices=["tiny", "demo", "large"])
+    p = add("token", cmd_token, "print a JWT signed with the configured private key (dev/demo)")
+    p.add_argument("username")
+    p.add_argument("--superuser", action="store_true")
+    p.add_argument("--directory-id", default=None)
+    p.add_argument("--lifetime", type=int, default=7 * 24 * 3600, help="seconds (default: a week)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

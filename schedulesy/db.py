@@ -1,0 +1,124 @@
+"""The Postgres pool and the migration runner."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import msgspec
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+ALWAYS_SUFFIX = ".always.sql"
+MIGRATION_LOCK = 0x5C_4E_D0_1E  # advisory lock id: one migrator at a time
+
+
+class MigrationError(RuntimeError):
+    """The database disagrees with the migration files (an applied file was edited)."""
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            type_name, encoder=lambda v: msgspec.json.encode(v).decode(), decoder=msgspec.json.decode,
+            schema="pg_catalog",
+        )
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    """A pool whose connections encode/decode json and jsonb with msgspec."""
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=120
+    )
+    assert pool is not None
+    return pool
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    """A single connection configured like the pool's (for listeners and CLI tools)."""
+    conn = await asyncpg.connect(dsn)
+    await _init_connection(conn)
+    return conn
+
+
+@dataclass(frozen=True)
+class Migration:
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+    @property
+    def always(self) -> bool:
+        return self.name.endswith(ALWAYS_SUFFIX)
+
+
+def migration_files(directory: Path = SQL_DIR) -> list[Migration]:
+    return [Migration(p.name, p.read_text()) for p in sorted(directory.glob("*.sql"))]
+
+
+async def migrate(dsn: str, directory: Path = SQL_DIR) -> list[str]:
+    """Apply pending migrations in order, each in its own transaction; return their names.
+
+    Applied files are recorded with a checksum: editing one afterwards is an error, not a
+    silent divergence. ``*.always.sql`` files (idempotent fix-ups) run every time, unrecorded.
+    """
+    conn = await asyncpg.connect(dsn)
+    applied_now: list[str] = []
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+        await conn.execute(
+            """
+            CREATE SCHEMA IF NOT EXISTS schedulesy;
+            CREATE TABLE IF NOT EXISTS schedulesy.migration (
+                name       text PRIMARY KEY,
+                checksum   text NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now()
+            );
+            """
+        )
+        recorded = {r["name"]: r["checksum"] for r in await conn.fetch("SELECT name, checksum FROM schedulesy.migration")}
+        for migration in migration_files(directory):
+            if migration.always:
+                async with conn.transaction():
+                    await conn.execute(migration.sql)
+                continue
+            if migration.name in recorded:
+                if recorded[migration.name] != migration.checksum:
+                    raise MigrationError(
+                        f"{migration.name} was edited after it was applied; add a new migration instead"
+                    )
+                continue
+            async with conn.transaction():
+                await conn.execute(migration.sql)
+                await conn.execute(
+                    "INSERT INTO schedulesy.migration (name, checksum) VALUES ($1, $2)",
+                    migration.name, migration.checksum,
+                )
+            applied_now.append(migration.name)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+        await conn.close()
+    return applied_now
+
+
+async def ensure_database(dsn: str) -> bool:
+    """Create the database named in ``dsn`` when it does not exist (dev, demo, tests)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(dsn)
+    name = parts.path.lstrip("/")
+    if not name:
+        return False
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    conn = await asyncpg.connect(admin)
+    try:
+        if await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            return False
+        await conn.execute(f'CREATE DATABASE "{name}"')
+        return True
+    finally:
+        await conn.close()

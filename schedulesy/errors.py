@@ -1,0 +1,108 @@
+"""One exception family, mapped to one JSON error shape in one place.
+
+Every error answer is ``{"detail": <message>, "code": <machine code>, ...extra fields}``.
+Handlers raise; they never build error responses themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+import structlog
+
+log = structlog.get_logger("schedulesy.errors")
+
+
+class ApiError(Exception):
+    """An answer that is not a success. Subclasses fix the status and the code."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class BadRequest(ApiError):
+    status_code, code = 400, "bad_request"
+
+
+class Forbidden(ApiError):
+    status_code, code = 403, "forbidden"
+
+
+class NotFound(ApiError):
+    status_code, code = 404, "not_found"
+
+
+class Conflict(ApiError):
+    status_code, code = 409, "conflict"
+
+
+class PreconditionFailed(ApiError):
+    status_code, code = 412, "precondition_failed"
+
+
+class TooManyEvents(ApiError):
+    status_code, code = 413, "too_much_events"
+
+
+class PayloadTooLarge(ApiError):
+    status_code, code = 413, "payload_too_large"
+
+
+class Unavailable(ApiError):
+    status_code, code = 503, "unavailable"
+
+
+_CODES_BY_STATUS = {
+    400: "bad_request", 401: "forbidden", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    409: "conflict", 412: "precondition_failed", 413: "payload_too_large", 415: "unsupported_media_type",
+    429: "too_many_requests", 500: "internal_error", 503: "unavailable",
+}
+
+
+def error_body(status_code: int, detail: str, code: str | None = None, **extra: Any) -> bytes:
+    body: dict[str, Any] = {"detail": detail, "code": code or _CODES_BY_STATUS.get(status_code, "error")}
+    body.update(extra)
+    return msgspec.json.encode(body)
+
+
+def _response(status_code: int, body: bytes, headers: dict[str, str] | None = None) -> Response[bytes]:
+    return Response(body, status_code=status_code, media_type=MediaType.JSON, headers=headers)
+
+
+def api_error_handler(_: Request, exc: ApiError) -> Response[bytes]:
+    return _response(exc.status_code, error_body(exc.status_code, exc.detail, exc.code, **exc.extra))
+
+
+def http_exception_handler(_: Request, exc: HTTPException) -> Response[bytes]:
+    status = exc.status_code
+    if status == 401:
+        status = 403  # the front end expects 403 for every authentication failure (contract §1.4)
+    extra: dict[str, Any] = {}
+    if isinstance(exc, ValidationException) and exc.extra:
+        extra["errors"] = exc.extra
+    headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() == "allow"}
+    return _response(status, error_body(status, str(exc.detail), **extra), headers)
+
+
+def internal_error_handler(request: Request, exc: Exception) -> Response[bytes]:
+    log.exception("unhandled_error", path=request.url.path, error=type(exc).__name__)
+    return _response(
+        HTTP_500_INTERNAL_SERVER_ERROR, error_body(500, "Internal server error; it has been logged.")
+    )
+
+
+EXCEPTION_HANDLERS = {
+    ApiError: api_error_handler,
+    HTTPException: http_exception_handler,
+    Exception: internal_error_handler,
+}

@@ -1,0 +1,53 @@
+"""The shared handles of a running process, created once by the app's lifespan (or a CLI tool)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from litestar.di import NamedDependency
+from redis.asyncio import Redis
+
+from schedulesy.db import create_pool
+from schedulesy.keys import Keys
+from schedulesy.settings import Settings
+
+REDIS_TIMEOUT_SECONDS = 2.0
+
+
+def create_redis(url: str) -> Redis:
+    """A Redis client that fails fast, so a dead Redis degrades answers instead of hanging them."""
+    return Redis.from_url(
+        url,
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        health_check_interval=30,
+    )
+
+
+@dataclass
+class Services:
+    settings: Settings
+    pool: asyncpg.Pool
+    redis: Redis
+    keys: Keys
+    # Per-process singletons that other layers attach lazily (e.g. the read-model facade).
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
+ServicesDep = NamedDependency[Services]
+"""Annotate a handler parameter named ``services`` with this to receive the process's Services."""
+
+
+@asynccontextmanager
+async def open_services(settings: Settings, *, pool_size: int = 10) -> AsyncIterator[Services]:
+    pool = await create_pool(settings.database_url, max_size=pool_size)
+    redis = create_redis(settings.redis_url)
+    try:
+        yield Services(settings=settings, pool=pool, redis=redis, keys=Keys(settings.redis_prefix))
+    finally:
+        await redis.aclose()
+        await pool.close()

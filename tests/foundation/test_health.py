@@ -1,0 +1,58 @@
+import msgspec
+from litestar.testing import AsyncTestClient
+
+from schedulesy.app import create_app
+from schedulesy.settings import Settings
+
+
+async def test_liveness_answers(api: AsyncTestClient) -> None:
+    response = await api.get("/health/live")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readiness_is_503_naming_redis_when_redis_is_unreachable(settings: Settings, pool) -> None:
+    broken = msgspec.structs.replace(settings, redis_url="redis://127.0.0.1:1/0")
+    async with AsyncTestClient(app=create_app(broken)) as client:
+        response = await client.get("/health/ready")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "failing"
+    assert body["checks"]["redis"]["ok"] is False
+    assert body["checks"]["postgres"]["ok"] is True
+
+
+async def test_readiness_is_200_when_worker_and_sync_report(api: AsyncTestClient, pool) -> None:
+    await pool.execute(
+        "INSERT INTO schedulesy.projector_checkpoint (projection, heartbeat_at) VALUES ('read_models', now())"
+    )
+    await pool.execute("INSERT INTO schedulesy.sync_state (name, last_success_at) VALUES ('cycle', now())")
+    response = await api.get("/health/ready")
+    assert response.status_code == 200, response.text
+    assert all(check["ok"] for check in response.json()["checks"].values())
+
+
+async def test_the_original_health_check_shape_is_kept(api: AsyncTestClient) -> None:
+    response = await api.get("/_hc/?format=json")
+    body = response.json()
+    assert body["DatabaseBackend"] == "working"
+    assert body["RedisHealthCheck"] == "working"
+    assert response.status_code == 200  # worker and ADE checks are not critical
+
+
+async def test_metrics_are_in_prometheus_format(api: AsyncTestClient) -> None:
+    response = await api.get("/metrics")
+    assert response.status_code == 200
+    assert "schedulesy_projection_lag_seconds" in response.text
+
+
+async def test_unknown_paths_get_a_json_404(api: AsyncTestClient) -> None:
+    response = await api.get("/no/such/thing")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+async def test_the_openapi_schema_is_served(api: AsyncTestClient) -> None:
+    response = await api.get("/schema/openapi.json")
+    assert response.status_code == 200
+    assert response.json()["info"]["title"] == "Schedulesy"

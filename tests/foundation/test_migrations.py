@@ -1,0 +1,83 @@
+import asyncio
+
+import asyncpg
+
+from schedulesy import db
+
+
+async def test_migrations_applied_twice_change_nothing(database_url: str) -> None:
+    assert await db.migrate(database_url) == []
+    conn = await asyncpg.connect(database_url)
+    try:
+        before = await conn.fetch("SELECT name, checksum FROM schedulesy.migration ORDER BY name")
+        default = await conn.fetchval(
+            "SELECT column_default FROM information_schema.columns WHERE table_name = 'w_edtperso' AND column_name = 'id'"
+        )
+        assert await db.migrate(database_url) == []
+        after = await conn.fetch("SELECT name, checksum FROM schedulesy.migration ORDER BY name")
+    finally:
+        await conn.close()
+    assert before == after
+    assert "w_edtperso_id_seq" in default
+
+
+async def test_an_edited_applied_migration_is_refused(database_url: str, tmp_path) -> None:
+    for migration in db.migration_files():
+        (tmp_path / migration.name).write_text(migration.sql)
+    (tmp_path / "001_legacy_w_edtperso.sql").write_text("-- edited\n" + db.migration_files()[0].sql)
+    try:
+        await db.migrate(database_url, tmp_path)
+    except db.MigrationError as exc:
+        assert "001_legacy_w_edtperso.sql" in str(exc)
+    else:
+        raise AssertionError("an edited migration was accepted")
+
+
+async def test_sequence_fixup_places_ids_after_existing_rows(pool: asyncpg.Pool, database_url: str) -> None:
+    await pool.execute("INSERT INTO w_edtperso (id, uid, uds_directory_id) VALUES (41, 'legacy', 'd41')")
+    await db.migrate(database_url)
+    new_id = await pool.fetchval(
+        "INSERT INTO w_edtperso (uid, uds_directory_id) VALUES ('fresh', 'd42') RETURNING id"
+    )
+    assert new_id == 42
+
+
+async def test_sql_update_by_another_tool_logs_a_change_and_notifies(pool: asyncpg.Pool, database_url: str) -> None:
+    await pool.execute("INSERT INTO w_edtperso (uid, ressources, uds_directory_id) VALUES ('jdupont', '1616', 'd1')")
+    listener = await asyncpg.connect(database_url)
+    received: asyncio.Queue[str] = asyncio.Queue()
+    await listener.add_listener("schedulesy_change", lambda *args: received.put_nowait(args[3]))
+    try:
+        before = await pool.fetchval("SELECT count(*) FROM schedulesy.change")
+        await pool.execute("UPDATE w_edtperso SET ressources = '1616,23390' WHERE uid = 'jdupont'")
+        assert await asyncio.wait_for(received.get(), 5) == "user"
+    finally:
+        await listener.close()
+    rows = await pool.fetch("SELECT topic, key FROM schedulesy.change ORDER BY id OFFSET $1", before)
+    assert [(r["topic"], r["key"]) for r in rows] == [("user", "jdupont")]
+
+
+async def test_a_write_that_changes_nothing_logs_nothing(pool: asyncpg.Pool) -> None:
+    await pool.execute("INSERT INTO w_edtperso (uid, ressources, uds_directory_id) VALUES ('a', '1', 'd1')")
+    before = await pool.fetchval("SELECT count(*) FROM schedulesy.change")
+    await pool.execute("UPDATE w_edtperso SET ressources = '1' WHERE uid = 'a'")
+    assert await pool.fetchval("SELECT count(*) FROM schedulesy.change") == before
+
+
+async def test_bulk_writes_log_only_rows_that_really_changed(pool: asyncpg.Pool) -> None:
+    await pool.execute(
+        "INSERT INTO schedulesy.resource (ext_id, category, name, fields) VALUES "
+        "('1', 'trainee', 'A', '{}'), ('2', 'trainee', 'B', '{}'), ('3', 'trainee', 'C', '{}')"
+    )
+    before = await pool.fetchval("SELECT max(id) FROM schedulesy.change")
+    await pool.execute("UPDATE schedulesy.resource SET name = 'B'")
+    rows = await pool.fetch("SELECT topic, key FROM schedulesy.change WHERE id > $1 ORDER BY key", before)
+    assert [(r["topic"], r["key"]) for r in rows] == [("resource", "1"), ("resource", "3")]
+
+
+async def test_a_login_rename_logs_the_old_and_the_new_user(pool: asyncpg.Pool) -> None:
+    await pool.execute("INSERT INTO w_edtperso (uid, uds_directory_id) VALUES ('old', 'd1')")
+    before = await pool.fetchval("SELECT max(id) FROM schedulesy.change")
+    await pool.execute("UPDATE w_edtperso SET uid = 'new' WHERE uid = 'old'")
+    rows = await pool.fetch("SELECT key FROM schedulesy.change WHERE id > $1 ORDER BY key", before)
+    assert [r["key"] for r in rows] == ["new", "old"]
