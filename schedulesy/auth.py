@@ -1,0 +1,218 @@
+"""Who is calling: Bearer JWT verification, the Litestar providers, and the token minter.
+
+Tokens come from an external JWT server (contract §2.1); we only verify them. Every failure is a
+403 with the JSON error shape, never a 401 (contract §1.4): the front end relies on it.
+
+Superuser status comes only from ``SCHEDULESY_SUPERUSERS``, never from a claim: a leaked signing
+key of a token server that serves many applications must not be able to mint administrators.
+"""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+import uuid
+from typing import Any
+
+import jwt
+import msgspec
+import structlog
+from litestar import Request
+
+from schedulesy.errors import Forbidden
+from schedulesy.settings import Settings, env_name
+
+log = structlog.get_logger(__name__)
+
+BEARER = "bearer"
+ACCESS_TOKEN_TYPE = "access"
+DIRECTORY_ID_CLAIM = "directory_id"
+DEFAULT_TOKEN_LIFETIME_SECONDS = 7 * 24 * 3600
+MAX_USERNAME_LENGTH = 150  # what any sane directory allows; w_edtperso's own limit is checked by commands
+
+
+class Identity(msgspec.Struct, frozen=True):
+    """The authenticated caller."""
+
+    username: str
+    is_superuser: bool
+    directory_id: str | None
+    claims: dict[str, Any]
+
+    def may_act_for(self, username: str) -> bool:
+        """Owner-or-superuser, the one object permission of the API (contract §2.3)."""
+        return self.is_superuser or self.username == username
+
+
+def _verification_key(settings: Settings) -> Any:
+    raw = settings.jwt_public_key
+    if not raw:
+        log.error("jwt_not_configured", variable=env_name("jwt_public_key"))
+        raise Forbidden("Token verification is not configured on this server")
+    try:
+        return _cached_key(settings.jwt_algorithm, raw, lambda: settings.jwt_key("public"))
+    except ValueError as exc:
+        log.error("jwt_key_unusable", variable=env_name("jwt_public_key"), error=str(exc))
+        raise Forbidden("Token verification is not configured on this server") from None
+
+
+def _signing_key(settings: Settings) -> Any:
+    raw = settings.jwt_private_key
+    which: Any = "private"
+    if not raw and settings.jwt_algorithm == "HS256":
+        raw, which = settings.jwt_public_key, "public"  # one shared secret signs and verifies
+    if not raw:
+        raise ValueError(
+            f"no private key configured: set {env_name('jwt_private_key')} to a PEM key or a file path"
+        )
+    return _cached_key(settings.jwt_algorithm, raw, lambda: settings.jwt_key(which))
+
+
+_KEYS: dict[tuple[str, str], Any] = {}
+
+
+def _cached_key(algorithm: str, raw_setting: str, read: Any) -> Any:
+    """Read (maybe from a file) and parse a key once per (algorithm, setting value).
+
+    A racing first use parses twice; both results are equal, so no lock is needed.
+    """
+    cache_key = (algorithm, raw_setting)
+    if cache_key not in _KEYS:
+        try:
+            _KEYS[cache_key] = jwt.get_algorithm_by_name(algorithm).prepare_key(read())
+        except (ValueError, TypeError, jwt.InvalidKeyError) as exc:
+            raise ValueError(f"the {algorithm} key is not usable: {exc}") from None
+    return _KEYS[cache_key]
+
+
+def _bearer_token(authorization: str) -> str:
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != BEARER or not token or " " in token:
+        raise Forbidden("Malformed Authorization header: expected 'Bearer <token>'")
+    return token
+
+
+def _username_from(claims: dict[str, Any], claim: str) -> str:
+    username = claims.get(claim)
+    if not isinstance(username, str) or not username.strip():
+        raise Forbidden(f"Token has no usable {claim!r} claim")
+    if len(username) > MAX_USERNAME_LENGTH or any(
+        unicodedata.category(ch).startswith("C") or ch in "/\\" for ch in username
+    ):
+        raise Forbidden(f"Token {claim!r} claim is not a valid username")
+    return username
+
+
+def _directory_id_from(claims: dict[str, Any]) -> str | None:
+    value = claims.get(DIRECTORY_ID_CLAIM)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise Forbidden(f"Token {DIRECTORY_ID_CLAIM!r} claim must be a string")
+    return str(value)
+
+
+def authenticate(settings: Settings, authorization: str | None) -> Identity | None:
+    """The caller named by an ``Authorization`` header; ``None`` without one; 403 when it is bad."""
+    if authorization is None or not authorization.strip():
+        return None
+    token = _bearer_token(authorization)
+    key = _verification_key(settings)
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=[settings.jwt_algorithm],  # never the token's own choice (alg confusion)
+            options={"require": ["exp"], "verify_aud": bool(settings.jwt_audience)},
+            issuer=settings.jwt_issuer or None,
+            audience=settings.jwt_audience or None,
+            leeway=settings.jwt_leeway,
+        )
+    except jwt.ExpiredSignatureError:
+        raise Forbidden("Token expired", reason="token_expired") from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise Forbidden(f"Token has no {exc.claim!r} claim", reason="token_invalid") from None
+    except jwt.InvalidIssuerError:
+        raise Forbidden("Token issuer is not accepted", reason="token_invalid") from None
+    except jwt.InvalidAudienceError:
+        raise Forbidden("Token audience is not accepted", reason="token_invalid") from None
+    except jwt.InvalidSignatureError:
+        raise Forbidden("Token signature is invalid", reason="token_invalid") from None
+    except jwt.InvalidTokenError as exc:
+        raise Forbidden(f"Token is invalid: {exc}", reason="token_invalid") from None
+    token_type = claims.get("token_type")
+    if token_type is not None and token_type != ACCESS_TOKEN_TYPE:
+        raise Forbidden("Only access tokens are accepted", reason="token_invalid")
+    username = _username_from(claims, settings.jwt_username_claim)
+    return Identity(
+        username=username,
+        is_superuser=username in settings.superusers,
+        directory_id=_directory_id_from(claims),
+        claims=claims,
+    )
+
+
+def _remember_user(request: Request, identity: Identity | None) -> None:
+    """The request log reads ``scope["state"]["username"]`` (hashed there)."""
+    if identity is not None:
+        request.scope.setdefault("state", {})["username"] = identity.username  # type: ignore[typeddict-unknown-key]
+
+
+def _identify(request: Request) -> Identity | None:
+    settings: Settings = request.app.state.services.settings
+    identity = authenticate(settings, request.headers.get("authorization"))
+    _remember_user(request, identity)
+    return identity
+
+
+async def require_identity(request: Request) -> Identity:
+    """Provider for endpoints that need a caller: 403 JSON without valid credentials."""
+    identity = _identify(request)
+    if identity is None:
+        raise Forbidden("Authentication credentials were not provided", reason="not_authenticated")
+    return identity
+
+
+async def optional_identity(request: Request) -> Identity | None:
+    """Provider for endpoints open to anonymous callers; bad credentials are still a 403 (§1.4)."""
+    return _identify(request)
+
+
+def mint_token(
+    settings: Settings,
+    username: str,
+    superuser: bool = False,
+    directory_id: str | None = None,
+    lifetime_seconds: int = DEFAULT_TOKEN_LIFETIME_SECONDS,
+) -> str:
+    """A signed access token shaped like the external JWT server's (demo, tests, operators).
+
+    ``superuser`` grants nothing: superusers are ``SCHEDULESY_SUPERUSERS``. Asking for a superuser
+    token for another name only logs a warning, so that a script notices its mistake.
+    """
+    if not username:
+        raise ValueError("a username is needed")
+    if lifetime_seconds <= 0:
+        raise ValueError("the token lifetime must be positive")
+    if superuser and username not in settings.superusers:
+        log.warning(
+            "token_superuser_ignored",
+            reason=f"{username!r} is not listed in {env_name('superusers')}; the token is a plain user's",
+        )
+    key = _signing_key(settings)
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "token_type": ACCESS_TOKEN_TYPE,
+        "jti": uuid.uuid4().hex,
+        "iat": now,
+        "exp": now + int(lifetime_seconds),
+        settings.jwt_username_claim: username,
+    }
+    if directory_id is not None:
+        claims[DIRECTORY_ID_CLAIM] = directory_id
+    if settings.jwt_issuer:
+        claims["iss"] = settings.jwt_issuer
+    if settings.jwt_audience:
+        claims["aud"] = settings.jwt_audience
+    return jwt.encode(claims, key, algorithm=settings.jwt_algorithm)
