@@ -18,6 +18,7 @@ import jwt
 import msgspec
 import structlog
 from litestar import Request
+from litestar.di import NamedDependency, Provide
 
 from schedulesy.errors import Forbidden
 from schedulesy.settings import Settings, env_name
@@ -177,6 +178,16 @@ async def require_identity(request: Request) -> Identity:
 async def optional_identity(request: Request) -> Identity | None:
     """Provider for endpoints open to anonymous callers; bad credentials are still a 403 (§1.4)."""
     return _identify(request)
+
+
+IdentityDep = NamedDependency[Identity]
+"""Annotate a handler parameter named ``identity`` with this (and provide it, below)."""
+OptionalIdentityDep = NamedDependency[Identity | None]
+
+REQUIRE_IDENTITY = {"identity": Provide(require_identity)}
+"""``dependencies=REQUIRE_IDENTITY`` on a controller: every handler needs a caller."""
+OPTIONAL_IDENTITY = {"identity": Provide(optional_identity)}
+"""``dependencies=OPTIONAL_IDENTITY``: anonymous callers allowed, bad credentials still 403."""
 
 
 def mint_token(
