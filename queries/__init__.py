@@ -4,6 +4,18 @@ from __future__ import annotations
 
 from litestar.types import ControllerRouterHandler
 
+from queries.calendars import CalendarController
+from queries.config import ConfigController
 from queries.health import health_handlers
+from queries.public import public_handlers
+from queries.resources import ResourceController
+from queries.timetables import TimetableController
 
-route_handlers: list[ControllerRouterHandler] = [*health_handlers]
+route_handlers: list[ControllerRouterHandler] = [
+    *health_handlers,
+    ResourceController,
+    *public_handlers,
+    CalendarController,
+    TimetableController,
+    ConfigController,
+]

@@ -1,0 +1,73 @@
+"""A resource's events, the one JSON endpoint open to anonymous callers (contract §3.4).
+
+Anonymous callers may read classrooms only, and get the public variant of the document, built
+without instructors (stored under its own key, so nothing is filtered per request). Authenticated
+callers read any resource, unmodified. Credentials that are present but bad are a 403 (§1.4).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Request, get
+from litestar.params import Parameter
+
+from projections.readmodels import ReadModels
+from queries import openapi
+from queries.deps import OPTIONAL_IDENTITY, OptionalIdentityDep
+from queries.delivery import (
+    JSON_MEDIA_TYPE,
+    PRIVATE_REVALIDATE,
+    PUBLIC_SHORT,
+    BytesResponse,
+    RequestConditions,
+    deliver,
+)
+from queries.params import ext_id_from
+from queries.schemas import ResourceWithEvents
+from schedulesy.errors import Forbidden, NotFound
+from schedulesy.services import ServicesDep
+
+PUBLIC_CATEGORY = "classroom"
+VARY_AUTHORIZATION = ("Authorization",)
+"""The anonymous and the authenticated answers differ: shared caches must keep them apart."""
+
+
+@get(
+    "/api/events/{resource:str}",
+    dependencies=OPTIONAL_IDENTITY,
+    tags=["resources"],
+    operation_class=openapi.StoredDocumentOperation,
+    summary="A resource's events (public classroom page)",
+    description="The resource's node document plus `events`. Anonymous callers may read classrooms only and "
+    "get them without instructors; authenticated callers get any resource in full. Invalid credentials "
+    "are refused even here.",
+    responses=openapi.responses(
+        openapi.json_body(ResourceWithEvents, "The node document with its events."),
+        r403=openapi.error("Forbidden: anonymous caller and not a classroom, or invalid credentials."),
+        r404=openapi.error("Not Found: no such resource, or not `<id>.json`."),
+    ),
+)
+async def resource_events(
+    request: Request,
+    services: ServicesDep,
+    identity: OptionalIdentityDep,
+    resource: Annotated[str, Parameter(description="An ADE resource id followed by `.json`.")],
+) -> BytesResponse:
+    ext_id = ext_id_from(resource)
+    anonymous = identity is None
+    document = await ReadModels.for_services(services).resource_events(ext_id, anonymous=anonymous)
+    if document is None:
+        raise NotFound("No such resource")
+    if anonymous and document.meta.get("category") != PUBLIC_CATEGORY:
+        raise Forbidden("Only classrooms allowed")
+    return deliver(
+        document,
+        RequestConditions(request.scope),
+        cache_control=PUBLIC_SHORT if anonymous else PRIVATE_REVALIDATE,
+        media_type=JSON_MEDIA_TYPE,
+        vary=VARY_AUTHORIZATION,
+    )
+
+
+public_handlers = [resource_events]
