@@ -404,11 +404,11 @@ async def _move_login(conn: asyncpg.Connection, row_id: int, old: str | None, ne
         )
         await conn.execute(
             """
-            UPDATE schedulesy.access SET username = $2,
-                   name = CASE WHEN name = $1 AND NOT EXISTS (
-                                   SELECT 1 FROM schedulesy.access o WHERE o.username = $1 AND o.name = $2)
-                               THEN $2 ELSE name END
-             WHERE username = $1
+            UPDATE schedulesy.access SET username = $2::text,
+                   name = CASE WHEN name = $1::text AND NOT EXISTS (
+                                   SELECT 1 FROM schedulesy.access o WHERE o.username = $1::text AND o.name = $2::text)
+                               THEN $2::text ELSE name END
+             WHERE username = $1::text
             """,
             old, new,
         )

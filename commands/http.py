@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post, put
+from litestar.params import FromPath
 from litestar.types import ControllerRouterHandler
 
 from commands import accesses, admin, customizations
@@ -71,25 +72,25 @@ class LegacyCustomizationController(Controller):
             return await customizations.create_customization(conn, identity, fields, zone=services.settings.zone)
 
     @get("/customization/{name:str}")
-    async def get_customization(self, name: str, identity: IdentityDep, services: ServicesDep) -> Customization:
+    async def get_customization(self, name: FromPath[str], identity: IdentityDep, services: ServicesDep) -> Customization:
         username = strip_json_suffix(name)
         async with services.pool.acquire() as conn:
             return await customizations.get_customization(conn, identity, username, zone=services.settings.zone)
 
     @patch("/customization/{name:str}")
     async def patch_customization(
-        self, name: str, request: Request, identity: IdentityDep, services: ServicesDep
+        self, name: FromPath[str], request: Request, identity: IdentityDep, services: ServicesDep
     ) -> Customization:
         return await self._update(name, request, identity, services, replace=False)
 
     @put("/customization/{name:str}")
     async def put_customization(
-        self, name: str, request: Request, identity: IdentityDep, services: ServicesDep
+        self, name: FromPath[str], request: Request, identity: IdentityDep, services: ServicesDep
     ) -> Customization:
         return await self._update(name, request, identity, services, replace=True)
 
     @delete("/customization/{name:str}", status_code=204)
-    async def delete_customization(self, name: str, identity: IdentityDep, services: ServicesDep) -> None:
+    async def delete_customization(self, name: FromPath[str], identity: IdentityDep, services: ServicesDep) -> None:
         username = strip_json_suffix(name)
         async with services.pool.acquire() as conn:
             await customizations.delete_customization(conn, identity, username)
@@ -114,20 +115,20 @@ class AccessController(Controller):
     tags = ["accesses"]
 
     @get("/uuid.json")
-    async def list_accesses(self, username: str, identity: IdentityDep, services: ServicesDep) -> list[Access]:
+    async def list_accesses(self, username: FromPath[str], identity: IdentityDep, services: ServicesDep) -> list[Access]:
         async with services.pool.acquire() as conn:
             return await accesses.list_accesses(conn, identity, username, zone=services.settings.zone)
 
     @post("/uuid.json", status_code=201)
     async def create_access(
-        self, username: str, request: Request, identity: IdentityDep, services: ServicesDep
+        self, username: FromPath[str], request: Request, identity: IdentityDep, services: ServicesDep
     ) -> Access:
         new = await decode_body(request, NewAccess)
         async with services.pool.acquire() as conn:
             return await accesses.create_access(conn, identity, username, new, zone=services.settings.zone)
 
     @delete("/uuid/{key_name:str}", status_code=204)
-    async def delete_access(self, username: str, key_name: str, identity: IdentityDep, services: ServicesDep) -> None:
+    async def delete_access(self, username: FromPath[str], key_name: FromPath[str], identity: IdentityDep, services: ServicesDep) -> None:
         key = strip_json_suffix(key_name)
         async with services.pool.acquire() as conn:
             await accesses.delete_access(conn, identity, username, key)
