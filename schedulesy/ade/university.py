@@ -1,0 +1,307 @@
+"""A seedable synthetic university: the data the ADE simulator serves.
+
+The model follows ADE's own (see ``shared/docs/ade-webapi.md`` §7.3): a project fixes the slot grid
+(week 0 Monday, days per week, slot length, day start); resources form one tree per category; an
+activity is a course series and its events are the placed occurrences. An event stores only its
+placement (week, day, slot, duration in slots): the date and hours are derived from the project with
+the §3.4 formula, so a move can never leave a stale ``date`` behind.
+
+Structs are frozen and, where they hold no containers of their own, untracked by the garbage
+collector (``gc=False``): the ``large`` preset holds a quarter of a million events and GC passes over
+them would dominate generation time. Changes replace whole structs (``msgspec.structs.replace``).
+
+Generation lives in :mod:`schedulesy.ade.sim_generate`; call :func:`generate` from here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Final
+
+import msgspec
+
+CATEGORIES: Final = ("trainee", "instructor", "classroom", "equipment", "category5",
+                     "category6", "category7", "category8")
+"""ADE's category keys in the order a ``tree=true`` answer lists them."""
+
+NO_ID: Final = -1
+"""ADE's "unknown / none" numeric value (``nodeOrId``, ``old*``, a root's parent)."""
+
+
+class Project(msgspec.Struct, frozen=True, kw_only=True):
+    """An ADE project: one academic year and its slot grid."""
+
+    id: int
+    name: str
+    uid: int
+    """Epoch milliseconds, as ADE reports it."""
+    week0: dt.date
+    """The Monday of week 0 (a Monday in August for an academic year)."""
+    days_per_week: int = 7
+    slot_minutes: int = 15
+    day_start_minutes: int = 8 * 60
+    slots_per_day: int = 56
+    weeks: int = 52
+    timezone: str = "Europe/Paris"
+
+    def date_of(self, week: int, day: int) -> dt.date:
+        return self.week0 + dt.timedelta(days=7 * week + day)
+
+    def minutes_of(self, slot: int) -> int:
+        """Minutes after midnight at which ``slot`` starts."""
+        return self.day_start_minutes + slot * self.slot_minutes
+
+    def absolute_slot(self, week: int, day: int, slot: int) -> int:
+        return (week * self.days_per_week + day) * self.slots_per_day + slot
+
+    def week_of(self, day: dt.date) -> int:
+        """Project week holding ``day`` (may be negative or past the last week)."""
+        return (day - self.week0).days // 7
+
+    def placement_of(self, day: dt.date, minutes: int) -> tuple[int, int, int]:
+        """(week, day, slot) of a local date and a time in minutes after midnight."""
+        offset = (day - self.week0).days
+        slot, rest = divmod(minutes - self.day_start_minutes, self.slot_minutes)
+        if rest:
+            raise ValueError(f"{minutes // 60:02d}:{minutes % 60:02d} is not on the {self.slot_minutes}-minute grid")
+        return offset // 7, offset % 7, slot
+
+    def check_placement(self, week: int, day: int, slot: int, duration: int) -> None:
+        """Raise ``ValueError`` when a placement does not fit the grid."""
+        if not 0 <= week < self.weeks:
+            raise ValueError(f"week {week} is outside 0..{self.weeks - 1}")
+        if not 0 <= day < self.days_per_week:
+            raise ValueError(f"day {day} is outside 0..{self.days_per_week - 1}")
+        if duration < 1 or slot < 0 or slot + duration > self.slots_per_day:
+            raise ValueError(f"slot {slot} + duration {duration} is outside the {self.slots_per_day}-slot day")
+
+
+class Resource(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A trainee group, instructor, room or subject; ``is_group`` marks a folder (``<branch>``)."""
+
+    id: int
+    category: str
+    parent_id: int = NO_ID
+    is_group: bool = False
+    name: str
+    code: str = ""
+    email: str = ""
+    type: str = ""
+    url: str = ""
+    size: int = 0
+    info: str = ""
+    color: str = ""
+    job_category: str = ""
+    telephone: str = ""
+    address1: str = ""
+    address2: str = ""
+    zip_code: str = ""
+    city: str = ""
+    country: str = ""
+    code_x: str = ""
+    code_y: str = ""
+    code_z: str = ""
+    creation: str = ""
+    """``MM/dd/yyyy HH:mm`` like every ADE time stamp; may be empty."""
+    last_update: str = ""
+
+
+class Requirement(msgspec.Struct, frozen=True, gc=False):
+    """One resource an activity needs; ``node_or_id`` names its "or" alternative node, or -1."""
+
+    node_id: int
+    resource_id: int
+    node_or_id: int = NO_ID
+    quantity: int = 1
+
+
+class ActivityFolder(msgspec.Struct, frozen=True, gc=False):
+    id: int
+    name: str
+
+
+class Activity(msgspec.Struct, frozen=True, kw_only=True):
+    """A course series; its events are its repetitions."""
+
+    id: int
+    name: str
+    type: str
+    folder_id: int
+    code: str = ""
+    color: str = ""
+    info: str = ""
+    url: str = ""
+    size: int = 0
+    requirements: tuple[Requirement, ...] = ()
+    creation: str = ""
+    last_update: str = ""
+
+
+class Booking(msgspec.Struct, frozen=True, gc=False):
+    """A resource booked by an event, through one of its activity's requirement nodes."""
+
+    resource_id: int
+    node_id: int
+    node_or_id: int = NO_ID
+    quantity: int = 1
+    from_workflow: bool = False
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A placed occurrence. Date and hours are derived from (week, day, slot, duration)."""
+
+    id: int
+    activity_id: int
+    repetition: int
+    session: int = 0
+    week: int
+    day: int
+    slot: int
+    duration: int
+    """In slots, not minutes."""
+    name: str
+    color: str = ""
+    note: str = ""
+    info: str = ""
+    creation: str = ""
+    last_update: str = ""
+    resources: tuple[Booking, ...] = ()
+    old_week: int = NO_ID
+    old_day: int = NO_ID
+    old_slot: int = NO_ID
+    old_duration: int = NO_ID
+
+
+class University(msgspec.Struct, frozen=True, kw_only=True):
+    """A whole generated data set; immutable, so a simulator can always reset to it."""
+
+    preset: str
+    seed: int
+    project: Project
+    resources: tuple[Resource, ...]
+    activity_folders: tuple[ActivityFolder, ...]
+    activities: tuple[Activity, ...]
+    events: tuple[Event, ...]
+
+
+# ---------------------------------------------------------------------------------------------
+# Formats (§6): request dates MM/dd/yyyy, event dates dd/MM/yyyy, stamps MM/dd/yyyy HH:mm.
+
+def format_event_date(day: dt.date) -> str:
+    return f"{day.day:02d}/{day.month:02d}/{day.year:04d}"
+
+
+def format_hour(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def format_stamp(moment: dt.datetime) -> str:
+    return f"{moment.month:02d}/{moment.day:02d}/{moment.year:04d} {moment.hour:02d}:{moment.minute:02d}"
+
+
+def parse_request_date(text: str) -> dt.date:
+    """``MM/dd/yyyy``, single-digit month and day accepted (``1/19/2025``)."""
+    month, day, year = text.strip().split("/")
+    return dt.date(int(year), int(month), int(day))
+
+
+def parse_stamp(text: str) -> dt.datetime:
+    return dt.datetime.strptime(text, "%m/%d/%Y %H:%M")
+
+
+def event_date(project: Project, event: Event) -> dt.date:
+    return project.date_of(event.week, event.day)
+
+
+def event_start_hour(project: Project, event: Event) -> str:
+    return format_hour(project.minutes_of(event.slot))
+
+
+def event_end_hour(project: Project, event: Event) -> str:
+    return format_hour(project.minutes_of(event.slot + event.duration))
+
+
+def event_absolute_slot(project: Project, event: Event) -> int:
+    return project.absolute_slot(event.week, event.day, event.slot)
+
+
+# ---------------------------------------------------------------------------------------------
+# Academic calendar
+
+def academic_week0(today: dt.date) -> dt.date:
+    """The second Monday of August that starts ``today``'s academic year.
+
+    ADE projects start on a Monday in August (§3.4 table: 2019-08-12, 2022-08-15, 2024-08-05); the
+    second Monday keeps the first days of August, still last year's resits, out of the new year.
+    """
+
+    def second_monday(year: int) -> dt.date:
+        first = dt.date(year, 8, 1)
+        return first + dt.timedelta(days=(7 - first.weekday()) % 7 + 7)
+
+    start = second_monday(today.year)
+    return start if today >= start else second_monday(today.year - 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Presets
+
+class Preset(msgspec.Struct, frozen=True, kw_only=True):
+    """Knobs of the generator. Counts are targets; the result lands near them."""
+
+    trainee_nodes: int
+    """Trainee resources (branches and leaves) to create."""
+    instructors: int
+    rooms: int
+    """Room leaves; sites, buildings and floors come on top."""
+    sites: int
+    components: int
+    subjects_per_semester: tuple[int, int]
+    td_groups: tuple[int, int]
+    """TD groups per year of study (the first year gets the upper bound)."""
+    tp_per_td: tuple[int, int]
+    tp_sessions: int
+    big_groups: int = 0
+    """Years of study given a large elective catalogue (§7.4: the biggest groups pass 7,000 events)."""
+    electives_per_big_group: int = 0
+
+
+PRESETS: Final[dict[str, Preset]] = {
+    "tiny": Preset(trainee_nodes=24, instructors=10, rooms=8, sites=1, components=1,
+                   subjects_per_semester=(2, 2), td_groups=(2, 2), tp_per_td=(2, 2), tp_sessions=3),
+    "demo": Preset(trainee_nodes=600, instructors=330, rooms=190, sites=2, components=6,
+                   subjects_per_semester=(3, 4), td_groups=(3, 7), tp_per_td=(1, 3), tp_sessions=6,
+                   big_groups=1, electives_per_big_group=40),
+    "large": Preset(trainee_nodes=6000, instructors=5000, rooms=2225, sites=6, components=36,
+                    subjects_per_semester=(2, 3), td_groups=(2, 7), tp_per_td=(1, 3), tp_sessions=6,
+                    big_groups=3, electives_per_big_group=280),
+}
+
+
+def generate(
+    preset: str | Preset = "tiny",
+    seed: int = 42,
+    *,
+    slot_minutes: int = 15,
+    today: dt.date | None = None,
+    project_id: int = 1,
+    days_per_week: int = 7,
+    day_start_minutes: int = 8 * 60,
+) -> University:
+    """Build a university; the same arguments (and the same week 0) give the same data."""
+    from schedulesy.ade.sim_generate import build_university
+
+    if isinstance(preset, str):
+        try:
+            knobs = PRESETS[preset]
+        except KeyError:
+            raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}") from None
+        name = preset
+    else:
+        knobs, name = preset, "custom"
+    if slot_minutes not in (15, 30):
+        raise ValueError("slot_minutes must be 15 or 30")
+    return build_university(
+        knobs, name=name, seed=seed, slot_minutes=slot_minutes, today=today or dt.date.today(),
+        project_id=project_id, days_per_week=days_per_week, day_start_minutes=day_start_minutes,
+    )
