@@ -1,0 +1,128 @@
+"""Superuser maintenance commands: JSON in and out, 403 for everyone else (§3.13, §11.7)."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+
+from schedulesy.app import create_app
+from schedulesy.settings import Settings
+from tests.fixtures.auth import TokenFactory, auth_header
+from tests.fixtures.infra import replace_settings
+
+ADMIN_PATHS = ("/api/admin/sync", "/api/admin/rebuild", "/api/admin/reconcile")
+
+
+@pytest.fixture
+def admin(make_token: TokenFactory) -> dict[str, str]:
+    return auth_header(make_token("admin", superuser=True))
+
+
+@pytest.mark.parametrize("path", ADMIN_PATHS)
+async def test_admin_commands_are_403_for_users_and_anonymous_callers(
+    api: AsyncTestClient, pool: asyncpg.Pool, make_token: TokenFactory, path: str
+) -> None:
+    await pool.execute("INSERT INTO public.w_edtperso (uid, uds_directory_id) VALUES ('legacy', '1')")
+    for headers in ({}, auth_header(make_token("jdupont"))):
+        response = await api.post(path, json={}, headers=headers)
+        assert response.status_code == 403
+        assert response.json()["code"] == "forbidden"
+    assert await pool.fetchval("SELECT count(*) FROM schedulesy.access") == 0
+    assert await pool.fetchval("SELECT count(*) FROM schedulesy.change WHERE topic = 'rebuild'") == 0
+
+
+async def test_reconcile_gives_sql_written_customizations_their_access_and_drops_orphans(
+    api: AsyncTestClient, pool: asyncpg.Pool, admin: dict[str, str], make_token: TokenFactory
+) -> None:
+    created = await api.post(
+        "/legacy/customization.json", json={}, headers=auth_header(make_token("kept", directory_id="1"))
+    )
+    assert created.status_code == 201
+    await pool.execute(
+        "INSERT INTO public.w_edtperso (uid, uds_directory_id) VALUES ('by_sql', '2'), ('by_sql_too', '3'), (NULL, '4')"
+    )
+    await pool.execute(
+        """INSERT INTO schedulesy.access (key, username, name)
+           VALUES (gen_random_uuid(), 'gone', 'gone'), (gen_random_uuid(), 'gone', 'phone')"""
+    )
+    await pool.execute(
+        """INSERT INTO schedulesy.customization_config (username, configuration)
+           VALUES ('gone', '{}'), ('also_gone', '{}')"""
+    )
+    kept_key = await pool.fetchval("SELECT key FROM schedulesy.access WHERE username = 'kept'")
+
+    response = await api.post("/api/admin/reconcile", headers=admin)
+
+    assert response.status_code == 200, response.text
+    assert response.json() == {"Created": 2, "Deleted": 2, "Total": 4}
+    rows = await pool.fetch("SELECT username, name, key FROM schedulesy.access ORDER BY username")
+    assert [(r["username"], r["name"]) for r in rows] == [
+        ("by_sql", "by_sql"), ("by_sql_too", "by_sql_too"), ("kept", "kept"),
+    ]
+    assert rows[2]["key"] == kept_key
+    assert await pool.fetchval("SELECT count(*) FROM schedulesy.customization_config") == 0
+    again = await api.post("/api/admin/reconcile", json={}, headers=admin)
+    assert again.json() == {"Created": 0, "Deleted": 0, "Total": 4}
+
+
+async def test_rebuild_is_a_change_log_row_for_the_projector(
+    api: AsyncTestClient, pool: asyncpg.Pool, admin: dict[str, str]
+) -> None:
+    response = await api.post("/api/admin/rebuild", headers=admin)
+    assert response.status_code == 202, response.text
+    body = response.json()
+    row = await pool.fetchrow("SELECT id, topic, key FROM schedulesy.change WHERE id = $1", body["change_id"])
+    assert (row["topic"], row["key"]) == ("rebuild", "all")
+    assert body["requested"] is True
+
+
+async def test_rebuild_wakes_the_projector_with_a_notification(
+    api: AsyncTestClient, pool: asyncpg.Pool, admin: dict[str, str], database_url: str
+) -> None:
+    listener = await asyncpg.connect(database_url)
+    heard: list[str] = []
+    await listener.add_listener("schedulesy_change", lambda *args: heard.append(args[-1]))
+    try:
+        await api.post("/api/admin/rebuild", headers=admin)
+        await listener.execute("SELECT 1")  # let the notification arrive
+    finally:
+        await listener.close()
+    assert "rebuild" in heard
+
+
+@pytest.mark.parametrize("path", ADMIN_PATHS)
+async def test_admin_bodies_with_unknown_fields_are_400(
+    api: AsyncTestClient, admin: dict[str, str], path: str
+) -> None:
+    response = await api.post(path, json={"drop_everything": True}, headers=admin)
+    assert response.status_code == 400
+    assert response.json()["field"] == "drop_everything"
+
+
+async def test_sync_with_ade_unreachable_is_a_503_json_not_a_500(
+    settings: Settings, pool: asyncpg.Pool, admin: dict[str, str]
+) -> None:
+    unreachable = replace_settings(
+        settings, ade_url="http://127.0.0.1:9/jsp/webapi", ade_connect_timeout=0.5, ade_read_timeout=0.5
+    )
+    async with AsyncTestClient(app=create_app(unreachable), base_url="https://testserver") as client:
+        response = await client.post("/api/admin/sync", json={"force": True}, headers=admin)
+    assert response.status_code == 503, response.text
+    assert response.json()["code"] == "unavailable"
+    assert "password" not in response.text
+
+
+async def test_sync_runs_one_cycle_against_ade_and_answers_its_report(
+    settings: Settings, pool: asyncpg.Pool, admin: dict[str, str], request: pytest.FixtureRequest
+) -> None:
+    pytest.importorskip("commands.ade_sync")
+    ade = request.getfixturevalue("ade")
+    simulated = replace_settings(
+        settings, ade_url=ade.url, ade_login=ade.login, ade_password=ade.password, ade_project_id=ade.project_id
+    )
+    async with AsyncTestClient(app=create_app(simulated), base_url="https://testserver") as client:
+        response = await client.post("/api/admin/sync", json={"force": True, "full": True}, headers=admin)
+    assert response.status_code == 200, response.text
+    assert isinstance(response.json(), dict)
+    assert await pool.fetchval("SELECT count(*) FROM schedulesy.resource") > 0
