@@ -1,16 +1,65 @@
 """The read models: which Redis documents a change touches, and how each is (re)built.
 
-INTERFACE STUB — the read-model author replaces the bodies; the signatures are what the
-projector worker (projections/worker.py) and the query side (queries/) rely on.
+Two users of one facade, :class:`ReadModels`:
+- the projector worker calls :meth:`ReadModels.apply` with a coalesced batch of changes
+  (``{topic: {key, ...}}``) and :meth:`ReadModels.rebuild_all`;
+- the query side calls the getters (:meth:`ReadModels.resource_node`, :meth:`ReadModels.user_ics`…),
+  which read Redis and, on a miss, build from Postgres with the *same* loaders and builders, store
+  the result and answer (one build per key for concurrent misses). Redis down → built from
+  Postgres anyway: slower, never an error.
+
+Storage: each document is a Redis hash ``{"d": <msgpack StoredDocument>, "v": <version>}``. The
+projector compares versions before writing, so an unchanged document is not rewritten and keeps
+its ETag and Last-Modified. Every operation touches one key (Redis Cluster friendly).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Set
+import asyncio
+import itertools
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping, Set
+from typing import TypeVar
+from urllib.parse import urlsplit
 
 import msgspec
+import structlog
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from projections import loaders
+from projections.builders import calendar as calendar_builder
+from projections.builders import ics as ics_builder
+from projections.builders import resources as resource_builder
+from projections.builders import selections as selection_builder
+from projections.builders.document import Built, StoredDocument, from_wire, to_wire
+from projections.builders.selections import AccessGrant, UserSelection
+from projections.loaders import EventRow, EventStore, ResourceRow, UserRow
+from schedulesy.keys import normalise_selection, selection_hash
 from schedulesy.services import Services
+
+__all__ = ["AccessGrant", "ApplyReport", "ReadModels", "StoredDocument", "UserSelection"]
+
+log = structlog.get_logger(__name__)
+
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
+REDIS_RETRY_AFTER = 5.0
+"""After a Redis failure, read-through skips Redis for this many seconds (no 2 s timeout per request)."""
+WRITE_CHUNK = 500
+FRAGMENT_TTL = 7 * 24 * 3600
+"""ICS fragments are shared and content-addressed; unused ones expire."""
+EMAIL_TTL = 3600
+"""Instructor-by-email answers: an email that moves to another resource is picked up within this."""
+BUILD_LOCK_MS = 10_000
+BUILD_WAIT_STEPS = 40
+BUILD_WAIT_SECONDS = 0.05
+MAX_USERNAME = 32
+MAX_RESOURCE_ID = 25
+REBUILD_SELECTION_CHUNK = 200
+
+T = TypeVar("T")
 
 
 class ApplyReport(msgspec.Struct):
@@ -18,18 +67,693 @@ class ApplyReport(msgspec.Struct):
 
     documents_written: int = 0
     documents_deleted: int = 0
+    documents_unchanged: int = 0
+
+    def add(self, other: ApplyReport) -> None:
+        self.documents_written += other.documents_written
+        self.documents_deleted += other.documents_deleted
+        self.documents_unchanged += other.documents_unchanged
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+class _Writes:
+    """Documents to put and keys to delete, gathered while a batch is built."""
+
+    def __init__(self) -> None:
+        self.put: dict[str, Built] = {}
+        self.ttl: dict[str, int] = {}
+        self.delete: set[str] = set()
+
+    def set(self, key: str, built: Built | None, ttl: int | None = None) -> None:
+        if built is None:
+            self.delete.add(key)
+            self.put.pop(key, None)
+            return
+        self.put[key] = built
+        self.delete.discard(key)
+        if ttl:
+            self.ttl[key] = ttl
+
+    def __len__(self) -> int:
+        return len(self.put) + len(self.delete)
+
+
+class _Batch:
+    """Rows loaded for one projector batch, one read-through build, or a whole rebuild.
+
+    ``complete`` (rebuild): everything was loaded up front, so an absent row is a missing row.
+    """
+
+    def __init__(self, conn: loaders.Connection, *, complete: bool = False) -> None:
+        self.conn = conn
+        self.complete = complete
+        self.resources: dict[str, ResourceRow | None] = {}
+        self.counts: dict[str, int] = {}
+        self._counted: set[str] = set()
+        self.timetables: dict[str, list[int]] = {}
+        self.events = EventStore()
+
+    async def load_everything(self) -> None:
+        self.resources.update(await loaders.fetch_all_resources(self.conn))
+        self.counts = await loaders.fetch_event_counts(self.conn, None)
+        self.timetables = await loaders.fetch_timetables(self.conn, None)
+        await self.events.load_everything(self.conn)
+        self.events.add_all_classrooms(r for r in self.resources.values() if r is not None)
+        self.complete = True
+
+    async def load_resources(self, ext_ids: Iterable[str]) -> None:
+        missing = {i for i in ext_ids if i not in self.resources}
+        if missing and not self.complete:
+            found = await loaders.fetch_resources(self.conn, missing)
+            for ext_id in missing:
+                self.resources[ext_id] = found.get(ext_id)
+
+    async def load_counts(self, ext_ids: Iterable[str]) -> None:
+        missing = {i for i in ext_ids if i not in self._counted}
+        if missing and not self.complete:
+            self.counts.update(await loaders.fetch_event_counts(self.conn, missing))
+            self._counted |= missing
+
+    async def load_events_of(self, ext_ids: Iterable[str]) -> None:
+        """Timetables of these resources and the events in them."""
+        wanted = set(ext_ids)
+        missing = {i for i in wanted if i not in self.timetables}
+        if missing and not self.complete:
+            found = await loaders.fetch_timetables(self.conn, missing)
+            for ext_id in missing:
+                self.timetables[ext_id] = found.get(ext_id, [])
+        if not self.complete:
+            await self.events.ensure(self.conn, self._event_ids(wanted))
+
+    def resource(self, ext_id: str) -> ResourceRow | None:
+        return self.resources.get(ext_id)
+
+    def _event_ids(self, ext_ids: Iterable[str]) -> Iterator[int]:
+        for ext_id in ext_ids:
+            yield from self.timetables.get(ext_id, ())
+
+    def events_of(self, ext_ids: Iterable[str]) -> list[EventRow]:
+        """Distinct events of these resources' timetables, by start time."""
+        return self.events.rows(self._event_ids(ext_ids))
+
+
+class _FragmentCache:
+    """Rendered VEVENTs by fragment id: in process (LRU), then Redis, then icalendar."""
+
+    def __init__(self, models: ReadModels, capacity: int) -> None:
+        self.models = models
+        self.capacity = capacity
+        self._lru: OrderedDict[str, bytes] = OrderedDict()
+
+    def _remember(self, fragment_id: str, fragment: bytes) -> None:
+        self._lru[fragment_id] = fragment
+        self._lru.move_to_end(fragment_id)
+        while len(self._lru) > self.capacity:
+            self._lru.popitem(last=False)
+
+    async def resolve(self, wanted: Mapping[str, ics_builder.IcsEvent]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        missing: list[str] = []
+        for fragment_id in wanted:
+            fragment = self._lru.get(fragment_id)
+            if fragment is None:
+                missing.append(fragment_id)
+            else:
+                self._lru.move_to_end(fragment_id)
+                found[fragment_id] = fragment
+        keys = self.models.services.keys
+        redis = self.models.services.redis
+        if missing and self.models.redis_usable():
+            try:
+                for chunk in _chunks(missing, 1000):
+                    pipe = redis.pipeline(transaction=False)
+                    for fragment_id in chunk:
+                        pipe.get(keys.ics_event(fragment_id))
+                    for fragment_id, fragment in zip(chunk, await pipe.execute(), strict=True):
+                        if fragment is not None:
+                            found[fragment_id] = fragment
+                            self._remember(fragment_id, fragment)
+            except REDIS_DOWN:
+                self.models.redis_failed()
+        rendered = {f: ics_builder.render_event(wanted[f]) for f in missing if f not in found}
+        for fragment_id, fragment in rendered.items():
+            found[fragment_id] = fragment
+            self._remember(fragment_id, fragment)
+        if rendered and self.models.redis_usable():
+            try:
+                for chunk in _chunks(rendered.items(), 1000):
+                    pipe = redis.pipeline(transaction=False)
+                    for fragment_id, fragment in chunk:
+                        pipe.set(keys.ics_event(fragment_id), fragment, ex=FRAGMENT_TTL)
+                    await pipe.execute()
+            except REDIS_DOWN:
+                self.models.redis_failed()
+        return found
+
+
+def _valid_resource_id(ext_id: str, categories: Collection[str]) -> bool:
+    return (ext_id.isdigit() and len(ext_id) <= MAX_RESOURCE_ID) or ext_id in categories
+
+
+def _canonical_access_key(key: str) -> str | None:
+    if len(key) != 36:
+        return None
+    try:
+        return str(uuid.UUID(key))
+    except ValueError:
+        return None
+
+
+def _valid_username(username: str) -> bool:
+    return 0 < len(username) <= MAX_USERNAME and username.isprintable()
 
 
 class ReadModels:
     """Rebuilds read models from Postgres into Redis (worker) and reads them back (queries)."""
 
-    def __init__(self, services: Services) -> None:
+    CACHE_KEY = "projections.readmodels"
+
+    def __init__(self, services: Services, *, fragment_cache_size: int = 50_000) -> None:
         self.services = services
+        self.settings = services.settings
+        self.keys = services.keys
+        self.host = urlsplit(self.settings.public_url).hostname or "schedulesy"
+        self.fragments = _FragmentCache(self, fragment_cache_size)
+        self._inflight: dict[str, asyncio.Task[StoredDocument | None]] = {}
+        self._redis_down_until = 0.0
+
+    @classmethod
+    def for_services(cls, services: Services) -> ReadModels:
+        """The process's facade (single-flight and fragment caches are per process)."""
+        models = services.cache.get(cls.CACHE_KEY)
+        if not isinstance(models, ReadModels):
+            models = services.cache[cls.CACHE_KEY] = cls(services)
+        return models
+
+    # -----------------------------------------------------------------------------------------
+    # Redis availability (read side only: the worker lets errors through and retries its batch)
+
+    def redis_usable(self) -> bool:
+        return time.monotonic() >= self._redis_down_until
+
+    def redis_failed(self) -> None:
+        if self.redis_usable():
+            log.warning("redis_unreachable", retry_after=REDIS_RETRY_AFTER)
+        self._redis_down_until = time.monotonic() + REDIS_RETRY_AFTER
+
+    # -----------------------------------------------------------------------------------------
+    # Worker side
 
     async def apply(self, changes: Mapping[str, Set[str]]) -> ApplyReport:
         """Rebuild every read model affected by ``changes`` (topic → keys); idempotent."""
-        raise NotImplementedError
+        if changes.get("rebuild"):
+            return await self.rebuild_all()
+        writes = _Writes()
+        async with self.services.pool.acquire() as conn:
+            async with conn.transaction(isolation="repeatable_read", readonly=True):
+                batch = _Batch(conn)
+                await self._build_changes(batch, changes, writes)
+        return await self._store(writes)
+
+    async def _build_changes(self, batch: _Batch, changes: Mapping[str, Set[str]], writes: _Writes) -> None:
+        """Work out what the changes touch (architecture §3), then build it all from one snapshot."""
+        conn = batch.conn
+        changed_resources = set(changes.get("resource", ()))
+        changed_timetables = set(changes.get("timetable", ()))
+        changed_events = {int(k) for k in changes.get("event", ()) if k.isdigit()}
+        changed_users = {u for u in changes.get("user", ()) if u}
+        changed_accesses = set(changes.get("access", ()))
+
+        await batch.load_resources(changed_resources | changed_timetables)
+        nodes = set(changed_resources)
+        timetables = changed_resources | changed_timetables
+        emails: set[str] = set()
+        rooms: set[str] = set()
+        for ext_id in changed_resources:
+            row = batch.resource(ext_id)
+            if row is None or row.category == resource_builder.CLASSROOM:
+                rooms.add(ext_id)  # its name and place show in every event booking it
+            if row is not None and row.email:
+                emails.add(row.email.lower())
+        for ext_id in timetables:
+            row = batch.resource(ext_id)
+            if row is not None and row.parent_ext_id:
+                nodes.add(row.parent_ext_id)  # a child's event count decides `selectable`
+        changed_events |= await loaders.fetch_events_booking(conn, rooms)
+        timetables |= await loaders.fetch_resources_showing(conn, changed_events)
+        selections = await loaders.fetch_selections_containing(conn, timetables)
+
+        users = await loaders.fetch_users(conn, changed_users)
+        # A user's calendar is rebuilt even when its selection hash already exists: another user
+        # may have left a stale document under that hash.
+        selections |= {u.resources for u in users.values()}
+        accesses = {
+            a.key: a for a in await loaders.fetch_accesses_of(conn, changed_users)
+        }
+        canonical = {k: _canonical_access_key(k) for k in changed_accesses}
+        accesses.update(await loaders.fetch_accesses(conn, {c for c in canonical.values() if c}))
+        for key, canonical_key in canonical.items():
+            if canonical_key is None or canonical_key not in accesses:
+                writes.set(self.keys.access(canonical_key or key), None)
+        owners = await loaders.fetch_users(conn, {a.username for a in accesses.values()} - users.keys())
+        owners.update(users)
+
+        for username in changed_users:
+            user = users.get(username)
+            writes.set(self.keys.user(username), user and selection_builder.build_user(user))
+        for access in accesses.values():
+            writes.set(
+                self.keys.access(access.key),
+                selection_builder.build_access(access, owners.get(access.username)),
+            )
+        await self._build_nodes(batch, nodes, writes)
+        await self._build_events_documents(batch, timetables, writes)
+        await self._build_selections(batch, selections, writes)
+        for email in emails:
+            writes.set(self.keys.instructor_email(email), await self._build_email(batch, email), EMAIL_TTL)
+
+    async def _build_nodes(self, batch: _Batch, ext_ids: Collection[str], writes: _Writes) -> None:
+        await batch.load_resources(ext_ids)
+        rows = [r for i in ext_ids if (r := batch.resource(i)) is not None]
+        await batch.load_counts(c for r in rows for c in loaders.child_ids(r))
+        for ext_id in ext_ids:
+            writes.set(self.keys.resource_node(ext_id), self._node(batch, ext_id))
+
+    def _node(self, batch: _Batch, ext_id: str) -> Built | None:
+        row = batch.resource(ext_id)
+        if row is None:
+            return None
+        return resource_builder.build_node(
+            row, batch.counts, public_base=self.settings.public_base, max_events=self.settings.max_events
+        )
+
+    async def _build_events_documents(self, batch: _Batch, ext_ids: Collection[str], writes: _Writes) -> None:
+        await batch.load_resources(ext_ids)
+        present = [i for i in ext_ids if batch.resource(i) is not None]
+        await batch.load_events_of(present)
+        fragments = resource_builder.EventJson(self.settings.zone)
+        for ext_id in ext_ids:
+            full, public = self._events_documents(batch, ext_id, fragments) or (None, None)
+            writes.set(self.keys.resource_events(ext_id), full)
+            writes.set(self.keys.resource_public_events(ext_id), public)
+
+    def _events_documents(
+        self, batch: _Batch, ext_id: str, fragments: resource_builder.EventJson
+    ) -> tuple[Built, Built] | None:
+        row = batch.resource(ext_id)
+        if row is None:
+            return None
+        events = batch.events_of([ext_id])
+        classrooms = batch.events.classrooms
+        return (
+            resource_builder.build_events_response(row, events, classrooms, fragments, anonymous=False),
+            resource_builder.build_public_events(row, events, classrooms, fragments),
+        )
+
+    async def _build_selections(
+        self, batch: _Batch, selections: Collection[tuple[str, ...]], writes: _Writes
+    ) -> None:
+        members = {ext_id for selection in selections for ext_id in selection}
+        await batch.load_resources(members)
+        await batch.load_events_of(members)
+        fragments = resource_builder.EventJson(self.settings.zone)
+        plans: dict[str, tuple[bytes, list[ics_builder.IcsEvent], int]] = {}
+        for selection in selections:
+            digest = selection_hash(selection)
+            events = batch.events_of(selection)
+            writes.set(self.keys.calendar(digest), self._calendar(batch, events, fragments))
+            plans[digest] = self._ics_plan(batch, selection, events)
+        for digest, built in (await self._assemble_feeds(plans)).items():
+            writes.set(self.keys.ics(digest), built)
+
+    def _calendar(self, batch: _Batch, events: list[EventRow], fragments: resource_builder.EventJson) -> Built:
+        return calendar_builder.build_calendar(
+            events, batch.events.classrooms, fragments, max_events=self.settings.max_events
+        )
+
+    def _ics_plan(
+        self, batch: _Batch, selection: tuple[str, ...], events: list[EventRow]
+    ) -> tuple[bytes, list[ics_builder.IcsEvent], int]:
+        """Header, VEVENT contents and event count of one selection's feed."""
+        names = [row.name for ext_id in selection if (row := batch.resource(ext_id)) is not None]
+        header = ics_builder.calendar_header(ics_builder.calendar_name(names), self.settings.timezone)
+        if len(events) > self.settings.max_events:
+            placeholder = ics_builder.too_many_events_event(
+                self.host, self.settings.zone, len(events), self.settings.max_events
+            )
+            return header, [placeholder], len(events)
+        classrooms = batch.events.classrooms
+        return header, [ics_builder.ics_event(e, classrooms, self.host) for e in events], len(events)
+
+    async def _assemble_feeds(
+        self, plans: Mapping[str, tuple[bytes, list[ics_builder.IcsEvent], int]]
+    ) -> dict[str, Built]:
+        wanted = {e.fragment_id(): e for _, contents, _ in plans.values() for e in contents}
+        found = await self.fragments.resolve(wanted)
+        feeds = {}
+        for digest, (header, contents, nb_events) in plans.items():
+            feeds[digest] = ics_builder.build_ics(header, [found[e.fragment_id()] for e in contents], nb_events)
+        return feeds
+
+    async def _build_email(self, batch: _Batch, email: str) -> Built:
+        rows = await loaders.fetch_resources_by_email(batch.conn, email)
+        await batch.load_counts(c for r in rows for c in loaders.child_ids(r))
+        documents = [
+            resource_builder.node_document(
+                r, batch.counts, public_base=self.settings.public_base, max_events=self.settings.max_events
+            )
+            for r in rows
+        ]
+        return resource_builder.build_nodes_list(documents)
+
+    async def _store(self, writes: _Writes) -> ApplyReport:
+        """Write changed documents and delete gone ones, one key per command, in pipelines."""
+        report = ApplyReport()
+        redis = self.services.redis
+        for chunk in _chunks(writes.put.items(), WRITE_CHUNK):
+            pipe = redis.pipeline(transaction=False)
+            for key, _ in chunk:
+                pipe.hget(key, "v")
+            stored_versions = await pipe.execute()
+            now = int(time.time())
+            pipe = redis.pipeline(transaction=False)
+            for (key, built), stored in zip(chunk, stored_versions, strict=True):
+                version = built.version
+                ttl = writes.ttl.get(key)
+                if stored is not None and stored.decode() == version:
+                    report.documents_unchanged += 1
+                    if ttl:
+                        pipe.expire(key, ttl)
+                    continue
+                pipe.hset(key, mapping={"d": to_wire(built.stored(now)), "v": version})
+                if ttl:
+                    pipe.expire(key, ttl)
+                report.documents_written += 1
+            await pipe.execute()
+        for chunk in _chunks(sorted(writes.delete), WRITE_CHUNK):
+            pipe = redis.pipeline(transaction=False)
+            for key in chunk:
+                pipe.delete(key)
+            report.documents_deleted += sum(await pipe.execute())
+        return report
 
     async def rebuild_all(self, progress: Callable[[int, int], None] | None = None) -> ApplyReport:
-        """Rebuild every read model from Postgres (``schedulesy rebuild``)."""
-        raise NotImplementedError
+        """Rebuild every read model from Postgres (``schedulesy rebuild``), then drop stale keys.
+
+        Loads the whole mirror once (one consistent snapshot), then builds and writes in chunks.
+        Only our key families under our prefix are cleaned; ICS fragments and email answers
+        expire on their own.
+        """
+        started = time.monotonic()
+        async with self.services.pool.acquire() as conn:
+            async with conn.transaction(isolation="repeatable_read", readonly=True):
+                batch = _Batch(conn)
+                await batch.load_everything()
+                users = await loaders.fetch_all_users(conn)
+                accesses = await loaders.fetch_all_accesses(conn)
+        resources = sorted(r for r, row in batch.resources.items() if row is not None)
+        selections = sorted({u.resources for u in users.values()} | {selection_builder.EMPTY_SELECTION})
+        total = 3 * len(resources) + len(users) + len(accesses) + 2 * len(selections)
+        done = 0
+        report = ApplyReport()
+        written: set[str] = set()
+
+        async def flush(writes: _Writes) -> None:
+            nonlocal done
+            written.update(writes.put)
+            report.add(await self._store(writes))
+            done += len(writes)
+            if progress is not None:
+                progress(done, total)
+
+        for chunk in _chunks(resources, WRITE_CHUNK):
+            writes = _Writes()
+            fragments = resource_builder.EventJson(self.settings.zone)
+            for ext_id in chunk:
+                writes.set(self.keys.resource_node(ext_id), self._node(batch, ext_id))
+                full, public = self._events_documents(batch, ext_id, fragments) or (None, None)
+                writes.set(self.keys.resource_events(ext_id), full)
+                writes.set(self.keys.resource_public_events(ext_id), public)
+            await flush(writes)
+        for chunk in _chunks(selections, REBUILD_SELECTION_CHUNK):
+            writes = _Writes()
+            await self._build_selections(batch, chunk, writes)
+            await flush(writes)
+        for chunk in _chunks(users.values(), WRITE_CHUNK):
+            writes = _Writes()
+            for user in chunk:
+                writes.set(self.keys.user(user.username), selection_builder.build_user(user))
+            await flush(writes)
+        for chunk in _chunks(accesses, WRITE_CHUNK):
+            writes = _Writes()
+            for access in chunk:
+                writes.set(
+                    self.keys.access(access.key),
+                    selection_builder.build_access(access, users.get(access.username)),
+                )
+            await flush(writes)
+        report.documents_deleted += await self._delete_stale(written)
+        log.info(
+            "read_models_rebuilt", seconds=round(time.monotonic() - started, 1), resources=len(resources),
+            events=len(batch.events.events), users=len(users), selections=len(selections),
+            written=report.documents_written, unchanged=report.documents_unchanged,
+            deleted=report.documents_deleted,
+        )
+        return report
+
+    def _rebuilt_families(self) -> tuple[str, ...]:
+        """Key prefixes of the documents a full rebuild writes, composed from keys.py's names."""
+        k = self.keys
+        return (
+            k.resource_node(""), k.resource_events(""), k.resource_public_events(""),
+            k.calendar(""), k.ics(""), k.user(""), k.access(""),
+        )
+
+    async def _delete_stale(self, written: Set[str]) -> int:
+        families = self._rebuilt_families()
+        stale: list[bytes] = []
+        async for raw in self.services.redis.scan_iter(match=self.keys.pattern(), count=1000):
+            key = raw.decode()
+            if key.startswith(families) and key not in written:
+                stale.append(raw)
+        deleted = 0
+        for chunk in _chunks(stale, WRITE_CHUNK):
+            pipe = self.services.redis.pipeline(transaction=False)
+            for key in chunk:
+                pipe.delete(key)
+            deleted += sum(await pipe.execute())
+        return deleted
+
+    # -----------------------------------------------------------------------------------------
+    # Query side: read, or build from Postgres on a miss
+
+    async def resource_node(self, ext_id: str) -> StoredDocument | None:
+        """``/api/resource/{ext_id}.json`` (contract §3.3); None for an unknown resource."""
+        if not _valid_resource_id(ext_id, self.settings.ade_categories):
+            return None
+
+        async def build(batch: _Batch) -> Built | None:
+            await self._build_nodes(batch, [ext_id], _Writes())
+            return self._node(batch, ext_id)
+
+        return await self._read_through(self.keys.resource_node(ext_id), build)
+
+    async def resource_events(self, ext_id: str, anonymous: bool) -> StoredDocument | None:
+        """``/api/events/{ext_id}.json`` (§3.4). Anonymous: a room's events without teachers, or a
+        document with ``status`` 403 ("Only classrooms allowed") for other categories.
+        ``meta["category"]`` is always set."""
+        if not _valid_resource_id(ext_id, self.settings.ade_categories):
+            return None
+        key = self.keys.resource_public_events(ext_id) if anonymous else self.keys.resource_events(ext_id)
+
+        async def build(batch: _Batch) -> Built | None:
+            await batch.load_resources([ext_id])
+            row = batch.resource(ext_id)
+            if row is None:
+                return None
+            if anonymous and row.category != resource_builder.CLASSROOM:
+                return resource_builder.build_public_refusal(row)
+            await batch.load_events_of([ext_id])
+            built = self._events_documents(batch, ext_id, resource_builder.EventJson(self.settings.zone))
+            assert built is not None
+            return built[1] if anonymous else built[0]
+
+        return await self._read_through(key, build)
+
+    async def user_selection(self, username: str) -> UserSelection | None:
+        """The user's normalised selection and its hash; None when the user has no legacy row."""
+        if not _valid_username(username):
+            return None
+
+        async def build(batch: _Batch) -> Built | None:
+            user = (await loaders.fetch_users(batch.conn, [username])).get(username)
+            return user and selection_builder.build_user(user)
+
+        document = await self._read_through(self.keys.user(username), build)
+        return None if document is None else selection_builder.decode_user(document.body)
+
+    async def access_grant(self, key: str) -> AccessGrant | None:
+        """Whose timetable an access key opens; None when the key is malformed or revoked."""
+        canonical = _canonical_access_key(key)
+        if canonical is None:
+            return None
+
+        async def build(batch: _Batch) -> Built | None:
+            access = (await loaders.fetch_accesses(batch.conn, [canonical])).get(canonical)
+            if access is None:
+                return None
+            owner = (await loaders.fetch_users(batch.conn, [access.username])).get(access.username)
+            return selection_builder.build_access(access, owner)
+
+        document = await self._read_through(self.keys.access(canonical), build)
+        return None if document is None else selection_builder.decode_access(document.body)
+
+    async def user_calendar(self, username: str) -> StoredDocument | None:
+        """Merged calendar (§3.5): status 200, or 413 with the ``too_much_events`` body."""
+        selection = await self.user_selection(username)
+        return None if selection is None else await self.selection_calendar(selection.resources)
+
+    async def user_ics(self, username: str) -> StoredDocument | None:
+        selection = await self.user_selection(username)
+        if selection is None:
+            return None
+        return _with_username(await self.selection_ics(selection.resources), username)
+
+    async def access_calendar(self, key: str) -> StoredDocument | None:
+        grant = await self.access_grant(key)
+        return None if grant is None else await self.selection_calendar(grant.resources)
+
+    async def access_ics(self, key: str) -> StoredDocument | None:
+        """The feed behind a capability URL; ``meta["username"]`` names the attachment (§3.8)."""
+        grant = await self.access_grant(key)
+        if grant is None:
+            return None
+        return _with_username(await self.selection_ics(grant.resources), grant.username)
+
+    async def selection_calendar(self, resources: Iterable[str]) -> StoredDocument:
+        """The merged calendar of any selection (shared by every user who made it)."""
+        selection = _selection(resources)
+
+        async def build(batch: _Batch) -> Built:
+            await batch.load_events_of(selection.resources)
+            events = batch.events_of(selection.resources)
+            return self._calendar(batch, events, resource_builder.EventJson(self.settings.zone))
+
+        document = await self._read_through(self.keys.calendar(selection.selection_hash), build)
+        assert document is not None
+        return document
+
+    async def selection_ics(self, resources: Iterable[str]) -> StoredDocument:
+        selection = _selection(resources)
+
+        async def build(batch: _Batch) -> Built:
+            await batch.load_resources(selection.resources)
+            await batch.load_events_of(selection.resources)
+            plan = self._ics_plan(batch, selection.resources, batch.events_of(selection.resources))
+            return (await self._assemble_feeds({selection.selection_hash: plan}))[selection.selection_hash]
+
+        document = await self._read_through(self.keys.ics(selection.selection_hash), build)
+        assert document is not None
+        return document
+
+    async def instructors_by_email(self, email: str) -> StoredDocument:
+        """``/api/instructor.json?email=`` (§3.10): a JSON array of node documents, maybe empty.
+        The match ignores case (emails are case-insensitive in practice)."""
+        email = email.strip()
+        if not email or len(email) > 254:
+            return resource_builder.build_nodes_list([]).stored(int(time.time()))
+
+        async def build(batch: _Batch) -> Built:
+            return await self._build_email(batch, email)
+
+        document = await self._read_through(self.keys.instructor_email(email), build, ttl=EMAIL_TTL)
+        assert document is not None
+        return document
+
+    async def _read_through(
+        self, key: str, build: Callable[[_Batch], Awaitable[Built | None]], *, ttl: int | None = None
+    ) -> StoredDocument | None:
+        document = await self._get(key)
+        if document is not None:
+            return document
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._build_and_store(key, build, ttl))
+            self._inflight[key] = task
+            task.add_done_callback(lambda t: self._forget(key, t))
+        # shield: a caller that goes away does not cancel the build the others wait for
+        return await asyncio.shield(task)
+
+    def _forget(self, key: str, task: asyncio.Task[StoredDocument | None]) -> None:
+        if self._inflight.get(key) is task:
+            del self._inflight[key]
+        if not task.cancelled():
+            task.exception()  # retrieved: no "never retrieved" warning when every caller left
+
+    async def _get(self, key: str) -> StoredDocument | None:
+        if not self.redis_usable():
+            return None
+        try:
+            data = await self.services.redis.hget(key, "d")
+        except REDIS_DOWN:
+            self.redis_failed()
+            return None
+        return None if data is None else from_wire(data)
+
+    async def _build_and_store(
+        self, key: str, build: Callable[[_Batch], Awaitable[Built | None]], ttl: int | None
+    ) -> StoredDocument | None:
+        redis = self.services.redis
+        lock = self.keys.build_lock(key)
+        locked = False
+        if self.redis_usable():
+            try:
+                locked = bool(await redis.set(lock, "1", nx=True, px=BUILD_LOCK_MS))
+                if not locked:  # another process builds it: wait a little for its result
+                    for _ in range(BUILD_WAIT_STEPS):
+                        await asyncio.sleep(BUILD_WAIT_SECONDS)
+                        if (document := await self._get(key)) is not None:
+                            return document
+            except REDIS_DOWN:
+                self.redis_failed()
+        try:
+            async with self.services.pool.acquire() as conn:
+                built = await build(_Batch(conn))
+            if built is None:
+                return None
+            document = built.stored(int(time.time()))
+            if self.redis_usable():
+                try:
+                    pipe = redis.pipeline(transaction=False)
+                    # HSETNX: a document the projector wrote meanwhile is fresher than this build
+                    pipe.hsetnx(key, "d", to_wire(document))
+                    pipe.hsetnx(key, "v", built.version)
+                    if ttl:
+                        pipe.expire(key, ttl)
+                    await pipe.execute()
+                except REDIS_DOWN:
+                    self.redis_failed()
+            return document
+        finally:
+            await self._release(lock, locked)
+
+    async def _release(self, lock: str, locked: bool) -> None:
+        if locked and self.redis_usable():
+            try:
+                await self.services.redis.delete(lock)
+            except REDIS_DOWN:
+                self.redis_failed()
+
+
+def _selection(resources: Iterable[str]) -> UserSelection:
+    return selection_builder.user_selection(UserRow("", 0, normalise_selection(resources)))
+
+
+def _with_username(document: StoredDocument, username: str) -> StoredDocument:
+    """Feeds are shared by selection; the attachment name is the reader's."""
+    return msgspec.structs.replace(document, meta={**document.meta, "username": username})

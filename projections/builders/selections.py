@@ -1,0 +1,65 @@
+"""Small documents that resolve a user or an access key to the selection whose calendar they read.
+
+Calendars and feeds are keyed by ``selection_hash`` (users with the same selection share them);
+these documents are the one hop from a name to that hash.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from projections.builders.document import JSON, Built
+from projections.loaders import AccessRow, UserRow
+from schedulesy.keys import selection_hash
+
+
+class UserSelection(msgspec.Struct, frozen=True):
+    """``keys.user(username)``: what the user selected (normalised) and its calendar's name."""
+
+    username: str
+    resources: tuple[str, ...]
+    selection_hash: str
+    customization_id: int
+
+
+class AccessGrant(msgspec.Struct, frozen=True):
+    """``keys.access(key)``: whose timetable a capability key opens; gone once revoked."""
+
+    key: str
+    username: str
+    name: str
+    resources: tuple[str, ...]
+    selection_hash: str
+
+
+_ENCODER = msgspec.json.Encoder()
+_USER_DECODER = msgspec.json.Decoder(UserSelection)
+_ACCESS_DECODER = msgspec.json.Decoder(AccessGrant)
+
+EMPTY_SELECTION: tuple[str, ...] = ()
+
+
+def user_selection(user: UserRow) -> UserSelection:
+    return UserSelection(user.username, user.resources, selection_hash(user.resources), user.customization_id)
+
+
+def build_user(user: UserRow) -> Built:
+    return Built(_ENCODER.encode(user_selection(user)), JSON)
+
+
+def access_grant(access: AccessRow, user: UserRow | None) -> AccessGrant:
+    """An access whose owner has no legacy row opens an empty selection (an empty calendar)."""
+    resources = user.resources if user else EMPTY_SELECTION
+    return AccessGrant(access.key, access.username, access.name, resources, selection_hash(resources))
+
+
+def build_access(access: AccessRow, user: UserRow | None) -> Built:
+    return Built(_ENCODER.encode(access_grant(access, user)), JSON)
+
+
+def decode_user(body: bytes) -> UserSelection:
+    return _USER_DECODER.decode(body)
+
+
+def decode_access(body: bytes) -> AccessGrant:
+    return _ACCESS_DECODER.decode(body)

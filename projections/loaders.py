@@ -1,0 +1,374 @@
+"""The SQL that fetches what the builders need, shared by the projector and the query fallback.
+
+Every function takes a connection and returns typed rows; none of them writes. Batch shapes
+(``= ANY($1)``) keep one round trip per kind of row whatever the size of a projector batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Collection, Iterable
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from schedulesy.keys import normalise_selection
+
+Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+
+
+class ResourceRow(msgspec.Struct, frozen=True):
+    """A node of an ADE tree; ``fields`` is its stored node document (contract §4.3.1)."""
+
+    ext_id: str
+    category: str
+    parent_ext_id: str | None
+    name: str
+    code: str
+    email: str | None
+    fields: dict[str, Any]
+    geolocation: list[float] | None
+    updated_at: dt.datetime
+
+
+class Booking(msgspec.Struct, frozen=True, gc=False, array_like=True):
+    """A resource an event books, as the event names it (display lists and maps)."""
+
+    ext_id: str
+    category: str
+    name: str
+
+
+class EventRow(msgspec.Struct, frozen=True, gc=False):
+    event_id: int
+    activity_id: int
+    repetition: int
+    session: int
+    name: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    date: str
+    start_hour: str
+    end_hour: str
+    duration: int
+    color: str
+    note: str
+    last_update: dt.datetime | None
+    sequence: int
+    updated_at: dt.datetime
+    bookings: tuple[Booking, ...]
+
+    @property
+    def stable_key(self) -> str:
+        """ADE's business key: survives a re-placement that changes ``event_id``."""
+        return f"{self.activity_id}-{self.repetition}-{self.session}"
+
+
+class Classroom(msgspec.Struct, frozen=True, gc=False):
+    """What a room contributes to events besides its name: where it is."""
+
+    genealogy: tuple[str, ...]
+    """Ancestor names from the site down to the direct parent (category root excluded)."""
+    geolocation: tuple[float, ...]
+    """``(lat, lon, alt)`` or ``()`` when the building is unknown."""
+
+
+UNKNOWN_CLASSROOM = Classroom((), ())
+
+
+class UserRow(msgspec.Struct, frozen=True):
+    username: str
+    customization_id: int
+    resources: tuple[str, ...]
+    """The selection, normalised (distinct ids, canonical order)."""
+
+
+class AccessRow(msgspec.Struct, frozen=True):
+    key: str
+    username: str
+    name: str
+    created_at: dt.datetime
+
+
+# --------------------------------------------------------------------------------------------
+# Resources
+
+_RESOURCE_COLUMNS = """
+    ext_id, category, parent_ext_id, name, code, email, fields, geolocation, updated_at
+"""
+
+
+def _resource(record: asyncpg.Record) -> ResourceRow:
+    return ResourceRow(
+        ext_id=record["ext_id"], category=record["category"], parent_ext_id=record["parent_ext_id"],
+        name=record["name"], code=record["code"], email=record["email"], fields=record["fields"] or {},
+        geolocation=record["geolocation"], updated_at=record["updated_at"],
+    )
+
+
+async def fetch_resources(conn: Connection, ext_ids: Collection[str]) -> dict[str, ResourceRow]:
+    if not ext_ids:
+        return {}
+    records = await conn.fetch(
+        f"SELECT {_RESOURCE_COLUMNS} FROM schedulesy.resource WHERE ext_id = ANY($1::text[])",
+        list(ext_ids),
+    )
+    return {r["ext_id"]: _resource(r) for r in records}
+
+
+async def fetch_all_resources(conn: Connection) -> dict[str, ResourceRow]:
+    records = await conn.fetch(f"SELECT {_RESOURCE_COLUMNS} FROM schedulesy.resource")
+    return {r["ext_id"]: _resource(r) for r in records}
+
+
+async def fetch_resources_by_email(conn: Connection, email: str) -> list[ResourceRow]:
+    """Case-insensitive (the ``lower(email)`` index); ordered by name for a stable answer."""
+    records = await conn.fetch(
+        f"""SELECT {_RESOURCE_COLUMNS} FROM schedulesy.resource
+            WHERE lower(email) = lower($1) AND email IS NOT NULL ORDER BY lower(name), ext_id""",
+        email,
+    )
+    return [_resource(r) for r in records]
+
+
+async def fetch_event_counts(conn: Connection, ext_ids: Collection[str] | None) -> dict[str, int]:
+    """Size of each resource's timetable (``None``: every resource); absent means 0."""
+    if ext_ids is None:
+        records = await conn.fetch(
+            "SELECT resource_ext_id, count(*) AS n FROM schedulesy.timetable GROUP BY 1"
+        )
+    elif not ext_ids:
+        return {}
+    else:
+        records = await conn.fetch(
+            """SELECT resource_ext_id, count(*) AS n FROM schedulesy.timetable
+               WHERE resource_ext_id = ANY($1::text[]) GROUP BY 1""",
+            list(ext_ids),
+        )
+    return {r["resource_ext_id"]: r["n"] for r in records}
+
+
+def child_ids(resource: ResourceRow) -> list[str]:
+    """The ext_ids named by a node document's child refs."""
+    children = resource.fields.get("children") or []
+    return [str(c["id"]) for c in children if isinstance(c, dict) and "id" in c]
+
+
+async def fetch_classrooms(conn: Connection, ext_ids: Collection[str]) -> dict[str, Classroom]:
+    if not ext_ids:
+        return {}
+    records = await conn.fetch(
+        "SELECT ext_id, fields, geolocation FROM schedulesy.resource WHERE ext_id = ANY($1::text[])",
+        list(ext_ids),
+    )
+    return {r["ext_id"]: classroom_of(r["fields"], r["geolocation"]) for r in records}
+
+
+def classroom_of(fields: dict[str, Any] | None, geolocation: list[float] | None) -> Classroom:
+    """Genealogy names without the category root (contract §5.4) and the stored coordinates."""
+    genealogy = (fields or {}).get("genealogy") or []
+    names = tuple(sys.intern(str(g.get("name", ""))) for g in genealogy[1:] if isinstance(g, dict))
+    return Classroom(names, tuple(float(x) for x in geolocation or ()))
+
+
+# --------------------------------------------------------------------------------------------
+# Events and timetables
+
+_EVENT_QUERY = """
+    SELECT e.event_id, e.activity_id, e.repetition, e.session, e.name, e.starts_at, e.ends_at,
+           e.date, e.start_hour, e.end_hour, e.duration, e.color, e.note, e.last_update,
+           e.sequence, e.updated_at, b.ext_ids, b.categories, b.names
+    FROM schedulesy.event e
+    LEFT JOIN LATERAL (
+        SELECT array_agg(er.resource_ext_id ORDER BY er.position, er.resource_ext_id) AS ext_ids,
+               array_agg(er.category ORDER BY er.position, er.resource_ext_id) AS categories,
+               array_agg(er.name ORDER BY er.position, er.resource_ext_id) AS names
+        FROM schedulesy.event_resource er WHERE er.event_id = e.event_id
+    ) b ON true
+"""
+
+
+def _event(r: asyncpg.Record) -> EventRow:
+    intern = sys.intern
+    bookings: tuple[Booking, ...] = ()
+    if r["ext_ids"]:
+        bookings = tuple(
+            Booking(intern(i), intern(c), intern(n))
+            for i, c, n in zip(r["ext_ids"], r["categories"], r["names"], strict=True)
+        )
+    return EventRow(
+        event_id=r["event_id"], activity_id=r["activity_id"], repetition=r["repetition"],
+        session=r["session"], name=r["name"], starts_at=r["starts_at"], ends_at=r["ends_at"],
+        date=intern(r["date"]), start_hour=intern(r["start_hour"]), end_hour=intern(r["end_hour"]),
+        duration=r["duration"], color=intern(r["color"]), note=r["note"], last_update=r["last_update"],
+        sequence=r["sequence"], updated_at=r["updated_at"], bookings=bookings,
+    )
+
+
+async def fetch_events(conn: Connection, event_ids: Collection[int]) -> dict[int, EventRow]:
+    if not event_ids:
+        return {}
+    records = await conn.fetch(_EVENT_QUERY + " WHERE e.event_id = ANY($1::bigint[])", list(event_ids))
+    return {r["event_id"]: _event(r) for r in records}
+
+
+async def fetch_timetables(conn: Connection, ext_ids: Collection[str] | None) -> dict[str, list[int]]:
+    """The event ids ADE returns for each resource (``None``: every resource)."""
+    if ext_ids is None:
+        records = await conn.fetch(
+            "SELECT resource_ext_id, array_agg(event_id) AS ids FROM schedulesy.timetable GROUP BY 1"
+        )
+    elif not ext_ids:
+        return {}
+    else:
+        records = await conn.fetch(
+            """SELECT resource_ext_id, array_agg(event_id) AS ids FROM schedulesy.timetable
+               WHERE resource_ext_id = ANY($1::text[]) GROUP BY 1""",
+            list(ext_ids),
+        )
+    return {r["resource_ext_id"]: r["ids"] for r in records}
+
+
+async def fetch_resources_showing(conn: Connection, event_ids: Collection[int]) -> set[str]:
+    """Resources whose timetable holds any of these events."""
+    if not event_ids:
+        return set()
+    records = await conn.fetch(
+        "SELECT DISTINCT resource_ext_id FROM schedulesy.timetable WHERE event_id = ANY($1::bigint[])",
+        list(event_ids),
+    )
+    return {r["resource_ext_id"] for r in records}
+
+
+async def fetch_events_booking(conn: Connection, ext_ids: Collection[str]) -> set[int]:
+    """Events that book any of these resources (a room's place shows in their LOCATION)."""
+    if not ext_ids:
+        return set()
+    records = await conn.fetch(
+        "SELECT DISTINCT event_id FROM schedulesy.event_resource WHERE resource_ext_id = ANY($1::text[])",
+        list(ext_ids),
+    )
+    return {r["event_id"] for r in records}
+
+
+class EventStore:
+    """Events and the rooms they book, loaded on demand and kept for one batch or one rebuild.
+
+    Many resources and selections share events (a lecture shows in every sub-group's timetable),
+    so each event is fetched and decoded once per batch.
+    """
+
+    def __init__(self) -> None:
+        self.events: dict[int, EventRow] = {}
+        self.classrooms: dict[str, Classroom] = {}
+        self._missing: set[int] = set()
+
+    async def ensure(self, conn: Connection, event_ids: Iterable[int]) -> None:
+        wanted = {i for i in event_ids if i not in self.events and i not in self._missing}
+        if not wanted:
+            return
+        loaded = await fetch_events(conn, wanted)
+        self.events.update(loaded)
+        self._missing |= wanted - loaded.keys()
+        rooms = {
+            b.ext_id for e in loaded.values() for b in e.bookings
+            if b.category == "classroom" and b.ext_id not in self.classrooms
+        }
+        found = await fetch_classrooms(conn, rooms)
+        for room in rooms:
+            self.classrooms[room] = found.get(room, UNKNOWN_CLASSROOM)
+
+    def add_all_classrooms(self, resources: Iterable[ResourceRow]) -> None:
+        """Fill room details from already-loaded resources (a full rebuild loads them all)."""
+        for r in resources:
+            if r.category == "classroom":
+                self.classrooms[r.ext_id] = classroom_of(r.fields, r.geolocation)
+
+    async def load_everything(self, conn: Connection) -> None:
+        """Every event in one pass (full rebuild): cheaper than thousands of batches."""
+        async with conn.transaction():
+            async for record in conn.cursor(_EVENT_QUERY, prefetch=5000):
+                self.events[record["event_id"]] = _event(record)
+
+    def rows(self, event_ids: Iterable[int]) -> list[EventRow]:
+        """The known events among ``event_ids``, once each, by start time then id."""
+        seen = {i: self.events[i] for i in event_ids if i in self.events}
+        return sorted(seen.values(), key=lambda e: (e.starts_at, e.event_id))
+
+
+# --------------------------------------------------------------------------------------------
+# Users, selections and accesses
+
+# A login may have several legacy rows (uid is not unique, contract §11.20): the most recently
+# customised one is the user's selection.
+_USER_QUERY = """
+    SELECT DISTINCT ON (uid) uid, id, ressources
+    FROM public.w_edtperso
+    WHERE uid IS NOT NULL {where}
+    ORDER BY uid, date_personnalisation DESC NULLS LAST, id DESC
+"""
+
+
+def parse_selection(ressources: str | None) -> tuple[str, ...]:
+    return normalise_selection((ressources or "").split(","))
+
+
+def _user(r: asyncpg.Record) -> UserRow:
+    return UserRow(username=r["uid"], customization_id=r["id"], resources=parse_selection(r["ressources"]))
+
+
+async def fetch_users(conn: Connection, usernames: Collection[str]) -> dict[str, UserRow]:
+    if not usernames:
+        return {}
+    records = await conn.fetch(_USER_QUERY.format(where="AND uid = ANY($1::text[])"), list(usernames))
+    return {r["uid"]: _user(r) for r in records}
+
+
+async def fetch_all_users(conn: Connection) -> dict[str, UserRow]:
+    records = await conn.fetch(_USER_QUERY.format(where=""))
+    return {r["uid"]: _user(r) for r in records}
+
+
+async def fetch_selections_containing(conn: Connection, ext_ids: Collection[str]) -> set[tuple[str, ...]]:
+    """Distinct selections naming any of these resources (GIN index on the split string)."""
+    if not ext_ids:
+        return set()
+    records = await conn.fetch(
+        """SELECT DISTINCT ressources FROM public.w_edtperso
+           WHERE string_to_array(ressources, ',') && $1::text[]""",
+        list(ext_ids),
+    )
+    return {parse_selection(r["ressources"]) for r in records}
+
+
+_ACCESS_COLUMNS = "key::text AS key, username, name, created_at"
+
+
+def _access(r: asyncpg.Record) -> AccessRow:
+    return AccessRow(key=r["key"], username=r["username"], name=r["name"], created_at=r["created_at"])
+
+
+async def fetch_accesses(conn: Connection, keys: Collection[str]) -> dict[str, AccessRow]:
+    """Accesses by key; ``keys`` must be canonical UUID strings."""
+    if not keys:
+        return {}
+    records = await conn.fetch(
+        f"SELECT {_ACCESS_COLUMNS} FROM schedulesy.access WHERE key = ANY($1::uuid[])", list(keys)
+    )
+    return {r["key"]: _access(r) for r in records}
+
+
+async def fetch_accesses_of(conn: Connection, usernames: Collection[str]) -> list[AccessRow]:
+    if not usernames:
+        return []
+    records = await conn.fetch(
+        f"SELECT {_ACCESS_COLUMNS} FROM schedulesy.access WHERE username = ANY($1::text[])",
+        list(usernames),
+    )
+    return [_access(r) for r in records]
+
+
+async def fetch_all_accesses(conn: Connection) -> list[AccessRow]:
+    return [_access(r) for r in await conn.fetch(f"SELECT {_ACCESS_COLUMNS} FROM schedulesy.access")]
