@@ -17,7 +17,7 @@ from litestar.types import ControllerRouterHandler
 from commands import accesses, admin, customizations
 from commands.accesses import Access, NewAccess
 from commands.admin import Reconciled, RebuildRequested, SyncRequest
-from commands.customizations import Customization, CustomizationFields
+from commands.customizations import Customization, CustomizationFields, CustomizationInfo
 from schedulesy.auth import REQUIRE_IDENTITY, IdentityDep
 from schedulesy.errors import BadRequest
 from schedulesy.http import strip_json_suffix
@@ -134,6 +134,20 @@ class AccessController(Controller):
             await accesses.delete_access(conn, identity, username, key)
 
 
+class InfoController(Controller):
+    """``GET /api/info/{username}.json`` (contract §3.9): support inspection, superusers only."""
+
+    path = "/api/info"
+    dependencies = REQUIRE_IDENTITY
+    tags = ["admin"]
+
+    @get("/{name:str}")
+    async def info(self, name: FromPath[str], identity: IdentityDep, services: ServicesDep) -> CustomizationInfo:
+        username = strip_json_suffix(name)
+        async with services.pool.acquire() as conn:
+            return await customizations.inspect_customization(conn, identity, username, zone=services.settings.zone)
+
+
 class AdminController(Controller):
     """Superuser maintenance, JSON in and out (replaces the session-only views of §3.13)."""
 
@@ -169,5 +183,6 @@ class _NoOptions(msgspec.Struct, forbid_unknown_fields=True):
 route_handlers: list[ControllerRouterHandler] = [
     LegacyCustomizationController,
     AccessController,
+    InfoController,
     AdminController,
 ]
