@@ -1,0 +1,694 @@
+"""Events: detect what changed in ADE cheaply, fetch details only for that, write set-based.
+
+Change detection (ADE has no "modified since", ade-webapi.md §5.1):
+
+1. *Probe* a date window with ``getEvents(startDate, endDate, detail=7)``: every event of the window
+   with its ids, stable key, name, placement, colour, note and ``lastUpdate`` — but no resources.
+   One request per window, whatever the number of resources.
+2. Compare with the mirror: an unknown id is new; a known id whose probed fields differ from the
+   stored ones is changed (moved, renamed, recoloured, re-noted, or touched: ``lastUpdate``).
+3. Fetch details (``detail=8``, with the booked resources) only for those, by ``eventId=a|b|c``
+   batches — or the whole window at detail 8 when most of it changed or the mirror has nothing there.
+4. A mirror event that no probe saw either moved outside the probed windows or was deleted: one
+   ``eventId`` lookup per batch tells which. An id replaced by a new id with the same stable key
+   (ADE re-placed it) needs no lookup.
+
+Freshness is tiered by the caller: near term every cycle, the rest of the year when due, and a
+nightly full pass that fetches every window at detail 8 (so even a change of booked resources that
+left ``lastUpdate`` alone is caught) and audits a sample of per-resource timetables.
+
+Timetables are derived, not fetched: ADE returns for resource R the events booked on R or on any
+ancestor of R, so timetable(R) = events booked on R's ancestors-or-self, computed in SQL from
+``event_resource`` and the resource tree. Each chunk of writes is one short transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import random
+import zoneinfo
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from typing import Any, TypeVar
+
+import asyncpg
+import msgspec
+import structlog
+
+from schedulesy.ade.client import AdeClient
+from schedulesy.ade.dates import format_event_date, local_stamp, monday_of
+from schedulesy.ade.errors import AdeBusinessError, AdeError
+from schedulesy.ade.models import Event, StableKey
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+PROBE_DETAIL = 7
+"""The lowest level that carries ``lastUpdate`` (ade-webapi.md §3.3); no resources yet."""
+FULL_DETAIL = 8
+DETAIL_BATCH = 100
+"""Event ids per ``eventId=a|b|…`` request (about 1 kB of URL)."""
+WINDOW_REFETCH_FRACTION = 0.3
+"""Refetch a whole window at detail 8 rather than in batches when this share of it changed."""
+FAR_WINDOW_WEEKS = 4
+YEAR_WEEKS = 53
+TAIL_YEARS = 5
+AUDIT_SAMPLE = 5
+SHRINK_FLOOR = 50
+"""Below this many events in the probed range, deletions are never refused as implausible."""
+
+Progress = Callable[[str, int, int], None]
+
+
+async def gather_all(coroutines: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
+    """Run concurrently; on the first failure cancel the rest and raise that failure itself."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(c) for c in coroutines]
+    except BaseExceptionGroup as group_error:
+        first = group_error.exceptions[0]
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
+    return [t.result() for t in tasks]
+
+
+class Window(msgspec.Struct, frozen=True):
+    start: dt.date
+    end: dt.date
+    """Inclusive."""
+    label: str = ""
+
+    def contains(self, day: dt.date) -> bool:
+        return self.start <= day <= self.end
+
+
+class EventsOutcome(msgspec.Struct, kw_only=True):
+    mode: str
+    windows: int = 0
+    probed: int = 0
+    new: int = 0
+    changed: int = 0
+    deleted: int = 0
+    moved_out: int = 0
+    details_fetched: int = 0
+    invalid: int = 0
+    deletions_refused: int = 0
+    timetable_rows_added: int = 0
+    timetable_rows_removed: int = 0
+    legacy_requests: int = 0
+    """What the original would have spent: one getEvents per resource affected, and descendants."""
+    audited: int = 0
+    audit_mismatches: int = 0
+    status: str = "ok"
+    error: str = ""
+
+
+class EventRow(msgspec.Struct, frozen=True, gc=False):
+    event_id: int
+    activity_id: int
+    repetition: int
+    session: int
+    name: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    date: str
+    start_hour: str
+    end_hour: str
+    duration: int
+    color: str
+    note: str
+    last_update: dt.datetime | None
+    content_hash: str
+    resources: tuple[tuple[str, str, str, int], ...]
+    """(resource ext_id, category, name as on the event, position)."""
+
+    @property
+    def stable_key(self) -> StableKey:
+        return (self.activity_id, self.repetition, self.session)
+
+
+class Summary(msgspec.Struct, frozen=True, gc=False):
+    """What a detail-7 probe tells about an event, in the mirror's terms."""
+
+    name: str
+    date: str
+    start_hour: str
+    end_hour: str
+    duration: int
+    color: str
+    note: str
+    last_update: dt.datetime | None
+
+
+def content_hash(name: str, date: str, start: str, end: str, duration: int, color: str, note: str,
+                 resources: Iterable[tuple[str, str]]) -> str:
+    """What the event says about itself; a resource's own rename is not a change of the event."""
+    payload = msgspec.json.encode([name, date, start, end, duration, color, note, list(resources)])
+    return hashlib.sha256(payload).hexdigest()[:32]
+
+
+def summary_of(event: Event, zone: zoneinfo.ZoneInfo) -> Summary | None:
+    if event.date is None:
+        return None
+    return Summary(name=event.name, date=format_event_date(event.date), start_hour=event.start_hour,
+                   end_hour=event.end_hour, duration=event.duration or 0, color=event.color_hex,
+                   note=event.note, last_update=local_stamp(event.last_update, zone))
+
+
+def event_row(event: Event, zone: zoneinfo.ZoneInfo) -> EventRow | None:
+    """The mirror row of a detail-8 event; ``None`` when its date or hours are unreadable."""
+    try:
+        starts_at, ends_at = event.starts_at(zone), event.ends_at(zone)
+    except ValueError:
+        return None
+    if event.date is None or starts_at is None or ends_at is None:
+        return None
+    booked: list[tuple[str, str, str, int]] = []
+    seen: set[str] = set()
+    for resource in event.resources or ():
+        if resource.id and resource.id not in seen:
+            seen.add(resource.id)
+            booked.append((resource.id, resource.category, resource.name, len(booked)))
+    date = format_event_date(event.date)
+    color = event.color_hex
+    duration = event.duration or 0
+    return EventRow(
+        event_id=event.id, activity_id=event.activity_id, repetition=event.repetition,
+        session=event.session, name=event.name, starts_at=starts_at, ends_at=ends_at, date=date,
+        start_hour=event.start_hour, end_hour=event.end_hour, duration=duration, color=color,
+        note=event.note, last_update=local_stamp(event.last_update, zone),
+        content_hash=content_hash(event.name, date, event.start_hour, event.end_hour, duration, color,
+                                  event.note, [(b[1], b[0]) for b in booked]),
+        resources=tuple(booked),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Planning windows
+
+def near_windows(today: dt.date, weeks: int) -> list[Window]:
+    """This week and the next ``weeks - 1``, as one window (one probe request)."""
+    start = monday_of(today)
+    return [Window(start, start + dt.timedelta(weeks=weeks, days=-1), "near")]
+
+
+def split(start: dt.date, end: dt.date, weeks: int, label: str) -> list[Window]:
+    windows = []
+    cursor = start
+    while cursor <= end:
+        last = min(end, cursor + dt.timedelta(weeks=weeks, days=-1))
+        windows.append(Window(cursor, last, label))
+        cursor = last + dt.timedelta(days=1)
+    return windows
+
+
+def far_windows(today: dt.date, near_weeks: int, week0: dt.date, year_weeks: int = YEAR_WEEKS) -> list[Window]:
+    """The rest of the project year after the near term (past weeks wait for the nightly pass)."""
+    start = monday_of(today) + dt.timedelta(weeks=near_weeks)
+    end = week0 + dt.timedelta(weeks=year_weeks, days=-1)
+    return split(start, end, FAR_WINDOW_WEEKS, "far") if start <= end else []
+
+
+def full_windows(week0: dt.date, year_weeks: int = YEAR_WEEKS) -> list[Window]:
+    """Every week of the project, plus open tails before and after it: the whole timeline."""
+    end = week0 + dt.timedelta(weeks=year_weeks, days=-1)
+    windows = split(week0, end, FAR_WINDOW_WEEKS, "full")
+    windows.insert(0, Window(week0.replace(year=week0.year - TAIL_YEARS), week0 - dt.timedelta(days=1), "tail"))
+    windows.append(Window(end + dt.timedelta(days=1), end.replace(year=end.year + TAIL_YEARS), "tail"))
+    return windows
+
+
+async def project_week0(client: AdeClient, zone: zoneinfo.ZoneInfo, today: dt.date) -> dt.date:
+    """The Monday of project week 0, from ``getDate(0, 0, 0)`` (in the institution's zone)."""
+    try:
+        answer = await client.get_date(0, 0, 0)
+        return monday_of(answer.instant.astimezone(zone).date())
+    except AdeBusinessError as exc:
+        log.warning("getDate refused; guessing the project year", error=exc.message)
+        return monday_of(today) - dt.timedelta(weeks=26)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fetching
+
+def _fetch_bounds(window: Window) -> tuple[dt.date, dt.date]:
+    """Whether ADE's ``endDate`` is inclusive is unknown (ade-webapi.md §3.1): ask one day more and
+    keep only the window's days, so the answer is right either way."""
+    return window.start, window.end + dt.timedelta(days=1)
+
+
+async def fetch_window(client: AdeClient, window: Window, detail: int) -> list[Event]:
+    start, end = _fetch_bounds(window)
+    answer = await client.get_events(start_date=start, end_date=end, detail=detail)
+    return [e for e in answer.events if e.date is not None and window.contains(e.date)]
+
+
+async def fetch_ids(client: AdeClient, ids: Sequence[int]) -> list[Event]:
+    """Details of ``ids`` in ``eventId`` batches; ids ADE no longer has are simply absent."""
+    batches = [ids[i:i + DETAIL_BATCH] for i in range(0, len(ids), DETAIL_BATCH)]
+    answers = await gather_all(client.get_events(event_ids=b, detail=FULL_DETAIL) for b in batches)
+    wanted = set(ids)
+    return [e for answer in answers for e in answer.events if e.id in wanted]
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing (each call is one transaction)
+
+_EVENT_COLUMNS = ("event_id", "activity_id", "repetition", "session", "name", "starts_at", "ends_at", "date",
+                  "start_hour", "end_hour", "duration", "color", "note", "last_update", "content_hash")
+_ER_COLUMNS = ("event_id", "resource_ext_id", "category", "name", "position")
+
+
+class WriteResult(msgspec.Struct):
+    new: int = 0
+    changed: int = 0
+    timetable_added: int = 0
+    timetable_removed: int = 0
+    affected: set[str] = set()
+    """Resources booked by the written events, before or after: what the original refreshed."""
+
+
+def _dedupe(rows: Iterable[EventRow]) -> list[EventRow]:
+    """One row per id and per stable key (the highest id wins a key: the latest placement)."""
+    by_id = {r.event_id: r for r in rows}
+    by_key: dict[StableKey, EventRow] = {}
+    for row in sorted(by_id.values(), key=lambda r: r.event_id):
+        by_key[row.stable_key] = row
+    return list(by_key.values())
+
+
+async def write_events(pool: asyncpg.Pool, rows: Sequence[EventRow]) -> WriteResult:
+    """Upsert events and what they book, then their timetable rows; only differing rows are written.
+
+    An event that ADE gave a new id (same stable key) replaces the old row and inherits its
+    ``sequence``, plus one if its content changed.
+    """
+    rows = _dedupe(rows)
+    if not rows:
+        return WriteResult()
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            """
+            CREATE TEMP TABLE sync_event (
+                event_id bigint PRIMARY KEY, activity_id bigint, repetition integer, session integer,
+                name text, starts_at timestamptz, ends_at timestamptz, date text, start_hour text,
+                end_hour text, duration integer, color text, note text, last_update timestamptz,
+                content_hash text
+            ) ON COMMIT DROP;
+            CREATE TEMP TABLE sync_event_resource (
+                event_id bigint, resource_ext_id text, category text, name text, position integer
+            ) ON COMMIT DROP;
+            """
+        )
+        await conn.copy_records_to_table(
+            "sync_event", columns=_EVENT_COLUMNS,
+            records=[(r.event_id, r.activity_id, r.repetition, r.session, r.name, r.starts_at, r.ends_at, r.date,
+                      r.start_hour, r.end_hour, r.duration, r.color, r.note, r.last_update, r.content_hash)
+                     for r in rows])
+        await conn.copy_records_to_table(
+            "sync_event_resource", columns=_ER_COLUMNS,
+            records=[(r.event_id, ext_id, category, name, position)
+                     for r in rows for ext_id, category, name, position in r.resources])
+        await conn.execute("ANALYZE sync_event; ANALYZE sync_event_resource")
+        await conn.execute(
+            """
+            CREATE TEMP TABLE sync_replaced ON COMMIT DROP AS
+                SELECT e.event_id AS old_id, s.event_id AS new_id, e.sequence, e.content_hash
+                FROM schedulesy.event e JOIN sync_event s USING (activity_id, repetition, session)
+                WHERE e.event_id <> s.event_id
+            """
+        )
+        replaced = await conn.fetchval("SELECT count(*) FROM sync_replaced")
+        if replaced:
+            affected_old = await conn.fetch(
+                """SELECT DISTINCT resource_ext_id FROM schedulesy.event_resource
+                   WHERE event_id IN (SELECT old_id FROM sync_replaced)""")
+            await _delete_events(conn, "SELECT old_id FROM sync_replaced")
+        written = await conn.fetch(
+            """
+            INSERT INTO schedulesy.event AS e
+                (event_id, activity_id, repetition, session, name, starts_at, ends_at, date, start_hour,
+                 end_hour, duration, color, note, last_update, content_hash, sequence, updated_at)
+            SELECT s.event_id, s.activity_id, s.repetition, s.session, s.name, s.starts_at, s.ends_at, s.date,
+                   s.start_hour, s.end_hour, s.duration, s.color, s.note, s.last_update, s.content_hash,
+                   coalesce(r.sequence + (r.content_hash <> s.content_hash)::int, 0), now()
+            FROM sync_event s LEFT JOIN sync_replaced r ON r.new_id = s.event_id
+            ON CONFLICT (event_id) DO UPDATE SET
+                activity_id = excluded.activity_id, repetition = excluded.repetition,
+                session = excluded.session, name = excluded.name, starts_at = excluded.starts_at,
+                ends_at = excluded.ends_at, date = excluded.date, start_hour = excluded.start_hour,
+                end_hour = excluded.end_hour, duration = excluded.duration, color = excluded.color,
+                note = excluded.note, last_update = excluded.last_update,
+                content_hash = excluded.content_hash,
+                sequence = e.sequence + (e.content_hash <> excluded.content_hash)::int,
+                updated_at = now()
+            WHERE (e.activity_id, e.repetition, e.session, e.name, e.starts_at, e.ends_at, e.date,
+                   e.start_hour, e.end_hour, e.duration, e.color, e.note, e.last_update, e.content_hash)
+                  IS DISTINCT FROM
+                  (excluded.activity_id, excluded.repetition, excluded.session, excluded.name,
+                   excluded.starts_at, excluded.ends_at, excluded.date, excluded.start_hour,
+                   excluded.end_hour, excluded.duration, excluded.color, excluded.note,
+                   excluded.last_update, excluded.content_hash)
+            RETURNING e.event_id, (xmax = 0) AS inserted
+            """
+        )
+        written_ids = [r["event_id"] for r in written]
+        # What the original would have refreshed: resources booked before and after the change.
+        affected = {r["resource_ext_id"] for r in await conn.fetch(
+            """
+            SELECT resource_ext_id FROM schedulesy.event_resource WHERE event_id = ANY($1::bigint[])
+            UNION SELECT resource_ext_id FROM sync_event_resource WHERE event_id = ANY($1::bigint[])
+            """, written_ids)} if written_ids else set()
+        await conn.execute(
+            """
+            DELETE FROM schedulesy.event_resource er USING sync_event s
+            WHERE er.event_id = s.event_id
+              AND NOT EXISTS (SELECT 1 FROM sync_event_resource x
+                              WHERE x.event_id = er.event_id AND x.resource_ext_id = er.resource_ext_id)
+            """
+        )
+        await conn.execute(
+            """
+            INSERT INTO schedulesy.event_resource AS er (event_id, resource_ext_id, category, name, position)
+            SELECT event_id, resource_ext_id, category, name, position FROM sync_event_resource
+            ON CONFLICT (event_id, resource_ext_id) DO UPDATE SET
+                category = excluded.category, name = excluded.name, position = excluded.position
+            WHERE (er.category, er.name, er.position) IS DISTINCT FROM
+                  (excluded.category, excluded.name, excluded.position)
+            """
+        )
+        added, removed = await _timetable_for_events(conn, "SELECT event_id FROM sync_event")
+    inserted = sum(1 for r in written if r["inserted"])
+    if replaced:
+        affected.update(r["resource_ext_id"] for r in affected_old)
+    return WriteResult(new=inserted - replaced, changed=len(written) - inserted + replaced,
+                       timetable_added=added, timetable_removed=removed, affected=affected)
+
+
+async def _delete_events(conn: asyncpg.Connection, ids_query: str, *args: Any) -> int:
+    """Children first, set-based, so that each table's statement trigger fires once."""
+    await conn.execute(f"DELETE FROM schedulesy.timetable WHERE event_id IN ({ids_query})", *args)
+    await conn.execute(f"DELETE FROM schedulesy.event_resource WHERE event_id IN ({ids_query})", *args)
+    status = await conn.execute(f"DELETE FROM schedulesy.event WHERE event_id IN ({ids_query})", *args)
+    return int(status.split()[-1])
+
+
+async def delete_events(pool: asyncpg.Pool, ids: Sequence[int]) -> tuple[int, set[str]]:
+    """(events deleted, resources they booked)."""
+    if not ids:
+        return 0, set()
+    async with pool.acquire() as conn, conn.transaction():
+        booked = {r["resource_ext_id"] for r in await conn.fetch(
+            "SELECT DISTINCT resource_ext_id FROM schedulesy.event_resource WHERE event_id = ANY($1::bigint[])",
+            list(ids))}
+        return await _delete_events(conn, "SELECT unnest($1::bigint[])", list(ids)), booked
+
+
+async def _apply_timetable(conn: asyncpg.Connection, scope_filter: str) -> tuple[int, int]:
+    """Make ``timetable`` match the ``sync_desired`` temp table within ``scope_filter``."""
+    removed = await conn.execute(
+        f"""
+        DELETE FROM schedulesy.timetable t
+        WHERE {scope_filter}
+          AND NOT EXISTS (SELECT 1 FROM sync_desired d
+                          WHERE d.resource_ext_id = t.resource_ext_id AND d.event_id = t.event_id)
+        """
+    )
+    added = await conn.execute(
+        """
+        INSERT INTO schedulesy.timetable (resource_ext_id, event_id)
+        SELECT resource_ext_id, event_id FROM sync_desired
+        ON CONFLICT DO NOTHING
+        """
+    )
+    await conn.execute("DROP TABLE sync_desired")
+    return int(added.split()[-1]), int(removed.split()[-1])
+
+
+async def _timetable_for_events(conn: asyncpg.Connection, events_query: str) -> tuple[int, int]:
+    """Timetable rows of some events: each booked resource and all its descendants."""
+    await conn.execute(
+        f"""
+        CREATE TEMP TABLE sync_scope_events ON COMMIT DROP AS {events_query};
+        CREATE TEMP TABLE sync_desired ON COMMIT DROP AS
+        WITH RECURSIVE booked AS (
+            SELECT DISTINCT er.resource_ext_id
+            FROM schedulesy.event_resource er JOIN sync_scope_events s USING (event_id)
+        ), below (ancestor, descendant) AS (
+            SELECT resource_ext_id, resource_ext_id FROM booked
+            UNION
+            SELECT b.ancestor, r.ext_id FROM below b JOIN schedulesy.resource r ON r.parent_ext_id = b.descendant
+        )
+        SELECT DISTINCT b.descendant AS resource_ext_id, er.event_id
+        FROM schedulesy.event_resource er
+        JOIN sync_scope_events s USING (event_id)
+        JOIN below b ON b.ancestor = er.resource_ext_id;
+        """
+    )
+    result = await _apply_timetable(conn, "t.event_id IN (SELECT event_id FROM sync_scope_events)")
+    await conn.execute("DROP TABLE sync_scope_events")
+    return result
+
+
+async def timetable_for_resources(conn: asyncpg.Connection, ext_ids: Sequence[str]) -> tuple[int, int]:
+    """Timetable rows of resources whose place in a tree changed, and of all their descendants:
+    the events booked on their ancestors-or-self."""
+    if not ext_ids:
+        return 0, 0
+    await conn.execute(
+        """
+        CREATE TEMP TABLE sync_scope_resources ON COMMIT DROP AS
+        WITH RECURSIVE scope (ext_id) AS (
+            SELECT unnest($1::text[])
+            UNION
+            SELECT r.ext_id FROM scope s JOIN schedulesy.resource r ON r.parent_ext_id = s.ext_id
+        ) SELECT ext_id FROM scope
+        """, list(ext_ids))
+    await conn.execute(
+        """
+        CREATE TEMP TABLE sync_desired ON COMMIT DROP AS
+        WITH RECURSIVE up (resource, ancestor) AS (
+            SELECT ext_id, ext_id FROM sync_scope_resources
+            UNION
+            SELECT u.resource, r.parent_ext_id FROM up u JOIN schedulesy.resource r ON r.ext_id = u.ancestor
+            WHERE r.parent_ext_id IS NOT NULL
+        )
+        SELECT DISTINCT u.resource AS resource_ext_id, er.event_id
+        FROM up u JOIN schedulesy.event_resource er ON er.resource_ext_id = u.ancestor
+        """
+    )
+    result = await _apply_timetable(
+        conn, "t.resource_ext_id IN (SELECT ext_id FROM sync_scope_resources)")
+    await conn.execute("DROP TABLE sync_scope_resources")
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# The events step
+
+class MirrorEvent(msgspec.Struct, frozen=True, gc=False):
+    event_id: int
+    key: StableKey
+    day: dt.date
+    summary: Summary
+
+
+async def load_mirror(pool: asyncpg.Pool, start: dt.date, end: dt.date, zone: zoneinfo.ZoneInfo) -> list[MirrorEvent]:
+    low = dt.datetime.combine(start, dt.time(), tzinfo=zone)
+    high = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=zone)
+    rows = await pool.fetch(
+        """
+        SELECT event_id, activity_id, repetition, session, name, date, start_hour, end_hour, duration,
+               color, note, last_update, starts_at
+        FROM schedulesy.event WHERE starts_at >= $1 AND starts_at < $2
+        """, low, high)
+    return [
+        MirrorEvent(
+            event_id=r["event_id"], key=(r["activity_id"], r["repetition"], r["session"]),
+            day=r["starts_at"].astimezone(zone).date(),
+            summary=Summary(name=r["name"], date=r["date"], start_hour=r["start_hour"], end_hour=r["end_hour"],
+                            duration=r["duration"], color=r["color"], note=r["note"], last_update=r["last_update"]),
+        )
+        for r in rows
+    ]
+
+
+class EventSync:
+    """One events step: probes, detail fetches and writes, with its counters in ``outcome``."""
+
+    def __init__(self, pool: asyncpg.Pool, client: AdeClient, zone: zoneinfo.ZoneInfo, *, mode: str,
+                 windows: Sequence[Window], max_shrink: float, force: bool,
+                 progress: Progress | None = None) -> None:
+        self.pool = pool
+        self.client = client
+        self.zone = zone
+        self.full = mode == "full"
+        self.windows = list(windows)
+        self.max_shrink = max_shrink
+        self.force = force
+        self.progress = progress
+        self.outcome = EventsOutcome(mode=mode, windows=len(self.windows))
+        self._write_lock = asyncio.Lock()
+        self._seen_ids: set[int] = set()
+        self._seen_keys: set[StableKey] = set()
+        self._pending: set[int] = set()
+        self._done_windows = 0
+        self._affected: set[str] = set()
+
+    def _report(self, step: str) -> None:
+        if self.progress:
+            self.progress(step, self._done_windows, len(self.windows))
+
+    async def run(self) -> EventsOutcome:
+        if not self.windows:
+            return self.outcome
+        start = min(w.start for w in self.windows)
+        end = max(w.end for w in self.windows)
+        mirror = await load_mirror(self.pool, start, end, self.zone)
+        by_window: dict[Window, list[MirrorEvent]] = {w: [] for w in self.windows}
+        for m in mirror:
+            for w in self.windows:
+                if w.contains(m.day):
+                    by_window[w].append(m)
+                    break
+        self._report("events")
+        # Every window is fetched before anything is deleted: a failure leaves the mirror intact.
+        await gather_all(self._window(w, by_window[w]) for w in self.windows)
+        await self._fetch_details(sorted(self._pending))
+
+        known_in_range = {m.event_id for m in mirror if any(w.contains(m.day) for w in self.windows)}
+        missing = sorted(
+            m.event_id for m in mirror
+            if m.event_id in known_in_range and m.event_id not in self._seen_ids and m.key not in self._seen_keys
+        )
+        if self.full:
+            # The full pass covered the whole timeline: whatever it did not see is gone.
+            everything = {r["event_id"] for r in await self.pool.fetch("SELECT event_id FROM schedulesy.event")}
+            gone = sorted(everything - self._seen_ids)
+            known_in_range = everything
+        else:
+            moved = await fetch_ids(self.client, missing) if missing else []
+            self.outcome.moved_out = len(moved)
+            await self._write([e for e in moved])
+            moved_ids = {e.id for e in moved}
+            gone = [i for i in missing if i not in moved_ids]
+        await self._delete(gone, len(known_in_range))
+        self.outcome.legacy_requests = await lineage_size(self.pool, self._affected)
+        return self.outcome
+
+    async def _window(self, window: Window, mirrored: list[MirrorEvent]) -> None:
+        if self.full or not mirrored:
+            events = await fetch_window(self.client, window, FULL_DETAIL)
+            self._see(events)
+            await self._write(events)
+        else:
+            probe = await fetch_window(self.client, window, PROBE_DETAIL)
+            self._see(probe)
+            stored = {m.event_id: m.summary for m in mirrored}
+            changed = [e.id for e in probe if stored.get(e.id) is None or stored[e.id] != summary_of(e, self.zone)]
+            # Known events that changed may also be stored in another window (they moved here).
+            if len(changed) > DETAIL_BATCH and len(changed) > WINDOW_REFETCH_FRACTION * len(probe):
+                wanted = set(changed)
+                events = await fetch_window(self.client, window, FULL_DETAIL)
+                await self._write([e for e in events if e.id in wanted])
+            else:
+                self._pending.update(changed)
+        self._done_windows += 1
+        self._report("events")
+
+    def _see(self, events: Iterable[Event]) -> None:
+        for e in events:
+            self._seen_ids.add(e.id)
+            self._seen_keys.add(e.stable_key)
+        self.outcome.probed = len(self._seen_ids)
+
+    async def _fetch_details(self, ids: Sequence[int]) -> None:
+        if not ids:
+            return
+        await self._write(await fetch_ids(self.client, ids))
+
+    async def _write(self, events: Sequence[Event]) -> None:
+        if not events:
+            return
+        rows = []
+        for event in events:
+            row = event_row(event, self.zone)
+            if row is None:
+                self.outcome.invalid += 1
+                log.warning("ade event with an unreadable date or hour skipped", event_id=event.id,
+                            date=event.attributes.get("date"), start=event.start_hour, end=event.end_hour)
+                continue
+            rows.append(row)
+        self.outcome.details_fetched += len(events)
+        async with self._write_lock:
+            result = await write_events(self.pool, rows)
+        self._affected |= result.affected
+        self.outcome.new += result.new
+        self.outcome.changed += result.changed
+        self.outcome.timetable_rows_added += result.timetable_added
+        self.outcome.timetable_rows_removed += result.timetable_removed
+
+    async def _delete(self, ids: Sequence[int], in_range: int) -> None:
+        if not ids:
+            return
+        if (not self.force and in_range >= SHRINK_FLOOR and len(ids) > self.max_shrink * in_range):
+            self.outcome.deletions_refused = len(ids)
+            self.outcome.status = "refused"
+            self.outcome.error = (f"{len(ids)} of {in_range} events vanished from ADE at once (more than "
+                                  f"{self.max_shrink:.0%}); kept them — run with --force to accept")
+            log.warning("ade event deletions refused", vanished=len(ids), of=in_range)
+            return
+        async with self._write_lock:
+            deleted, booked = await delete_events(self.pool, ids)
+        self.outcome.deleted += deleted
+        self._affected |= booked
+
+
+async def lineage_size(pool: asyncpg.Pool, ext_ids: Iterable[str]) -> int:
+    """How many resources the original refreshed for these: each one and all its descendants."""
+    ids = list(ext_ids)
+    if not ids:
+        return 0
+    return await pool.fetchval(
+        """
+        WITH RECURSIVE lineage (ext_id) AS (
+            SELECT unnest($1::text[])
+            UNION
+            SELECT r.ext_id FROM lineage l JOIN schedulesy.resource r ON r.parent_ext_id = l.ext_id
+        ) SELECT count(*) FROM lineage
+        """, ids)
+
+
+# ---------------------------------------------------------------------------------------------
+# Audit (nightly): ADE's own per-resource answer against our derived timetable
+
+async def audit_timetables(pool: asyncpg.Pool, client: AdeClient, *, sample: int = AUDIT_SAMPLE,
+                           rng: random.Random | None = None) -> tuple[int, int]:
+    """(resources audited, resources whose timetable differs); every difference is logged."""
+    rng = rng or random.Random()
+    candidates = [r["ext_id"] for r in await pool.fetch(
+        """
+        SELECT ext_id FROM schedulesy.resource
+        WHERE ext_id ~ '^[0-9]+$' AND category <> ext_id
+        """)]
+    if not candidates:
+        return 0, 0
+    chosen = rng.sample(candidates, min(sample, len(candidates)))
+    mismatches = 0
+    for ext_id in chosen:
+        try:
+            answer = await client.get_events(resources=[ext_id], detail=1)
+        except AdeError as exc:
+            log.warning("timetable audit skipped a resource", ext_id=ext_id, error=exc.message)
+            continue
+        theirs = {e.id for e in answer.events}
+        ours = {r["event_id"] for r in await pool.fetch(
+            "SELECT event_id FROM schedulesy.timetable WHERE resource_ext_id = $1", ext_id)}
+        if theirs != ours:
+            mismatches += 1
+            log.warning("timetable audit: mirror differs from ADE", ext_id=ext_id,
+                        missing=sorted(theirs - ours)[:20], extra=sorted(ours - theirs)[:20],
+                        missing_count=len(theirs - ours), extra_count=len(ours - theirs))
+    return len(chosen), mismatches
