@@ -127,10 +127,11 @@ def render_event(event: IcsEvent) -> bytes:
 
 
 def calendar_name(resource_names: Sequence[str]) -> str:
-    """``Emploi du temps – <names>``: the feed is shared by a selection, so no username in it."""
+    """``Emploi du temps – <names>``: the feed is shared by a selection, so no username in it.
+    Names are joined with `` / `` rather than commas, which TEXT values must escape."""
     if not resource_names:
         return NAME_PREFIX
-    name = f"{NAME_PREFIX} – {', '.join(resource_names)}"
+    name = f"{NAME_PREFIX} – {' / '.join(resource_names)}"
     return name if len(name) <= NAME_MAX_CHARS else name[: NAME_MAX_CHARS - 1].rstrip() + "…"
 
 

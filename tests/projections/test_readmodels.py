@@ -1,0 +1,225 @@
+"""The facade: what ``apply`` rebuilds and deletes, full rebuilds, read-through and degraded modes."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import msgspec
+import pytest
+
+from projections.readmodels import ReadModels
+from schedulesy.keys import Keys, selection_hash
+from schedulesy.services import Services, create_redis
+from tests.projections.test_readmodels_mirror import (
+    GROUP, ROOM, SUBJECT, TEACHER, TEACHER_EMAIL, Ev, insert_access, insert_events, insert_user,
+    standard_mirror,
+)
+
+
+@pytest.fixture
+async def models(services: Services) -> ReadModels:
+    await standard_mirror(services.pool)
+    await insert_user(services.pool, "jdupont", GROUP)
+    return ReadModels(services)
+
+
+def events_of(document) -> list[str]:
+    return [e["id"] for e in msgspec.json.decode(document.body)["events"]["events"]]
+
+
+async def every_read(models: ReadModels, key: str) -> dict[str, bytes]:
+    """The bodies of every read model the standard mirror has."""
+    reads = {
+        "node-root": await models.resource_node("classroom"),
+        "node-room": await models.resource_node(ROOM),
+        "events-room": await models.resource_events(ROOM, anonymous=False),
+        "public-room": await models.resource_events(ROOM, anonymous=True),
+        "public-teacher": await models.resource_events(TEACHER, anonymous=True),
+        "calendar": await models.user_calendar("jdupont"),
+        "ics": await models.user_ics("jdupont"),
+        "access-calendar": await models.access_calendar(key),
+        "access-ics": await models.access_ics(key),
+        "email": await models.instructors_by_email(TEACHER_EMAIL),
+    }
+    return {name: (doc.status, doc.etag, doc.body) for name, doc in reads.items()}
+
+
+async def test_apply_after_a_direct_sql_write_to_w_edtperso_updates_the_calendar(models: ReadModels) -> None:
+    await models.rebuild_all()
+    assert events_of(await models.user_calendar("jdupont")) == ["191051", "191050"]
+    await models.services.pool.execute("UPDATE public.w_edtperso SET ressources = $1 WHERE uid = 'jdupont'", ROOM)
+    report = await models.apply({"user": {"jdupont"}})
+    assert report.documents_written >= 3  # user document, calendar, feed
+    assert events_of(await models.user_calendar("jdupont")) == ["191050"]
+    assert (await models.user_selection("jdupont")).resources == (ROOM,)
+
+
+async def test_every_read_is_still_right_after_redis_is_flushed(models: ReadModels) -> None:
+    key = await insert_access(models.services.pool, "jdupont")
+    await models.rebuild_all()
+    before = await every_read(models, key)
+    await models.services.redis.flushdb()
+    after = await every_read(ReadModels(models.services), key)
+    assert after == before
+
+
+async def test_reads_are_answered_from_postgres_when_redis_is_unreachable(models: ReadModels) -> None:
+    key = await insert_access(models.services.pool, "jdupont")
+    expected = await every_read(models, key)
+    dead = create_redis("redis://127.0.0.1:1/0")
+    try:
+        services = Services(models.settings, models.services.pool, dead, models.keys)
+        assert await every_read(ReadModels(services), key) == expected
+    finally:
+        await dead.aclose()
+
+
+async def test_concurrent_misses_share_one_build(models: ReadModels) -> None:
+    documents = await asyncio.gather(*(models.user_calendar("jdupont") for _ in range(20)))
+    assert all(d is documents[0] for d in documents[1:])
+    assert not models._inflight
+
+
+async def test_a_rebuild_of_unchanged_data_keeps_etags_and_dates(models: ReadModels) -> None:
+    key = await insert_access(models.services.pool, "jdupont")
+    first = await models.rebuild_all()
+    before = {
+        "calendar": await models.user_calendar("jdupont"), "ics": await models.user_ics("jdupont"),
+        "node": await models.resource_node("6000"), "events": await models.resource_events(GROUP, False),
+    }
+    await asyncio.sleep(1.1)  # a rewrite would show as a later Last-Modified
+    second = await models.rebuild_all()
+    assert second.documents_written == 0 and second.documents_unchanged == first.documents_written
+    after = {
+        "calendar": await models.user_calendar("jdupont"), "ics": await models.user_ics("jdupont"),
+        "node": await models.resource_node("6000"), "events": await models.resource_events(GROUP, False),
+    }
+    for name, document in before.items():
+        assert (after[name].etag, after[name].last_modified) == (document.etag, document.last_modified), name
+    assert await models.access_ics(key) is not None
+
+
+async def test_an_event_change_reaches_resource_documents_and_calendars(models: ReadModels) -> None:
+    await models.rebuild_all()
+    pool = models.services.pool
+    await pool.execute("UPDATE schedulesy.event SET name = 'TP annulé' WHERE event_id = 191050")
+    await models.apply({"event": {"191050"}})
+    for document in (
+        await models.resource_events(ROOM, False), await models.resource_events(TEACHER, False),
+        await models.user_calendar("jdupont"),
+    ):
+        names = {e["id"]: e["name"] for e in msgspec.json.decode(document.body)["events"]["events"]}
+        assert names["191050"] == "TP annulé"
+    assert b"SUMMARY:TP annul" in (await models.user_ics("jdupont")).body
+
+
+async def test_a_timetable_change_updates_selectable_on_the_parent_node(models: ReadModels) -> None:
+    await models.rebuild_all()
+
+    def selectable(document) -> dict[str, bool]:
+        return {c["name"]: c["selectable"] for c in msgspec.json.decode(document.body)["children"]}
+
+    assert selectable(await models.resource_node("6000"))["M2 Biotechnologie Pro"] is False
+    await models.services.pool.execute("INSERT INTO schedulesy.timetable VALUES ('32292', 191050)")
+    await models.apply({"timetable": {"32292"}})
+    assert selectable(await models.resource_node("6000"))["M2 Biotechnologie Pro"] is True
+    assert events_of_resource(await models.resource_events("32292", False)) == ["191050"]
+
+
+def events_of_resource(document) -> list[str]:
+    return [e["id"] for e in msgspec.json.decode(document.body)["events"]["events"]]
+
+
+async def test_a_new_event_in_a_selected_timetable_reaches_the_calendar(models: ReadModels) -> None:
+    await models.rebuild_all()
+    await insert_events(models.services.pool, [Ev(191060, dt.datetime(2020, 1, 20, 8, 0), activity_id=65860)])
+    await models.apply({"event": {"191060"}, "timetable": {ROOM, TEACHER, GROUP}})
+    assert events_of(await models.user_calendar("jdupont")) == ["191051", "191050", "191060"]
+
+
+async def test_deleted_resource_loses_its_documents(models: ReadModels) -> None:
+    keys: Keys = models.keys
+    redis = models.services.redis
+    await models.rebuild_all()
+    assert await redis.exists(keys.resource_node("1617"), keys.resource_events("1617")) == 2
+    await models.services.pool.execute("DELETE FROM schedulesy.resource WHERE ext_id = '1617'")
+    report = await models.apply({"resource": {"1617"}})
+    assert report.documents_deleted == 3
+    assert await redis.exists(
+        keys.resource_node("1617"), keys.resource_events("1617"), keys.resource_public_events("1617")
+    ) == 0
+    assert await models.resource_node("1617") is None
+
+
+async def test_revoked_access_and_deleted_user_disappear(models: ReadModels) -> None:
+    pool, redis, keys = models.services.pool, models.services.redis, models.keys
+    key = await insert_access(pool, "jdupont", "phone")
+    await models.apply({"access": {key}, "user": {"jdupont"}})
+    assert await redis.exists(keys.access(key)) == 1
+    assert (await models.access_ics(key)).meta["username"] == "jdupont"
+    await pool.execute("DELETE FROM schedulesy.access WHERE key = $1::uuid", key)
+    await pool.execute("DELETE FROM public.w_edtperso WHERE uid = 'jdupont'")
+    await models.apply({"access": {key}, "user": {"jdupont"}})
+    assert await redis.exists(keys.access(key), keys.user("jdupont")) == 0
+    assert await models.access_ics(key) is None
+    assert await models.user_calendar("jdupont") is None
+
+
+async def test_an_access_follows_its_owners_new_selection(models: ReadModels) -> None:
+    key = await insert_access(models.services.pool, "jdupont")
+    await models.rebuild_all()
+    assert (await models.access_grant(key)).selection_hash == selection_hash([GROUP])
+    await models.services.pool.execute("UPDATE public.w_edtperso SET ressources = $1 WHERE uid = 'jdupont'", SUBJECT)
+    await models.apply({"user": {"jdupont"}})
+    assert (await models.access_grant(key)).resources == (SUBJECT,)
+    assert events_of(await models.access_calendar(key)) == ["191051"]
+
+
+async def test_a_reused_selection_hash_is_rebuilt_when_a_user_picks_it(models: ReadModels) -> None:
+    """A calendar left behind under a hash may be stale: a user choosing it forces a rebuild."""
+    redis, keys = models.services.redis, models.keys
+    await models.rebuild_all()
+    stale_key = keys.calendar(selection_hash([ROOM]))
+    await models.user_calendar("jdupont")  # warm, then plant a stale document under ROOM's hash
+    await redis.hset(stale_key, mapping={"d": await redis.hget(keys.calendar(selection_hash([GROUP])), "d"), "v": "x"})
+    await models.services.pool.execute("UPDATE public.w_edtperso SET ressources = $1 WHERE uid = 'jdupont'", ROOM)
+    await models.apply({"user": {"jdupont"}})
+    assert events_of(await models.user_calendar("jdupont")) == ["191050"]
+
+
+async def test_a_full_rebuild_drops_stale_documents_but_not_other_keys(models: ReadModels) -> None:
+    redis, keys = models.services.redis, models.keys
+    await redis.hset(keys.user("ghost"), mapping={"d": b"x", "v": "x"})
+    await redis.hset(keys.calendar("0" * 32), mapping={"d": b"x", "v": "x"})
+    await redis.set("someone-else:key", "1")
+    await redis.set(keys.prefix + "queries:other", "1")
+    await models.rebuild_all(lambda done, total: None)
+    assert await redis.exists(keys.user("ghost"), keys.calendar("0" * 32)) == 0
+    assert await redis.exists("someone-else:key", keys.prefix + "queries:other") == 2
+    assert await redis.exists(keys.user("jdupont"), keys.calendar(selection_hash([GROUP]))) == 2
+
+
+async def test_rebuild_reports_progress_up_to_the_total(models: ReadModels) -> None:
+    seen: list[tuple[int, int]] = []
+    await models.rebuild_all(lambda done, total: seen.append((done, total)))
+    assert seen and seen[-1][0] == seen[-1][1]
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+async def test_apply_twice_writes_nothing_the_second_time(models: ReadModels) -> None:
+    changes = {"resource": {ROOM}, "event": {"191050"}, "timetable": {GROUP}, "user": {"jdupont"}}
+    first = await models.apply(changes)
+    second = await models.apply(changes)
+    assert first.documents_written > 0
+    assert second.documents_written == 0 and second.documents_unchanged == first.documents_written
+
+
+async def test_the_facade_is_memoised_per_services(services: Services) -> None:
+    assert ReadModels.for_services(services) is ReadModels.for_services(services)
+
+
+async def test_a_rebuild_change_rebuilds_everything(models: ReadModels) -> None:
+    report = await models.apply({"rebuild": {"all"}})
+    assert report.documents_written > 0
+    assert await models.services.redis.exists(models.keys.resource_node(SUBJECT)) == 1
