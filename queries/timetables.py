@@ -106,7 +106,7 @@ class TimetableController(Controller):
 
 
 async def _qrcode(services: Services, request: Request, key: str, fmt: QrFormat) -> BytesResponse:
-    if not await ReadModels.for_services(services).access_exists(key):
+    if await ReadModels.for_services(services).access_grant(key) is None:
         raise NotFound(UNKNOWN_KEY)
     url = ics_url(services, key)
     conditions = RequestConditions(request.scope)
