@@ -314,8 +314,14 @@ async def _discard_leftovers(conn: asyncpg.Connection, username: str) -> None:
     await conn.execute("DELETE FROM schedulesy.access WHERE username = $1", username)
 
 
-def _creation_target(actor: Identity, fields: CustomizationFields) -> tuple[str, str]:
-    """(username, directory id) of a create: both come from the token (§11.2)."""
+class CreationTarget(msgspec.Struct, frozen=True):
+    username: str
+    directory_id: str
+    vouched: bool  # the directory id comes from the token (or a superuser): it may claim a row
+
+
+def _creation_target(actor: Identity, fields: CustomizationFields) -> CreationTarget:
+    """Who a create is for: the token's login and directory id, never the body's word (§11.2)."""
     username = actor.username if fields.username is UNSET else fields.username
     if username != actor.username and not actor.is_superuser:
         raise Forbidden("username must be your own login", field="username")
@@ -328,10 +334,10 @@ def _creation_target(actor: Identity, fields: CustomizationFields) -> tuple[str,
     if token_directory_id is not None:
         if body_directory_id is not None and body_directory_id != token_directory_id:
             raise Forbidden("directory_id must be the one of your token", field="directory_id")
-        return username, _directory_id_text(token_directory_id)
+        return CreationTarget(username, _directory_id_text(token_directory_id), vouched=True)
     if body_directory_id is None:
         raise BadRequest("directory_id: required (your token carries none)", field="directory_id")
-    return username, body_directory_id
+    return CreationTarget(username, body_directory_id, vouched=actor.is_superuser)
 
 
 async def create_customization(
@@ -342,8 +348,11 @@ async def create_customization(
     Same directory id, another login = the person's login changed (§3.1): the row, its
     configuration and its accesses move to the new login in this transaction, and the answer is
     the customization (201) rather than the original's 409, which the front end shows as an error.
+    Only a directory id vouched for by the token (or a superuser) may claim a row: one typed in a
+    body could otherwise take over a stranger's customization and its keys.
     """
-    username, directory_id = _creation_target(actor, fields)
+    target = _creation_target(actor, fields)
+    username, directory_id = target.username, target.directory_id
     _check_fields(fields)
 
     async def work() -> Customization:
@@ -361,9 +370,15 @@ async def create_customization(
         if holder is None:
             row_id = await _insert_row(conn, username, directory_id, now)
             await create_default_access(conn, username)
-        else:
+        elif target.vouched:
             row_id = holder["id"]
             await _move_login(conn, row_id, holder["uid"], username)
+        else:
+            raise Conflict(
+                "directory_id belongs to another login's customization; a token carrying it is needed "
+                "to move that customization",
+                field="directory_id",
+            )
         ignored = await _write_fields(conn, row_id, username, fields, now)
         result = _to_customization(await _row_by_id(conn, row_id), zone)
         result.ignored_resources = ignored

@@ -239,6 +239,28 @@ async def test_a_login_change_of_a_row_written_by_sql_gives_the_new_login_a_defa
     assert [r["name"] for r in names] == ["owner"]
 
 
+async def test_a_directory_id_typed_in_the_body_cannot_take_over_a_strangers_customization(
+    api: AsyncTestClient, pool: asyncpg.Pool, make_token: TokenFactory
+) -> None:
+    victim = await create(api, make_token, "victim", "1")
+    response = await api.post(LIST, json={"directory_id": "1"}, headers=auth_header(make_token("mallory")))
+    assert response.status_code == 409
+    assert response.json()["field"] == "directory_id"
+    assert await pool.fetchval("SELECT uid FROM public.w_edtperso WHERE id = $1", victim["id"]) == "victim"
+    assert await pool.fetchval("SELECT count(*) FROM schedulesy.access WHERE username = 'mallory'") == 0
+
+
+async def test_a_superuser_may_move_a_customization_to_a_new_login(
+    api: AsyncTestClient, pool: asyncpg.Pool, make_token: TokenFactory
+) -> None:
+    old = await create(api, make_token, "old_id", "1")
+    response = await api.post(
+        LIST, json={"username": "new_id", "directory_id": "1"}, headers=auth_header(make_token("admin", superuser=True))
+    )
+    assert response.status_code == 201, response.text
+    assert (response.json()["id"], response.json()["username"]) == (old["id"], "new_id")
+
+
 # --- reading ----------------------------------------------------------------------------------
 
 
