@@ -182,7 +182,7 @@ class Admin:
         current = store.get_event(int(eid))
         week, day, slot = _placement(store, body, current)
         moved = store.move_event(int(eid), week=week, day=day, slot=slot, duration=body.get("duration"),
-                                 new_id=body.get("new_id", False))
+                                 new_id=body.get("new_id", self.sim.quirks.renumber_on_move))
         return 200, event_json(store, moved)
 
     # -- resources ------------------------------------------------------------------------------

@@ -35,6 +35,8 @@ class Quirks(msgspec.Struct, kw_only=True):
     """A fixed pseudo-random event order instead of ascending ids."""
     content_type_charset: bool = False
     """Say ``charset=UTF-8`` in Content-Type (real servers do not, hence mojibake in clients)."""
+    renumber_on_move: bool = False
+    """Every admin move gives the event a new id, as ADE sometimes does (EMARG PR #62)."""
 
 
 def esc(text: str) -> str:

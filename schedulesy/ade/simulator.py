@@ -43,7 +43,8 @@ Admin API (JSON, outside the Web API, never affected by faults). Errors answer
                                             "error_name": "java.lang.NullPointerException",
                                             "error_trace": "…", "seed": 0}``
 ``GET|PUT /admin/quirks``                   ``{"legacy_attributes", "empty_dates", "shuffle_events",
-                                            "content_type_charset"}`` (all false by default)
+                                            "content_type_charset", "renumber_on_move"}`` (all false
+                                            by default; the last gives every moved event a new id)
 ``GET|PUT /admin/config``                   ``{"session_ttl": 1800.0, "max_concurrency": null}``
 ``PUT /admin/clock``                        ``{"now": "2026-11-28T10:15"}`` freezes the time stamped
                                             on changes; ``{"now": null}`` follows the wall clock
@@ -201,7 +202,8 @@ class Simulator:
             return
         path: str = scope["path"]
         if path == WEBAPI_PATH or path == WEBAPI_PATH + "/":
-            await self._webapi(scope, send)
+            form = await _read_body(receive) if scope["method"] == "POST" else b""
+            await self._webapi(scope, send, form)
         elif path.startswith("/admin/") or path == "/admin":
             body = await _read_body(receive)
             status, payload = self.admin.handle(scope["method"], path, scope.get("query_string", b""), body)
@@ -209,8 +211,12 @@ class Simulator:
         else:
             await _respond(send, 404, b"Not Found", b"text/plain")
 
-    async def _webapi(self, scope: Scope, send: Send) -> None:
-        params = dict(parse_qsl(scope.get("query_string", b"").decode("utf-8", "replace"), keep_blank_values=True))
+    async def _webapi(self, scope: Scope, send: Send, form: bytes = b"") -> None:
+        """One Web API call; a POST form body is read like a query string ([unk] upstream, §7.2)."""
+        query = scope.get("query_string", b"").decode("utf-8", "replace")
+        params = dict(parse_qsl(query, keep_blank_values=True))
+        if form:
+            params.update(parse_qsl(form.decode("utf-8", "replace"), keep_blank_values=True))
         function = params.get("function", "connect" if "data" in params else "")
         stats = self.stats
         stats.total += 1

@@ -202,3 +202,10 @@ def test_sessions_can_be_listed_and_expired(ade: AdeSimulatorHandle) -> None:
     assert ade.expire_sessions() == 1
     root = ET.fromstring(ade.webapi(function="getDate", sessionId=sid))
     assert root.get("name") == "com.adesoft.errors.InvalidSessionException"
+
+
+def test_the_renumber_quirk_gives_every_moved_event_a_new_id(ade: AdeSimulatorHandle) -> None:
+    eid = int(events_of(ade, ade.session(), detail=1)[3].get("id", 0))
+    ade.set_quirks(renumber_on_move=True)
+    moved = ade.move_event(eid, day=1)
+    assert moved["id"] != eid and moved["old_day"] == ade.app.university.events[3].day

@@ -382,3 +382,19 @@ async def test_quirks_switch_legacy_attributes_empty_dates_and_charset(client: h
     event = ET.fromstring(response.content)[0]
     assert "oldWeek" not in event.attrib and "isNoteLock" not in event.attrib
     assert event.get("lastUpdate") == "" and event.get("creation") == ""
+
+
+async def test_stub_functions_answer_like_ade(client: httpx.AsyncClient, ade: AdeSimulatorHandle) -> None:
+    sid = await session(client, ade)
+    assert (await xml(client, function="getCosts", sessionId=sid)).tag == "costs"
+    missing = await xml(client, function="getCosts", sessionId=sid, id=10)
+    assert (error_name(missing), missing.get("trace")) == ("com.adesoft.errors.NotFoundException",
+                                                           "Cost not found. Id=10")
+    assert (await xml(client, function="getCaracteristics", sessionId=sid)).tag == "caracteristics"
+    image = await raw(client, function="imageET", sessionId=sid, resources=1, weeks=3, days="0,1,2,3,4")
+    assert image.headers["content-type"] == "image/gif" and image.content.startswith(b"GIF89a")
+
+
+async def test_a_post_form_is_read_like_a_query(client: httpx.AsyncClient, ade: AdeSimulatorHandle) -> None:
+    response = await client.post("", data={"function": "connect", "login": ade.login, "password": ade.password})
+    assert ET.fromstring(response.content).tag == "session"
