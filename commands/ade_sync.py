@@ -225,18 +225,26 @@ async def _cycle(services: Services, ade: AdeClient, *, force: bool, full: bool,
         return_exceptions=True,
     )
     claimed: set[str] = set()
+    outcomes: list[TreeOutcome] = []
     stored = {r["name"]: r["fingerprint"] for r in await pool.fetch("SELECT name, fingerprint FROM schedulesy.sync_state")}
     for index, (key, answer) in enumerate(zip(settings.ade_categories, answers)):
         outcome = await _sync_tree(pool, key, answer, claimed, stored.get(f"tree:{key}"), buildings,
                                    settings=settings, force=force, now=now)
+        outcomes.append(outcome)
         report.categories.append(CategoryReport(**{f: getattr(outcome, f) for f in CategoryReport.__struct_fields__}))
         if outcome.error:
             report.errors.append(f"tree {key}: {outcome.error}")
         if progress:
             progress("trees", index + 1, len(settings.ade_categories))
 
-    # 2. Events: near term always, the rest when due.
-    report.events = await _sync_events(services, ade, plan, force=force, now=now, progress=progress)
+    # 2. Events: near term always, the rest when due; and every event that booked a resource ADE
+    #    just deleted, wherever it is in the year.
+    gone = [ext_id for o in outcomes for ext_id in o.removed]
+    recheck = [r["event_id"] for r in await pool.fetch(
+        "SELECT DISTINCT event_id FROM schedulesy.event_resource WHERE resource_ext_id = ANY($1::text[])", gone)
+    ] if gone else []
+    report.events = await _sync_events(services, ade, plan, force=force, now=now, progress=progress,
+                                       recheck=recheck)
     if report.events.error:
         report.errors.append(f"events: {report.events.error}")
     if report.errors:
@@ -290,7 +298,7 @@ async def _sync_tree(pool: asyncpg.Pool, key: str, answer: ResourceTree | BaseEx
 
 
 async def _sync_events(services: Services, ade: AdeClient, plan: CyclePlan, *, force: bool, now: dt.datetime,
-                       progress: Progress | None) -> EventsOutcome:
+                       progress: Progress | None, recheck: list[int]) -> EventsOutcome:
     settings = services.settings
     zone = settings.zone
     today = now.astimezone(zone).date()
@@ -300,7 +308,8 @@ async def _sync_events(services: Services, ade: AdeClient, plan: CyclePlan, *, f
             week0 = await project_week0(ade, zone, today)
             windows = full_windows(week0) if plan.full else windows + far_windows(today, settings.sync_near_weeks, week0)
         step = EventSync(services.pool, ade, zone, mode=plan.mode, windows=windows,
-                         max_shrink=settings.sync_max_shrink, force=force, progress=progress)
+                         max_shrink=settings.sync_max_shrink, force=force, recheck=recheck,
+                         progress=progress)
         outcome = await step.run()
         if plan.full and outcome.status == "ok":
             outcome.audited, outcome.audit_mismatches = await audit_timetables(

@@ -247,6 +247,8 @@ async def fetch_window(client: AdeClient, window: Window, detail: int) -> list[E
 
 async def fetch_ids(client: AdeClient, ids: Sequence[int]) -> list[Event]:
     """Details of ``ids`` in ``eventId`` batches; ids ADE no longer has are simply absent."""
+    if not ids:
+        return []
     batches = [ids[i:i + DETAIL_BATCH] for i in range(0, len(ids), DETAIL_BATCH)]
     answers = await gather_all(client.get_events(event_ids=b, detail=FULL_DETAIL) for b in batches)
     wanted = set(ids)
@@ -520,7 +522,7 @@ class EventSync:
 
     def __init__(self, pool: asyncpg.Pool, client: AdeClient, zone: zoneinfo.ZoneInfo, *, mode: str,
                  windows: Sequence[Window], max_shrink: float, force: bool,
-                 progress: Progress | None = None) -> None:
+                 recheck: Iterable[int] = (), progress: Progress | None = None) -> None:
         self.pool = pool
         self.client = client
         self.zone = zone
@@ -534,6 +536,7 @@ class EventSync:
         self._seen_ids: set[int] = set()
         self._seen_keys: set[StableKey] = set()
         self._pending: set[int] = set()
+        self._recheck = set(recheck)
         self._done_windows = 0
         self._affected: set[str] = set()
 
@@ -556,24 +559,24 @@ class EventSync:
         self._report("events")
         # Every window is fetched before anything is deleted: a failure leaves the mirror intact.
         await gather_all(self._window(w, by_window[w]) for w in self.windows)
-        await self._fetch_details(sorted(self._pending))
 
         known_in_range = {m.event_id for m in mirror if any(w.contains(m.day) for w in self.windows)}
-        missing = sorted(
-            m.event_id for m in mirror
-            if m.event_id in known_in_range and m.event_id not in self._seen_ids and m.key not in self._seen_keys
-        )
         if self.full:
             # The full pass covered the whole timeline: whatever it did not see is gone.
             everything = {r["event_id"] for r in await self.pool.fetch("SELECT event_id FROM schedulesy.event")}
             gone = sorted(everything - self._seen_ids)
             known_in_range = everything
         else:
-            moved = await fetch_ids(self.client, missing) if missing else []
-            self.outcome.moved_out = len(moved)
-            await self._write([e for e in moved])
-            moved_ids = {e.id for e in moved}
-            gone = [i for i in missing if i not in moved_ids]
+            # Not seen in its window, and its stable key not seen under a new id: moved away or gone.
+            missing = {m.event_id for m in mirror if m.event_id in known_in_range
+                       and m.event_id not in self._seen_ids and m.key not in self._seen_keys}
+            # One batched eventId pass serves changed events, vanished ones, and the events that
+            # booked a resource ADE deleted (ADE may not have re-stamped those).
+            found = await fetch_ids(self.client, sorted(self._pending | missing | self._recheck))
+            found_ids = {e.id for e in found}
+            self.outcome.moved_out = len(missing & found_ids)
+            await self._write(found)
+            gone = sorted((missing | self._recheck) - found_ids - self._seen_ids)
         await self._delete(gone, len(known_in_range))
         self.outcome.legacy_requests = await lineage_size(self.pool, self._affected)
         return self.outcome
@@ -603,11 +606,6 @@ class EventSync:
             self._seen_ids.add(e.id)
             self._seen_keys.add(e.stable_key)
         self.outcome.probed = len(self._seen_ids)
-
-    async def _fetch_details(self, ids: Sequence[int]) -> None:
-        if not ids:
-            return
-        await self._write(await fetch_ids(self.client, ids))
 
     async def _write(self, events: Sequence[Event]) -> None:
         if not events:

@@ -223,14 +223,14 @@ async def write_category(conn: asyncpg.Connection, key: str, rows: Sequence[Reso
             WHERE er.resource_ext_id = u.ext_id AND er.category = $3 AND er.name <> u.name
             """, [r["ext_id"] for r in renamed], [r["name"] for r in renamed], key)
 
-    outcome.created = sum(1 for r in written if r["inserted"]) - len(recycled)
-    outcome.updated = sum(1 for r in written if not r["inserted"]) - len(recycled)
-    outcome.recycled = len(recycled)
-    outcome.created += len(recycled)
+    inserted = sum(1 for r in written if r["inserted"])
+    # A re-used id is an upsert of an existing row, but means "old one deleted, new one created".
+    outcome.created = inserted + len(recycled)
+    outcome.updated = len(written) - inserted - len(recycled)
     outcome.deleted = len(deleted) + len(recycled)
-    outcome.updated = max(0, outcome.updated)
+    outcome.recycled = len(recycled)
     outcome.restructured = restructured
-    outcome.removed = deleted
+    outcome.removed = gone
     outcome.status = "modified"
 
 
