@@ -86,7 +86,8 @@ def bench_generation(preset: str, seed: int, slot_minutes: int, with_tracemalloc
         generate(preset, seed, slot_minutes=slot_minutes)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        print(f"  tracemalloc peak {peak / 2**20:.0f} MiB (run under tracemalloc: {time.perf_counter() - started:.1f} s)")
+        elapsed = time.perf_counter() - started
+        print(f"  tracemalloc peak {peak / 2**20:.0f} MiB (run under tracemalloc: {elapsed:.1f} s)")
 
 
 def free_port() -> int:

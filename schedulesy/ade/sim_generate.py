@@ -27,8 +27,7 @@ from collections.abc import Sequence
 from schedulesy.ade import sim_names as names
 from schedulesy.ade.sim_calendar import AcademicCalendar, build_calendar
 from schedulesy.ade.university import (
-    NO_ID, Activity, ActivityFolder, Booking, Event, Preset, Project, Requirement, Resource,
-    University, academic_week0, format_stamp,
+    NO_ID, Activity, ActivityFolder, Event, Preset, Project, Resource, University, academic_week0, format_stamp,
 )
 
 LAB_DOMAINS = frozenset({"maths", "info", "physique", "chimie", "biologie", "medecine", "ingenierie",
@@ -71,7 +70,7 @@ class _Builder:
         self.project = Project(
             id=project_id, name=f"{week0.year}-{week0.year + 1}",
             uid=int(dt.datetime.combine(week0 - dt.timedelta(days=75), dt.time(9, 12),
-                                        tzinfo=dt.timezone.utc).timestamp() * 1000),
+                                        tzinfo=dt.UTC).timestamp() * 1000),
             week0=week0, days_per_week=days_per_week, slot_minutes=slot_minutes,
             day_start_minutes=day_start_minutes, slots_per_day=(22 * 60 - day_start_minutes) // slot_minutes,
         )
@@ -162,10 +161,10 @@ class _Builder:
             for k in range(count):
                 first, last = next(pool)
                 parent = branch if k % 17 == 16 else subs[min(2, int(rng.random() ** 1.5 * 3))]
-                staff.append(self.add("instructor", f"{last.upper()} {first}", parent,
-                                      email=self.email(first, last), job_category=rng.choice(
-                                          ("Professeur des universités", "Maître de conférences", "PRAG",
-                                           "ATER", "Vacataire")), telephone=f"03 68 85 {k // 100 % 100:02d} {k % 100:02d}"))
+                status = rng.choice(("Professeur des universités", "Maître de conférences", "PRAG", "ATER",
+                                     "Vacataire"))
+                staff.append(self.add("instructor", f"{last.upper()} {first}", parent, email=self.email(first, last),
+                                      job_category=status, telephone=f"03 68 85 {k // 100 % 100:02d} {k % 100:02d}"))
 
     def email(self, first: str, last: str) -> str:
         base = f"{_slug(first)}.{_slug(last)}"

@@ -114,8 +114,8 @@ class Scheduler:
             if rng.random() < 0.3:
                 or_id = next(b.node_ids)
                 node = next(b.node_ids)
-                requirements += [Requirement(node, teacher, or_id), Requirement(next(b.node_ids),
-                                                                                 rng.choice(b.instructors[component]), or_id)]
+                substitute = rng.choice(b.instructors[component])
+                requirements += [Requirement(node, teacher, or_id), Requirement(next(b.node_ids), substitute, or_id)]
                 fixed.append((teacher, node, or_id))
             else:
                 node = next(b.node_ids)

@@ -135,7 +135,8 @@ class WebApi:
     def handle(self, function: str, params: Mapping[str, str], authorization: str | None) -> bytes:
         if function == "" and "data" in params:
             function = "connect"
-        method = getattr(self, f"fn_{function}", None) if function.isidentifier() else None
+        method: Callable[[Mapping[str, str]], bytes] | None = \
+            getattr(self, f"fn_{function}", None) if function.isidentifier() else None
         if method is None:
             return b""
         if function == "connect":
@@ -144,6 +145,7 @@ class WebApi:
 
     def fn_connect(self, params: Mapping[str, str], authorization: str | None) -> bytes:
         sim = self.sim
+        login: str | None
         if "data" in params:
             ok, login = params["data"] == sim.data_token, "data"
         else:

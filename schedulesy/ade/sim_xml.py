@@ -323,8 +323,9 @@ class ActivityWriter:
             r = s.resources.get(q.resource_id)
             if r is None:
                 continue
+            group = "true" if r.is_group else "false"
             line = (f'<and load="1" quantity="{q.quantity}" nodeId="{q.node_id}" id="{r.id}" name="{esc(r.name)}" '
-                    f'path="{esc(s.path(r.id))}" category="{r.category}" isGroup="{"true" if r.is_group else "false"}"/>\n')
+                    f'path="{esc(s.path(r.id))}" category="{r.category}" isGroup="{group}"/>\n')
             if q.node_or_id == NO_ID:
                 out.append(f"{i}\t{line}")
             else:

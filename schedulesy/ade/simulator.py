@@ -75,6 +75,7 @@ Every change stamps ``lastUpdate`` (minute precision, ``MM/dd/yyyy HH:mm``, proj
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import random
 import time
@@ -342,7 +343,5 @@ def serve(host: str, port: int, preset: str, seed: int, slot_minutes: int = 15) 
         uvicorn.run(app, host=host, port=port, log_level="warning")
         return
     server = Server(app, address=host, port=port, interface=Interfaces.ASGI)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(server.serve())
-    except KeyboardInterrupt:
-        pass
