@@ -1,0 +1,184 @@
+"""ADE failing never costs the mirror its data; one runner at a time; the CLI and the poller."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import asyncpg
+
+from commands.ade_sync import SYNC_LOCK, next_delay, plan_cycle, run_cycle, run_sync_command
+from schedulesy.services import Services
+from tests.commands.test_ade_sync import (  # noqa: F401
+    Sync, ade_client, changes, clear_changes, client_for, counts, sync,
+)
+from tests.commands.test_ade_sync_events import near_event
+from tests.fixtures.ade import AdeSimulatorHandle
+from tests.fixtures.infra import replace_settings
+
+
+async def test_ade_down_keeps_the_previous_data_and_reports_the_failure(
+        sync: Sync, ade: AdeSimulatorHandle, pool: asyncpg.Pool) -> None:
+    await sync()
+    before = await counts(pool)
+    last_success = await pool.fetchval("SELECT last_success_at FROM schedulesy.sync_state WHERE name = 'cycle'")
+    await clear_changes(pool)
+    ade.set_faults(down="503")
+
+    report = await sync(full=True)
+
+    assert report.status == "failed"
+    assert all(c.status == "failed" for c in report.categories)
+    assert report.events.status == "failed"
+    assert await counts(pool) == before
+    assert await changes(pool) == []
+    state = await pool.fetchrow("SELECT * FROM schedulesy.sync_state WHERE name = 'cycle'")
+    assert state["last_success_at"] == last_success and state["last_error"]
+    assert state["figures"]["errors"] > 0
+    assert report.ade["getResources"].retries > 0
+
+
+async def test_ade_failing_mid_cycle_deletes_nothing(
+        sync: Sync, ade: AdeSimulatorHandle, pool: asyncpg.Pool) -> None:
+    await sync()
+    before = await counts(pool)
+    # ADE "loses" events and then errors on every getEvents: the trees go through, events do not.
+    ade.delete_event(near_event(ade))
+    ade.set_faults(error_fraction=1.0, error_functions=["getEvents"],
+                   error_name="java.lang.NullPointerException")
+
+    report = await sync(full=True)
+
+    assert report.status == "partial"
+    # Trees went through (their event statistics changed), events kept.
+    assert all(c.status in ("unchanged", "modified") for c in report.categories)
+    assert report.events.status == "failed" and "NullPointerException" in report.events.error
+    assert {k: v for k, v in (await counts(pool)).items() if k != "resource"} == \
+        {k: v for k, v in before.items() if k != "resource"}
+    full = await pool.fetchrow("SELECT * FROM schedulesy.sync_state WHERE name = 'events:full'")
+    assert full["last_error"]
+
+    ade.clear_faults()
+    recovered = await sync(full=True)
+    assert recovered.status == "ok" and recovered.events.deleted == 1
+
+
+async def test_ade_answering_empty_bodies_is_an_error_not_an_empty_university(
+        sync: Sync, ade: AdeSimulatorHandle, pool: asyncpg.Pool) -> None:
+    await sync()
+    before = await counts(pool)
+    ade.set_faults(down="empty")
+
+    report = await sync(full=True)
+
+    assert report.status == "failed"
+    assert await counts(pool) == before
+
+
+async def test_a_slow_ade_times_out_and_keeps_the_data(
+        services: Services, ade: AdeSimulatorHandle, pool: asyncpg.Pool) -> None:
+    async with client_for(ade) as client:
+        await run_cycle(services, client=client)
+    before = await counts(pool)
+    ade.set_faults(delay_ms=1500)
+    from schedulesy.ade.client import AdeClient
+
+    async with AdeClient(ade.url, ade.login, ade.password, ade.project_id, read_timeout=0.3, retries=1,
+                         backoff_base=0.01) as slow:
+        report = await run_cycle(services, client=slow, full=True)
+    assert report.status == "failed"
+    assert await counts(pool) == before
+
+
+async def test_a_session_that_expired_between_cycles_is_renewed(
+        sync: Sync, ade: AdeSimulatorHandle, pool: asyncpg.Pool) -> None:
+    await sync()
+    ade.expire_sessions()
+
+    report = await sync()
+
+    assert report.status == "ok", report.errors
+    assert report.ade_requests.get("connect") == 1 and report.ade_requests.get("setProject") == 1
+
+
+async def test_vanishing_events_beyond_the_safety_limit_are_kept_unless_forced(
+        sync: Sync, ade: AdeSimulatorHandle, pool: asyncpg.Pool, services: Services) -> None:
+    await sync()
+    total = await pool.fetchval("SELECT count(*) FROM schedulesy.event")
+    for event_id in list(ade.app.store.events)[: total // 2]:
+        ade.delete_event(event_id)
+
+    report = await sync(full=True)
+
+    assert report.events.status == "refused" and report.events.deletions_refused == total // 2
+    assert await pool.fetchval("SELECT count(*) FROM schedulesy.event") == total
+    forced = await sync(full=True, force=True)
+    assert forced.events.deleted == total // 2
+
+
+async def test_only_one_runner_syncs_at_a_time(sync: Sync, pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as other:
+        await other.execute("SELECT pg_advisory_lock($1)", SYNC_LOCK)
+        try:
+            report = await sync()
+        finally:
+            await other.execute("SELECT pg_advisory_unlock($1)", SYNC_LOCK)
+    assert report.status == "skipped" and report.requests == 0
+    assert await pool.fetchval("SELECT count(*) FROM schedulesy.resource") == 0
+
+
+async def test_each_cycle_stores_numeric_figures_for_the_metrics(sync: Sync, pool: asyncpg.Pool) -> None:
+    await sync()
+    rows = {r["name"]: r for r in await pool.fetch("SELECT * FROM schedulesy.sync_state")}
+    cycle = rows["cycle"]["figures"]
+    assert cycle["requests"] > 0 and cycle["bytes"] > 0 and cycle["events_new"] > 0
+    assert all(isinstance(v, (int, float)) for v in cycle.values())
+    assert rows["tree:trainee"]["figures"]["nodes"] > 0
+    assert rows["tree:trainee"]["fingerprint"]
+
+
+def test_the_plan_runs_the_full_pass_first_then_nightly_and_the_far_term_when_due(settings) -> None:
+    utc = dt.timezone.utc
+    now = dt.datetime(2026, 11, 28, 12, 0, tzinfo=utc)
+    assert plan_cycle(settings, {}, now, full=False).mode == "full"
+    done_this_morning = {"events:full": {"last_success_at": now.replace(hour=2)},
+                         "events:far": {"last_success_at": now - dt.timedelta(minutes=5)}}
+    assert plan_cycle(settings, done_this_morning, now, full=False).mode == "near"
+    assert plan_cycle(settings, done_this_morning, now, full=True).mode == "full"
+    far_due = {**done_this_morning, "events:far": {"last_success_at": now - dt.timedelta(hours=2)}}
+    assert plan_cycle(settings, far_due, now, full=False).mode == "far"
+    yesterday = {**done_this_morning, "events:full": {"last_success_at": now - dt.timedelta(days=1)}}
+    assert plan_cycle(settings, yesterday, now, full=False).mode == "full"
+    # Before tonight's hour, last night's pass is still the current one.
+    early = now.replace(hour=0, minute=30)
+    last_night = {**done_this_morning, "events:full": {"last_success_at": early - dt.timedelta(hours=22)}}
+    assert plan_cycle(settings, last_night, early, full=False).mode == "near"
+
+
+def test_the_poller_backs_off_on_failures_with_jitter() -> None:
+    rng = random.Random(1)
+    assert 270 <= next_delay(300, 0, rng) <= 330
+    assert 540 <= next_delay(300, 1, rng) <= 660
+    assert next_delay(300, 50, rng) <= 3600 * 1.1
+
+
+async def test_the_sync_command_prints_a_summary_and_exits_zero(
+        settings, ade: AdeSimulatorHandle, pool: asyncpg.Pool, capsys) -> None:
+    configured = replace_settings(settings, ade_url=ade.url, ade_login=ade.login, ade_password=ade.password,
+                                  ade_project_id=ade.project_id)
+
+    code = await run_sync_command(configured, force=False, full=False)
+
+    assert code == 0
+    out = capsys.readouterr()
+    assert "ADE sync ok (full)" in out.out and "tree trainee" in out.out
+    assert ade.password not in out.out + out.err or ade.password == ade.login
+    assert await pool.fetchval("SELECT count(*) FROM schedulesy.event") > 0
+
+
+async def test_the_sync_command_exits_non_zero_when_ade_refuses_the_login(
+        settings, ade: AdeSimulatorHandle, pool: asyncpg.Pool) -> None:
+    configured = replace_settings(settings, ade_url=ade.url, ade_login=ade.login, ade_password="wrong",
+                                  ade_project_id=ade.project_id)
+
+    assert await run_sync_command(configured, force=False, full=False) == 1
