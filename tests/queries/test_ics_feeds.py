@@ -1,0 +1,126 @@
+"""ICS feeds: /api/calendar/{key}/export and /api/timetable/{key}.ics, parsed back with icalendar."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import asyncpg
+import icalendar
+from litestar.testing import AsyncTestClient
+
+from projections.readmodels import ReadModels
+from tests.queries.conftest import Seeded
+from tests.queries.mirror import (
+    BEFORE_DST_END,
+    GROUP,
+    ROOM,
+    TEACHER,
+    insert_access,
+    insert_event,
+    insert_user,
+    paris,
+)
+
+UTC = dt.timezone.utc
+
+
+def vevents(body: bytes) -> dict[str, icalendar.Event]:
+    calendar = icalendar.Calendar.from_ical(body)
+    return {str(event["UID"]): event for event in calendar.walk("VEVENT")}
+
+
+async def test_the_export_url_serves_an_utf8_calendar_attachment_named_after_the_owner(
+    api: AsyncTestClient, seeded: Seeded
+) -> None:
+    response = await api.get(f"/api/calendar/{seeded.key}/export")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/calendar; charset=utf-8"
+    assert response.headers["content-disposition"] == 'attachment; filename="jdupont.ics"'
+    assert response.headers["cache-control"] == "no-cache"
+    assert response.headers["etag"] and response.headers["last-modified"]
+    assert response.content.startswith(b"BEGIN:VCALENDAR\r\n")
+    assert response.content.endswith(b"END:VCALENDAR\r\n")
+
+
+async def test_the_short_url_serves_the_same_feed(api: AsyncTestClient, seeded: Seeded) -> None:
+    export = await api.get(f"/api/calendar/{seeded.key}/export", headers={"Accept-Encoding": "identity"})
+    short = await api.get(f"/api/timetable/{seeded.key}.ics", headers={"Accept-Encoding": "identity"})
+    assert short.status_code == 200
+    assert short.content == export.content
+    assert short.headers["etag"] == export.headers["etag"]
+    assert short.headers["content-disposition"] == export.headers["content-disposition"]
+
+
+async def test_an_uppercase_key_opens_the_same_feed(api: AsyncTestClient, seeded: Seeded) -> None:
+    response = await api.get(f"/api/timetable/{seeded.key.upper()}.ics")
+    assert response.status_code == 200
+
+
+async def test_the_calendar_declares_itself_a_published_feed(api: AsyncTestClient, seeded: Seeded) -> None:
+    calendar = icalendar.Calendar.from_ical((await api.get(f"/api/timetable/{seeded.key}.ics")).content)
+    assert str(calendar["VERSION"]) == "2.0"
+    assert str(calendar["METHOD"]) == "PUBLISH"
+    assert str(calendar["PRODID"])
+    assert "BCD Media" in str(calendar["X-WR-CALNAME"])
+
+
+async def test_every_event_field_survives_a_round_trip_through_icalendar(
+    api: AsyncTestClient, seeded: Seeded
+) -> None:
+    events = vevents((await api.get(f"/api/timetable/{seeded.key}.ics")).content)
+    assert set(events) == {"1910500-0-0@testserver", "1910510-0-0@testserver", "1910520-0-0@testserver"}
+
+    before = events["1910500-0-0@testserver"]
+    assert str(before["SUMMARY"]) == "M2 GROUPE C1 INTERC"
+    # Friday 24 October 2025, 10:30 in Paris, still summer time (UTC+2)
+    assert before.decoded("DTSTART") == dt.datetime(2025, 10, 24, 8, 30, tzinfo=UTC)
+    assert before.decoded("DTEND") == dt.datetime(2025, 10, 24, 10, 30, tzinfo=UTC)
+    assert before.decoded("DTSTAMP") == dt.datetime(2025, 9, 23, 12, 51, tzinfo=UTC)  # ADE's lastUpdate
+    assert before.decoded("LAST-MODIFIED") == before.decoded("DTSTAMP")
+    assert int(before["SEQUENCE"]) == 0
+    assert str(before["LOCATION"]) == (
+        "BCD Media (COL  -SITE COLMAR, ESPE COLMAR BATIMENT PRINCIPAL, ADDITIONAL BRANCH)")
+    geo = before["GEO"]
+    assert (round(geo.latitude, 6), round(geo.longitude, 6)) == (48.607508, 7.708025)
+    assert str(before["DESCRIPTION"]) == "Filières : M2 Biotechnologie HD\nIntervenants : Gerard Toto"
+
+    after = events["1910510-0-0@testserver"]
+    assert str(after["SUMMARY"]) == "M2 TP, Groupe; C2"  # escaped in the file, intact once parsed
+    # Monday 27 October 2025, 10:30 in Paris, winter time (UTC+1): the same wall time, one hour later in UTC
+    assert after.decoded("DTSTART") == dt.datetime(2025, 10, 27, 9, 30, tzinfo=UTC)
+    assert after.decoded("DTEND") == dt.datetime(2025, 10, 27, 11, 0, tzinfo=UTC)
+    assert int(after["SEQUENCE"]) == 3
+    assert str(after["DESCRIPTION"]) == (
+        "Filières : M2 Biotechnologie HD\nIntervenants : Gerard Toto\nMatières : Biologie cellulaire")
+
+    roomless = events["1910520-0-0@testserver"]
+    assert "LOCATION" not in roomless and "GEO" not in roomless
+    assert roomless.decoded("DTSTART") == dt.datetime(2025, 11, 3, 13, 0, tzinfo=UTC)
+    assert isinstance(roomless.decoded("DTSTAMP"), dt.datetime)
+
+
+async def test_uids_survive_a_change_of_event_id(
+    api: AsyncTestClient, seeded: Seeded, pool: asyncpg.Pool, read_models: ReadModels
+) -> None:
+    """ADE gives a re-placed event a new id; its stable key (activity, repetition, session) stays."""
+    before = set(vevents((await api.get(f"/api/timetable/{seeded.key}.ics")).content))
+    await pool.execute("DELETE FROM schedulesy.event WHERE event_id = 191050")
+    await insert_event(pool, 291050, activity_id=1910500, starts=BEFORE_DST_END + dt.timedelta(hours=1),
+                       sequence=1, last_update=paris(2025, 10, 1, 8, 0))
+    await read_models.apply({"event": {"191050", "291050"}, "timetable": {ROOM, TEACHER, GROUP}})
+    events = vevents((await api.get(f"/api/timetable/{seeded.key}.ics")).content)
+    assert set(events) == before
+    moved = events["1910500-0-0@testserver"]
+    assert int(moved["SEQUENCE"]) == 1
+    assert moved.decoded("DTSTART") == dt.datetime(2025, 10, 24, 9, 30, tzinfo=UTC)
+
+
+async def test_an_access_of_a_user_without_a_selection_gets_an_empty_feed(
+    api: AsyncTestClient, seeded: Seeded, pool: asyncpg.Pool
+) -> None:
+    await insert_user(pool, "idle", [])
+    key = await insert_access(pool, "idle")
+    response = await api.get(f"/api/calendar/{key}/export")
+    assert response.status_code == 200  # the original answered 404 (contract §11.10)
+    assert vevents(response.content) == {}
+    assert response.headers["content-disposition"] == 'attachment; filename="idle.ics"'
