@@ -78,6 +78,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import random
+import signal
 import time
 import zoneinfo
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -343,5 +344,13 @@ def serve(host: str, port: int, preset: str, seed: int, slot_minutes: int = 15) 
         uvicorn.run(app, host=host, port=port, log_level="warning")
         return
     server = Server(app, address=host, port=port, interface=Interfaces.ASGI)
+
+    async def run() -> None:
+        # The embedded server installs no signal handlers: stop it cleanly on Ctrl+C / SIGTERM.
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, server.stop)
+        await server.serve()
+
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(server.serve())
+        asyncio.run(run())
