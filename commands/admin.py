@@ -15,7 +15,7 @@ import structlog
 
 from commands.customizations import in_transaction
 from schedulesy.auth import Identity
-from schedulesy.errors import Forbidden, Unavailable
+from schedulesy.errors import Conflict, Forbidden, Unavailable
 from schedulesy.services import Services
 
 log = structlog.get_logger(__name__)
@@ -49,7 +49,11 @@ def require_superuser(actor: Identity) -> None:
 
 
 async def run_sync(services: Services, actor: Identity, request: SyncRequest) -> dict[str, Any]:
-    """One ADE sync cycle, answered with its report (as the original's ``/api/refresh/`` did)."""
+    """One ADE sync cycle, answered with its report (as the original's ``/api/refresh/`` did).
+
+    A failed cycle is a 503 and a cycle skipped because another runner holds the sync lock a 409,
+    both carrying the report; a partial one is a 200 whose report lists what failed.
+    """
     require_superuser(actor)
     try:
         from commands.ade_sync import run_cycle
@@ -60,7 +64,13 @@ async def run_sync(services: Services, actor: Identity, request: SyncRequest) ->
     except Exception as exc:  # ADE down, bad credentials...: the caller gets a JSON answer, the log the trace
         log.exception("admin_sync_failed", error=type(exc).__name__)
         raise Unavailable(f"The ADE sync failed ({type(exc).__name__}); see the server log") from None
-    return msgspec.to_builtins(report)
+    answer: dict[str, Any] = msgspec.to_builtins(report)
+    status = answer.get("status")
+    if status == "failed":
+        raise Unavailable("The ADE sync failed; the report says why", report=answer)
+    if status == "skipped":
+        raise Conflict("Another ADE sync is running; try again when it is done", report=answer)
+    return answer  # "ok", or "partial" with the failing parts listed in the report
 
 
 async def request_rebuild(conn: asyncpg.Connection, actor: Identity) -> RebuildRequested:
