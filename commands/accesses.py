@@ -15,7 +15,14 @@ import asyncpg
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from commands.customizations import check_text, customization_exists, in_transaction, lock_user, require_owner
+from commands.customizations import (
+    check_text,
+    create_default_access,
+    customization_exists,
+    in_transaction,
+    lock_user,
+    require_owner,
+)
 from schedulesy.auth import Identity
 from schedulesy.errors import BadRequest, Forbidden, NotFound
 
@@ -45,14 +52,27 @@ async def _require_customization(conn: asyncpg.Connection, username: str) -> Non
 
 
 async def list_accesses(conn: asyncpg.Connection, actor: Identity, username: str, *, zone: ZoneInfo) -> list[Access]:
-    """Oldest first: the default access, created with the customization, is ``[0]`` (§11.18)."""
+    """Oldest first: the default access, created with the customization, is ``[0]`` (§11.18).
+
+    A customization another tool inserted by SQL has no access yet; listing gives it its default
+    one, the only write a read does here, because the front end links ``[0].key`` and every
+    customization must have an access (the reconcile command does the same in bulk).
+    """
     require_owner(actor, username)
-    await _require_customization(conn, username)
-    rows = await conn.fetch(
-        "SELECT key, name, created_at FROM schedulesy.access WHERE username = $1 ORDER BY created_at, key",
-        username,
-    )
-    return [_to_access(row, zone) for row in rows]
+
+    async def work() -> list[Access]:
+        await _require_customization(conn, username)
+        rows = await conn.fetch(_LIST_SQL, username)
+        if not rows:
+            await lock_user(conn, username)
+            await create_default_access(conn, username)
+            rows = await conn.fetch(_LIST_SQL, username)
+        return [_to_access(row, zone) for row in rows]
+
+    return await in_transaction(conn, work)
+
+
+_LIST_SQL = "SELECT key, name, created_at FROM schedulesy.access WHERE username = $1 ORDER BY created_at, key"
 
 
 async def create_access(

@@ -10,6 +10,7 @@ key of a token server that serves many applications must not be able to mint adm
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 import unicodedata
 import uuid
 from typing import Any
@@ -45,6 +46,23 @@ class Identity(msgspec.Struct, frozen=True):
         return self.is_superuser or self.username == username
 
 
+_KEYS: dict[tuple[str, str], Any] = {}
+
+
+def _cached_key(algorithm: str, raw_setting: str, read: Callable[[], str]) -> Any:
+    """Read (maybe from a file) and parse a key once per (algorithm, setting value).
+
+    A racing first use parses twice; both results are equal, so no lock is needed.
+    """
+    cache_key = (algorithm, raw_setting)
+    if cache_key not in _KEYS:
+        try:
+            _KEYS[cache_key] = jwt.get_algorithm_by_name(algorithm).prepare_key(read())
+        except (OSError, ValueError, TypeError, jwt.InvalidKeyError) as exc:
+            raise ValueError(f"the {algorithm} key is not usable: {exc}") from None
+    return _KEYS[cache_key]
+
+
 def _verification_key(settings: Settings) -> Any:
     raw = settings.jwt_public_key
     if not raw:
@@ -67,23 +85,6 @@ def _signing_key(settings: Settings) -> Any:
             f"no private key configured: set {env_name('jwt_private_key')} to a PEM key or a file path"
         )
     return _cached_key(settings.jwt_algorithm, raw, lambda: settings.jwt_key(which))
-
-
-_KEYS: dict[tuple[str, str], Any] = {}
-
-
-def _cached_key(algorithm: str, raw_setting: str, read: Any) -> Any:
-    """Read (maybe from a file) and parse a key once per (algorithm, setting value).
-
-    A racing first use parses twice; both results are equal, so no lock is needed.
-    """
-    cache_key = (algorithm, raw_setting)
-    if cache_key not in _KEYS:
-        try:
-            _KEYS[cache_key] = jwt.get_algorithm_by_name(algorithm).prepare_key(read())
-        except (ValueError, TypeError, jwt.InvalidKeyError) as exc:
-            raise ValueError(f"the {algorithm} key is not usable: {exc}") from None
-    return _KEYS[cache_key]
 
 
 def _bearer_token(authorization: str) -> str:

@@ -198,12 +198,12 @@ async def test_a_customization_holds_at_most_the_documented_number_of_accesses(
     assert response.json()["limit"] == MAX_ACCESSES_PER_USER
 
 
-async def test_accesses_of_a_customization_written_by_sql_are_listed_after_reconcile(
+async def test_a_customization_written_by_sql_gets_its_default_access_when_its_keys_are_listed(
     api: AsyncTestClient, pool: asyncpg.Pool, make_token: TokenFactory
 ) -> None:
     await pool.execute("INSERT INTO public.w_edtperso (uid, uds_directory_id) VALUES ('legacy', '9')")
     headers = auth_header(make_token("legacy"))
-    assert (await api.get(LIST.format("legacy"), headers=headers)).json() == []
-    await api.post("/api/admin/reconcile", headers=auth_header(make_token("admin", superuser=True)))
-    listed = (await api.get(LIST.format("legacy"), headers=headers)).json()
-    assert [a["name"] for a in listed] == ["legacy"]
+    listed = await asyncio.gather(*(api.get(LIST.format("legacy"), headers=headers) for _ in range(3)))
+    assert [r.status_code for r in listed] == [200] * 3
+    assert {r.json()[0]["key"] for r in listed} == set(await keys_of(pool, "legacy"))
+    assert [a["name"] for a in listed[0].json()] == ["legacy"]
