@@ -90,7 +90,9 @@ async def create_access(
         await _require_customization(conn, username)
         count = await conn.fetchval("SELECT count(*) FROM schedulesy.access WHERE username = $1", username)
         if count >= MAX_ACCESSES_PER_USER:
-            raise BadRequest(f"A customization has at most {MAX_ACCESSES_PER_USER} accesses", limit=MAX_ACCESSES_PER_USER)
+            raise BadRequest(
+                f"A customization has at most {MAX_ACCESSES_PER_USER} accesses", limit=MAX_ACCESSES_PER_USER
+            )
         row = await conn.fetchrow(
             """
             INSERT INTO schedulesy.access (key, username, name) VALUES ($1, $2, $3)
@@ -116,7 +118,8 @@ async def delete_access(conn: asyncpg.Connection, actor: Identity, username: str
 
     async def work() -> None:
         await lock_user(conn, username)
-        keys = {row["key"] for row in await conn.fetch("SELECT key FROM schedulesy.access WHERE username = $1", username)}
+        rows = await conn.fetch("SELECT key FROM schedulesy.access WHERE username = $1", username)
+        keys = {row["key"] for row in rows}
         if parsed not in keys:
             raise NotFound("No such access")
         if len(keys) == 1:

@@ -72,7 +72,9 @@ class LegacyCustomizationController(Controller):
             return await customizations.create_customization(conn, identity, fields, zone=services.settings.zone)
 
     @get("/customization/{name:str}")
-    async def get_customization(self, name: FromPath[str], identity: IdentityDep, services: ServicesDep) -> Customization:
+    async def get_customization(
+        self, name: FromPath[str], identity: IdentityDep, services: ServicesDep
+    ) -> Customization:
         username = strip_json_suffix(name)
         async with services.pool.acquire() as conn:
             return await customizations.get_customization(conn, identity, username, zone=services.settings.zone)
@@ -115,7 +117,9 @@ class AccessController(Controller):
     tags = ["accesses"]
 
     @get("/uuid.json")
-    async def list_accesses(self, username: FromPath[str], identity: IdentityDep, services: ServicesDep) -> list[Access]:
+    async def list_accesses(
+        self, username: FromPath[str], identity: IdentityDep, services: ServicesDep
+    ) -> list[Access]:
         async with services.pool.acquire() as conn:
             return await accesses.list_accesses(conn, identity, username, zone=services.settings.zone)
 
@@ -128,7 +132,9 @@ class AccessController(Controller):
             return await accesses.create_access(conn, identity, username, new, zone=services.settings.zone)
 
     @delete("/uuid/{key_name:str}", status_code=204)
-    async def delete_access(self, username: FromPath[str], key_name: FromPath[str], identity: IdentityDep, services: ServicesDep) -> None:
+    async def delete_access(
+        self, username: FromPath[str], key_name: FromPath[str], identity: IdentityDep, services: ServicesDep
+    ) -> None:
         key = strip_json_suffix(key_name)
         async with services.pool.acquire() as conn:
             await accesses.delete_access(conn, identity, username, key)
