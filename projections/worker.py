@@ -71,9 +71,8 @@ class ApplyFailed(Exception):
 
 
 def read_models(services: Services) -> ReadModels:
-    """The production applier, shared with the query side when it is memoised."""
-    for_services = getattr(ReadModels, "for_services", None)
-    return for_services(services) if for_services is not None else ReadModels(services)
+    """The production applier: the process's facade, shared with the query side."""
+    return ReadModels.for_services(services)
 
 
 class Projector:
@@ -294,6 +293,7 @@ class Projector:
                 topics=sorted(grouped),
                 documents_written=report.documents_written,
                 documents_deleted=report.documents_deleted,
+                documents_unchanged=report.documents_unchanged,
                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
                 lag_s=round((datetime.now(timezone.utc) - min(c.created_at for c in batch.changes)).total_seconds(), 3),
                 checkpoint_held=checkpoint is None or checkpoint != batch.changes[-1].position,
