@@ -41,9 +41,9 @@ from commands.ade_sync_events import (
     full_windows,
     near_windows,
     project_week0,
-    timetable_for_resources,
 )
 from commands.ade_sync_trees import TreeOutcome, fingerprint, flatten, tree_ids, write_category
+from commands.ade_sync_writes import ANALYZE_AFTER_ROWS, timetable_for_resources, tune_transaction
 from schedulesy.ade.client import AdeClient, FunctionStats
 from schedulesy.ade.errors import AdeError
 from schedulesy.ade.models import ResourceNode, ResourceTree
@@ -278,8 +278,9 @@ async def _sync_tree(pool: asyncpg.Pool, key: str, answer: ResourceTree | BaseEx
     if digest == stored_fingerprint:
         await _record_state(pool, state, ok=True, figures={**figures, "unchanged": 1}, at=now)
         return outcome
-    rows = flatten(node, key, buildings, claimed=conflicts)
+    rows = flatten(node, key, buildings, claimed=conflicts, position=settings.ade_categories.index(key))
     async with pool.acquire() as conn, conn.transaction():
+        await tune_transaction(conn)
         await write_category(conn, key, rows, max_shrink=settings.sync_max_shrink, force=force, outcome=outcome)
         if outcome.status == "refused":
             await _record_state(conn, state, ok=False, error=outcome.error, at=now,
@@ -292,6 +293,8 @@ async def _sync_tree(pool: asyncpg.Pool, key: str, answer: ResourceTree | BaseEx
                      "deleted": outcome.deleted, "recycled": outcome.recycled,
                      "selections_cleaned": outcome.selections_cleaned,
                      "timetable_rows_added": added, "timetable_rows_removed": removed})
+    if outcome.created >= ANALYZE_AFTER_ROWS // 4:
+        await pool.execute("ANALYZE schedulesy.resource")
     log.info("ade tree synced", category=key, nodes=outcome.nodes, created=outcome.created,
              updated=outcome.updated, deleted=outcome.deleted)
     return outcome

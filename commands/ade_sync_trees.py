@@ -67,13 +67,14 @@ def _child_ref(node: ResourceNode) -> dict[str, Any]:
 
 
 def flatten(category: ResourceNode, key: str, buildings: Buildings, *,
-            claimed: frozenset[str] = frozenset()) -> list[ResourceRow]:
+            claimed: frozenset[str] = frozenset(), position: int = 0) -> list[ResourceRow]:
     """The rows of one category tree: the category root first, then every node in ADE order.
 
     A node's ``genealogy`` runs from the category root to its direct parent, each entry
     ``{id, name, code}``; ``children`` (only when it has some) lists child refs in ADE order.
     Duplicate ids keep the first one met in post-order, as the original did (contract §5.2);
-    ids in ``claimed`` belong to another category this cycle and are left out.
+    ids in ``claimed`` belong to another category this cycle and are left out. ``position`` places
+    the category root among the roots (the configured order).
     """
     root_fields: dict[str, Any] = {"tag": "category", "category": key, "id": key, "name": key}
     root_children = [c for c in category.children if c.id and c.id not in claimed]
@@ -113,7 +114,7 @@ def flatten(category: ResourceNode, key: str, buildings: Buildings, *,
     for index, child in enumerate(root_children):
         visit(child, key, [root_entry], index)
     root = ResourceRow(ext_id=key, category=key, parent_ext_id=None, name=key, code="", email=None,
-                       fields=root_fields, geolocation=None, position=0)
+                       fields=root_fields, geolocation=None, position=position)
     # Parents before children (the reverse of post-order), the root first.
     return [root, *reversed(list(rows.values()))]
 
