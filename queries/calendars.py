@@ -12,9 +12,8 @@ from typing import Annotated
 from litestar import Controller, Request, get
 from litestar.params import Parameter
 
-from projections.readmodels import ReadModels
 from queries import openapi
-from queries.deps import REQUIRE_IDENTITY, IdentityDep
+from queries.deps import REQUIRE_IDENTITY, IdentityDep, read_models
 from queries.delivery import (
     JSON_MEDIA_TYPE,
     PRIVATE_REVALIDATE,
@@ -26,7 +25,6 @@ from queries.delivery import (
 from queries.params import UNKNOWN_KEY, access_key, username_from
 from queries.schemas import Calendar
 from schedulesy.errors import Forbidden, NotFound
-from schedulesy.services import ServicesDep
 
 
 class CalendarController(Controller):
@@ -51,14 +49,13 @@ class CalendarController(Controller):
     async def calendar(
         self,
         request: Request,
-        services: ServicesDep,
         identity: IdentityDep,
         user: Annotated[str, Parameter(description="The user's login followed by `.json`.")],
     ) -> BytesResponse:
         username = username_from(user)
         if not identity.may_act_for(username):
             raise Forbidden("You may only read your own calendar")
-        document = await ReadModels.for_services(services).user_calendar(username)
+        document = await read_models(request).user_calendar(username)
         if document is None:
             raise NotFound("No calendar for this user")
         return deliver(document, RequestConditions(request.scope), cache_control=PRIVATE_REVALIDATE,
@@ -75,15 +72,16 @@ class CalendarController(Controller):
     async def export(
         self,
         request: Request,
-        services: ServicesDep,
         key: Annotated[str, Parameter(description="An access key (UUID).")],
     ) -> BytesResponse:
-        return await ics_for_key(services, request, access_key(key))
+        return await ics_for_key(request, access_key(key))
 
 
-async def ics_for_key(services: ServicesDep, request: Request, key: str) -> BytesResponse:
+async def ics_for_key(request: Request, key: str) -> BytesResponse:
     """The ICS feed behind an access key, shared by the original and the short URL."""
-    document = await ReadModels.for_services(services).access_ics(key)
-    if document is None:
+    reads = read_models(request)
+    grant = await reads.access_grant(key)
+    if grant is None:
         raise NotFound(UNKNOWN_KEY)
-    return deliver_ics(document, RequestConditions(request.scope), str(document.meta.get("username") or "calendar"))
+    document = await reads.selection_ics(grant)
+    return deliver_ics(document, RequestConditions(request.scope), grant.username)

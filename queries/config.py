@@ -18,10 +18,10 @@ import msgspec
 from litestar import Controller, Request, get
 
 from queries import openapi
-from queries.deps import REQUIRE_IDENTITY, IdentityDep
+from queries.deps import REQUIRE_IDENTITY, IdentityDep, services_of
 from queries.delivery import JSON_MEDIA_TYPE, BytesResponse, RequestConditions, static_document_response
 from queries.schemas import AdeConfig
-from schedulesy.services import Services, ServicesDep
+from schedulesy.services import Services
 from schedulesy.settings import Settings
 
 DISPLAY_TYPES = ("month", "week", "custom", "day", "list")
@@ -93,5 +93,5 @@ class ConfigController(Controller):
         description="The ADE Web API base URL (never with credentials) and the project id.",
         responses=openapi.responses(openapi.json_body(AdeConfig, "Where ADE is."), r403=openapi.FORBIDDEN),
     )
-    async def ade_config(self, request: Request, services: ServicesDep, identity: IdentityDep) -> BytesResponse:
-        return _serve(_ade_config(services), request)
+    async def ade_config(self, request: Request, identity: IdentityDep) -> BytesResponse:
+        return _serve(_ade_config(services_of(request)), request)

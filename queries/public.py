@@ -12,9 +12,8 @@ from typing import Annotated
 from litestar import Request, get
 from litestar.params import Parameter
 
-from projections.readmodels import ReadModels
 from queries import openapi
-from queries.deps import OPTIONAL_IDENTITY, OptionalIdentityDep
+from queries.deps import OPTIONAL_IDENTITY, OptionalIdentityDep, read_models
 from queries.delivery import (
     JSON_MEDIA_TYPE,
     PRIVATE_REVALIDATE,
@@ -26,7 +25,6 @@ from queries.delivery import (
 from queries.params import ext_id_from
 from queries.schemas import ResourceWithEvents
 from schedulesy.errors import Forbidden, NotFound
-from schedulesy.services import ServicesDep
 
 PUBLIC_CATEGORY = "classroom"
 VARY_AUTHORIZATION = ("Authorization",)
@@ -50,13 +48,12 @@ VARY_AUTHORIZATION = ("Authorization",)
 )
 async def resource_events(
     request: Request,
-    services: ServicesDep,
     identity: OptionalIdentityDep,
     resource: Annotated[str, Parameter(description="An ADE resource id followed by `.json`.")],
 ) -> BytesResponse:
     ext_id = ext_id_from(resource)
     anonymous = identity is None
-    document = await ReadModels.for_services(services).resource_events(ext_id, anonymous=anonymous)
+    document = await read_models(request).resource_events(ext_id, anonymous=anonymous)
     if document is None:
         raise NotFound("No such resource")
     if anonymous and document.meta.get("category") != PUBLIC_CATEGORY:

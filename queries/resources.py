@@ -12,9 +12,8 @@ from typing import Annotated
 from litestar import Controller, Request, get
 from litestar.params import Parameter
 
-from projections.readmodels import ReadModels
 from queries import openapi
-from queries.deps import REQUIRE_IDENTITY, IdentityDep
+from queries.deps import REQUIRE_IDENTITY, IdentityDep, read_models
 from queries.delivery import (
     JSON_MEDIA_TYPE,
     PRIVATE_REVALIDATE,
@@ -26,7 +25,6 @@ from queries.delivery import (
 from queries.params import email_filter, ext_id_from
 from queries.schemas import ResourceNode
 from schedulesy.errors import NotFound, PreconditionFailed
-from schedulesy.services import ServicesDep
 
 EMPTY_LIST = b"[]"
 
@@ -58,10 +56,10 @@ class ResourceController(Controller):
         ),
     )
     async def resource(
-        self, request: Request, services: ServicesDep, identity: IdentityDep, node: NodeSegment
+        self, request: Request, identity: IdentityDep, node: NodeSegment
     ) -> BytesResponse:
         ext_id = ext_id_from(node)
-        document = await ReadModels.for_services(services).resource_node(ext_id)
+        document = await read_models(request).resource_node(ext_id)
         if document is None:
             raise NotFound("No such resource")
         return deliver(document, RequestConditions(request.scope), cache_control=PRIVATE_REVALIDATE,
@@ -83,7 +81,6 @@ class ResourceController(Controller):
     async def instructors(
         self,
         request: Request,
-        services: ServicesDep,
         identity: IdentityDep,
         email: Annotated[
             str | None, Parameter(description="The instructor's e-mail address.", max_length=320)
@@ -92,7 +89,7 @@ class ResourceController(Controller):
         address = email_filter(email)
         if address is None:
             raise PreconditionFailed("Your search is too wide. Please specify a filter")
-        document = await ReadModels.for_services(services).instructors_by_email(address)
+        document = await read_models(request).instructors_by_email(address)
         conditions = RequestConditions(request.scope)
         if document is None:
             return _empty_list(conditions)

@@ -11,9 +11,9 @@ from typing import Annotated
 from litestar import Controller, Request, get
 from litestar.params import Parameter
 
-from projections.readmodels import ReadModels
 from queries import openapi
 from queries.calendars import ics_for_key
+from queries.deps import read_models, services_of
 from queries.delivery import (
     CAPABILITY_REVALIDATE,
     JSON_MEDIA_TYPE,
@@ -27,7 +27,7 @@ from queries.params import UNKNOWN_KEY, access_key, key_with_suffix
 from queries.qrcodes import MEDIA_TYPES, QrCache, QrFormat, etag
 from queries.schemas import Calendar
 from schedulesy.errors import NotFound
-from schedulesy.services import Services, ServicesDep
+from schedulesy.services import Services
 
 JSON_SUFFIX, ICS_SUFFIX = ".json", ".ics"
 QR_CACHE = "queries.qrcodes"
@@ -70,13 +70,12 @@ class TimetableController(Controller):
     async def timetable(
         self,
         request: Request,
-        services: ServicesDep,
         file: Annotated[str, Parameter(description="An access key (UUID) followed by `.json` or `.ics`.")],
     ) -> BytesResponse:
         key, suffix = key_with_suffix(file, (JSON_SUFFIX, ICS_SUFFIX))
         if suffix == ICS_SUFFIX:
-            return await ics_for_key(services, request, key)
-        document = await ReadModels.for_services(services).access_calendar(key)
+            return await ics_for_key(request, key)
+        document = await read_models(request).access_calendar(key)
         if document is None:
             raise NotFound(UNKNOWN_KEY)
         return deliver(document, RequestConditions(request.scope), cache_control=CAPABILITY_REVALIDATE,
@@ -90,8 +89,8 @@ class TimetableController(Controller):
         responses=openapi.responses(openapi.binary_body(MEDIA_TYPES["svg"], "The QR code."),
                                     r404=openapi.UNKNOWN_KEY),
     )
-    async def qrcode_svg(self, request: Request, services: ServicesDep, key: KeyParameter) -> BytesResponse:
-        return await _qrcode(services, request, access_key(key), "svg")
+    async def qrcode_svg(self, request: Request, key: KeyParameter) -> BytesResponse:
+        return await _qrcode(request, access_key(key), "svg")
 
     @get(
         "/{key:str}/qrcode.png",
@@ -101,12 +100,13 @@ class TimetableController(Controller):
         responses=openapi.responses(openapi.binary_body(MEDIA_TYPES["png"], "The QR code."),
                                     r404=openapi.UNKNOWN_KEY),
     )
-    async def qrcode_png(self, request: Request, services: ServicesDep, key: KeyParameter) -> BytesResponse:
-        return await _qrcode(services, request, access_key(key), "png")
+    async def qrcode_png(self, request: Request, key: KeyParameter) -> BytesResponse:
+        return await _qrcode(request, access_key(key), "png")
 
 
-async def _qrcode(services: Services, request: Request, key: str, fmt: QrFormat) -> BytesResponse:
-    if await ReadModels.for_services(services).access_grant(key) is None:
+async def _qrcode(request: Request, key: str, fmt: QrFormat) -> BytesResponse:
+    services = services_of(request)
+    if await read_models(request).access_grant(key) is None:
         raise NotFound(UNKNOWN_KEY)
     url = ics_url(services, key)
     conditions = RequestConditions(request.scope)
