@@ -190,20 +190,21 @@ _EVENT_QUERY = """
 """
 
 
-def _event(r: asyncpg.Record) -> EventRow:
+def _event(record: asyncpg.Record) -> EventRow:
+    """Positional unpacking (the column order of ``_EVENT_QUERY``): this runs 250,000 times in
+    a rebuild. Repeated strings are interned, so bookings of the same room share their text."""
     intern = sys.intern
+    (event_id, activity_id, repetition, session, name, starts_at, ends_at, date, start_hour, end_hour,
+     duration, color, note, last_update, sequence, updated_at, ext_ids, categories, names) = record
     bookings: tuple[Booking, ...] = ()
-    if r["ext_ids"]:
+    if ext_ids:
         bookings = tuple(
-            Booking(intern(i), intern(c), intern(n))
-            for i, c, n in zip(r["ext_ids"], r["categories"], r["names"], strict=True)
+            Booking(intern(i), intern(c), intern(n)) for i, c, n in zip(ext_ids, categories, names, strict=True)
         )
     return EventRow(
-        event_id=r["event_id"], activity_id=r["activity_id"], repetition=r["repetition"],
-        session=r["session"], name=r["name"], starts_at=r["starts_at"], ends_at=r["ends_at"],
-        date=intern(r["date"]), start_hour=intern(r["start_hour"]), end_hour=intern(r["end_hour"]),
-        duration=r["duration"], color=intern(r["color"]), note=r["note"], last_update=r["last_update"],
-        sequence=r["sequence"], updated_at=r["updated_at"], bookings=bookings,
+        event_id, activity_id, repetition, session, name, starts_at, ends_at, intern(date),
+        intern(start_hour), intern(end_hour), duration, intern(color), note, last_update, sequence,
+        updated_at, bookings,
     )
 
 

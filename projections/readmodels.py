@@ -16,11 +16,13 @@ its ETag and Last-Modified. Every operation touches one key (Redis Cluster frien
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
 import itertools
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping, Set
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Iterator, Mapping, Set
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -60,6 +62,8 @@ MAX_RESOURCE_ID = 25
 REBUILD_SELECTION_CHUNK = 200
 
 T = TypeVar("T")
+_FeedPlan = tuple[bytes, list[tuple[str, ics_builder.IcsEvent]], int]
+"""A feed before assembly: header, (fragment id, VEVENT content) per event, event count."""
 
 
 class ApplyReport(msgspec.Struct):
@@ -109,14 +113,17 @@ class _Batch:
     ``complete`` (rebuild): everything was loaded up front, so an absent row is a missing row.
     """
 
-    def __init__(self, conn: loaders.Connection, *, complete: bool = False) -> None:
+    def __init__(self, conn: loaders.Connection, zone: dt.tzinfo) -> None:
         self.conn = conn
-        self.complete = complete
+        self.complete = False
+        self.json = resource_builder.EventJson(zone)
+        """Each event's JSON, encoded once for every document of the batch that shows it."""
         self.resources: dict[str, ResourceRow | None] = {}
         self.counts: dict[str, int] = {}
         self._counted: set[str] = set()
         self.timetables: dict[str, list[int]] = {}
         self.events = EventStore()
+        self._ics: dict[int, tuple[str, ics_builder.IcsEvent]] = {}
 
     async def load_everything(self) -> None:
         self.resources.update(await loaders.fetch_all_resources(self.conn))
@@ -160,6 +167,14 @@ class _Batch:
     def events_of(self, ext_ids: Iterable[str]) -> list[EventRow]:
         """Distinct events of these resources' timetables, by start time."""
         return self.events.rows(self._event_ids(ext_ids))
+
+    def ics_content(self, event: EventRow, host: str) -> tuple[str, ics_builder.IcsEvent]:
+        """(fragment id, VEVENT content) of an event, worked out once per batch."""
+        content = self._ics.get(event.event_id)
+        if content is None:
+            vevent = ics_builder.ics_event(event, self.events.classrooms, host)
+            content = self._ics[event.event_id] = (vevent.fragment_id(), vevent)
+        return content
 
 
 class _FragmentCache:
@@ -274,11 +289,20 @@ class ReadModels:
         if changes.get("rebuild"):
             return await self.rebuild_all()
         writes = _Writes()
+        async with self._snapshot() as conn:
+            batch = _Batch(conn, self.settings.zone)
+            await self._build_changes(batch, changes, writes)
+        return await self._store(writes)
+
+    @contextlib.asynccontextmanager
+    async def _snapshot(self) -> AsyncIterator[loaders.Connection]:
+        """A connection in a read-only, repeatable-read transaction: every query of one build
+        sees the same data. JIT is off: its compilation (~250 ms) dwarfs these short queries,
+        whose row estimates over ``= ANY($1)`` would otherwise trigger it."""
         async with self.services.pool.acquire() as conn:
             async with conn.transaction(isolation="repeatable_read", readonly=True):
-                batch = _Batch(conn)
-                await self._build_changes(batch, changes, writes)
-        return await self._store(writes)
+                await conn.execute("SET LOCAL jit = off")
+                yield conn
 
     async def _build_changes(self, batch: _Batch, changes: Mapping[str, Set[str]], writes: _Writes) -> None:
         """Work out what the changes touch (architecture §3), then build it all from one snapshot."""
@@ -356,23 +380,21 @@ class ReadModels:
         await batch.load_resources(ext_ids)
         present = [i for i in ext_ids if batch.resource(i) is not None]
         await batch.load_events_of(present)
-        fragments = resource_builder.EventJson(self.settings.zone)
         for ext_id in ext_ids:
-            full, public = self._events_documents(batch, ext_id, fragments) or (None, None)
+            full, public = self._events_documents(batch, ext_id) or (None, None)
             writes.set(self.keys.resource_events(ext_id), full)
             writes.set(self.keys.resource_public_events(ext_id), public)
 
-    def _events_documents(
-        self, batch: _Batch, ext_id: str, fragments: resource_builder.EventJson
-    ) -> tuple[Built, Built] | None:
+    def _events_documents(self, batch: _Batch, ext_id: str) -> tuple[Built, Built] | None:
+        """The authenticated and the anonymous ``/api/events`` documents of a resource."""
         row = batch.resource(ext_id)
         if row is None:
             return None
         events = batch.events_of([ext_id])
         classrooms = batch.events.classrooms
         return (
-            resource_builder.build_events_response(row, events, classrooms, fragments, anonymous=False),
-            resource_builder.build_public_events(row, events, classrooms, fragments),
+            resource_builder.build_events_response(row, events, classrooms, batch.json, anonymous=False),
+            resource_builder.build_public_events(row, events, classrooms, batch.json),
         )
 
     async def _build_selections(
@@ -381,24 +403,21 @@ class ReadModels:
         members = {ext_id for selection in selections for ext_id in selection}
         await batch.load_resources(members)
         await batch.load_events_of(members)
-        fragments = resource_builder.EventJson(self.settings.zone)
-        plans: dict[str, tuple[bytes, list[ics_builder.IcsEvent], int]] = {}
+        plans: dict[str, _FeedPlan] = {}
         for selection in selections:
             digest = selection_hash(selection)
             events = batch.events_of(selection)
-            writes.set(self.keys.calendar(digest), self._calendar(batch, events, fragments))
+            writes.set(self.keys.calendar(digest), self._calendar(batch, events))
             plans[digest] = self._ics_plan(batch, selection, events)
         for digest, built in (await self._assemble_feeds(plans)).items():
             writes.set(self.keys.ics(digest), built)
 
-    def _calendar(self, batch: _Batch, events: list[EventRow], fragments: resource_builder.EventJson) -> Built:
+    def _calendar(self, batch: _Batch, events: list[EventRow]) -> Built:
         return calendar_builder.build_calendar(
-            events, batch.events.classrooms, fragments, max_events=self.settings.max_events
+            events, batch.events.classrooms, batch.json, max_events=self.settings.max_events
         )
 
-    def _ics_plan(
-        self, batch: _Batch, selection: tuple[str, ...], events: list[EventRow]
-    ) -> tuple[bytes, list[ics_builder.IcsEvent], int]:
+    def _ics_plan(self, batch: _Batch, selection: tuple[str, ...], events: list[EventRow]) -> _FeedPlan:
         """Header, VEVENT contents and event count of one selection's feed."""
         names = [row.name for ext_id in selection if (row := batch.resource(ext_id)) is not None]
         header = ics_builder.calendar_header(ics_builder.calendar_name(names), self.settings.timezone)
@@ -406,19 +425,17 @@ class ReadModels:
             placeholder = ics_builder.too_many_events_event(
                 self.host, self.settings.zone, len(events), self.settings.max_events
             )
-            return header, [placeholder], len(events)
-        classrooms = batch.events.classrooms
-        return header, [ics_builder.ics_event(e, classrooms, self.host) for e in events], len(events)
+            return header, [(placeholder.fragment_id(), placeholder)], len(events)
+        return header, [batch.ics_content(e, self.host) for e in events], len(events)
 
-    async def _assemble_feeds(
-        self, plans: Mapping[str, tuple[bytes, list[ics_builder.IcsEvent], int]]
-    ) -> dict[str, Built]:
-        wanted = {e.fragment_id(): e for _, contents, _ in plans.values() for e in contents}
+    async def _assemble_feeds(self, plans: Mapping[str, _FeedPlan]) -> dict[str, Built]:
+        """Each feed is its header + its events' fragments; each fragment is rendered at most once."""
+        wanted = {fragment_id: vevent for _, contents, _ in plans.values() for fragment_id, vevent in contents}
         found = await self.fragments.resolve(wanted)
-        feeds = {}
-        for digest, (header, contents, nb_events) in plans.items():
-            feeds[digest] = ics_builder.build_ics(header, [found[e.fragment_id()] for e in contents], nb_events)
-        return feeds
+        return {
+            digest: ics_builder.build_ics(header, [found[f] for f, _ in contents], nb_events)
+            for digest, (header, contents, nb_events) in plans.items()
+        }
 
     async def _build_email(self, batch: _Batch, email: str) -> Built:
         rows = await loaders.fetch_resources_by_email(batch.conn, email)
@@ -469,13 +486,21 @@ class ReadModels:
         Only our key families under our prefix are cleaned; ICS fragments and email answers
         expire on their own.
         """
-        started = time.monotonic()
-        async with self.services.pool.acquire() as conn:
-            async with conn.transaction(isolation="repeatable_read", readonly=True):
-                batch = _Batch(conn)
-                await batch.load_everything()
-                users = await loaders.fetch_all_users(conn)
-                accesses = await loaders.fetch_all_accesses(conn)
+        phases: dict[str, float] = {}
+        clock = time.monotonic()
+
+        def lap(name: str) -> None:
+            nonlocal clock
+            now = time.monotonic()
+            phases[name] = round(now - clock, 1)
+            clock = now
+
+        async with self._snapshot() as conn:
+            batch = _Batch(conn, self.settings.zone)
+            await batch.load_everything()
+            users = await loaders.fetch_all_users(conn)
+            accesses = await loaders.fetch_all_accesses(conn)
+        lap("load")
         resources = sorted(r for r, row in batch.resources.items() if row is not None)
         selections = sorted({u.resources for u in users.values()} | {selection_builder.EMPTY_SELECTION})
         total = 3 * len(resources) + len(users) + len(accesses) + 2 * len(selections)
@@ -493,17 +518,18 @@ class ReadModels:
 
         for chunk in _chunks(resources, WRITE_CHUNK):
             writes = _Writes()
-            fragments = resource_builder.EventJson(self.settings.zone)
             for ext_id in chunk:
                 writes.set(self.keys.resource_node(ext_id), self._node(batch, ext_id))
-                full, public = self._events_documents(batch, ext_id, fragments) or (None, None)
+                full, public = self._events_documents(batch, ext_id) or (None, None)
                 writes.set(self.keys.resource_events(ext_id), full)
                 writes.set(self.keys.resource_public_events(ext_id), public)
             await flush(writes)
+        lap("resources")
         for chunk in _chunks(selections, REBUILD_SELECTION_CHUNK):
             writes = _Writes()
             await self._build_selections(batch, chunk, writes)
             await flush(writes)
+        lap("selections")
         for chunk in _chunks(users.values(), WRITE_CHUNK):
             writes = _Writes()
             for user in chunk:
@@ -517,12 +543,14 @@ class ReadModels:
                     selection_builder.build_access(access, users.get(access.username)),
                 )
             await flush(writes)
+        lap("users")
         report.documents_deleted += await self._delete_stale(written)
+        lap("cleanup")
         log.info(
-            "read_models_rebuilt", seconds=round(time.monotonic() - started, 1), resources=len(resources),
-            events=len(batch.events.events), users=len(users), selections=len(selections),
-            written=report.documents_written, unchanged=report.documents_unchanged,
-            deleted=report.documents_deleted,
+            "read_models_rebuilt", seconds=round(sum(phases.values()), 1), phases=phases,
+            resources=len(resources), events=len(batch.events.events), users=len(users),
+            selections=len(selections), written=report.documents_written,
+            unchanged=report.documents_unchanged, deleted=report.documents_deleted,
         )
         return report
 
@@ -579,7 +607,7 @@ class ReadModels:
             if anonymous and row.category != resource_builder.CLASSROOM:
                 return resource_builder.build_public_refusal(row)
             await batch.load_events_of([ext_id])
-            built = self._events_documents(batch, ext_id, resource_builder.EventJson(self.settings.zone))
+            built = self._events_documents(batch, ext_id)
             assert built is not None
             return built[1] if anonymous else built[0]
 
@@ -642,7 +670,7 @@ class ReadModels:
         async def build(batch: _Batch) -> Built:
             await batch.load_events_of(selection.resources)
             events = batch.events_of(selection.resources)
-            return self._calendar(batch, events, resource_builder.EventJson(self.settings.zone))
+            return self._calendar(batch, events)
 
         document = await self._read_through(self.keys.calendar(selection.selection_hash), build)
         assert document is not None
@@ -722,8 +750,8 @@ class ReadModels:
             except REDIS_DOWN:
                 self.redis_failed()
         try:
-            async with self.services.pool.acquire() as conn:
-                built = await build(_Batch(conn))
+            async with self._snapshot() as conn:
+                built = await build(_Batch(conn, self.settings.zone))
             if built is None:
                 return None
             document = built.stored(int(time.time()))

@@ -18,7 +18,8 @@ JSON = "application/json"
 CALENDAR = "text/calendar; charset=utf-8"
 GZIP_THRESHOLD = 1024
 """Bodies larger than this are kept gzip-compressed only (see :func:`to_wire`)."""
-GZIP_LEVEL = 6
+GZIP_LEVEL = 4
+"""zlib level 4: a 2.7 MiB feed compresses in ~14 ms to 257 KiB (level 6: ~23 ms, 237 KiB)."""
 
 
 class StoredDocument(msgspec.Struct, frozen=True):

@@ -59,20 +59,24 @@ class IcsEvent(msgspec.Struct, frozen=True, array_like=True, gc=False):
 _FRAGMENT_ENCODER = msgspec.msgpack.Encoder()
 
 
+_UTC = dt.timezone.utc
+_DESCRIPTION_LABELS = (("trainee", "Filières"), ("instructor", "Intervenants"), ("category5", "Matières"))
+
+
 def _utc(moment: dt.datetime) -> dt.datetime:
-    return moment.astimezone(dt.timezone.utc).replace(microsecond=0)
-
-
-def _names(event: EventRow, category: str) -> list[str]:
-    return [b.name for b in event.bookings if b.category == category]
+    if moment.tzinfo is not _UTC:
+        moment = moment.astimezone(_UTC)
+    return moment.replace(microsecond=0) if moment.microsecond else moment
 
 
 def ics_event(event: EventRow, classrooms: Mapping[str, Classroom], host: str) -> IcsEvent:
     """The VEVENT content of one event (contract §6.2, with stable UID and real end time)."""
     locations: list[str] = []
     geo: tuple[float, float] | None = None
+    people: dict[str, list[str]] = {}
     for booking in event.bookings:
         if booking.category != "classroom":
+            people.setdefault(booking.category, []).append(booking.name)
             continue
         room = classrooms.get(booking.ext_id)
         if room and room.genealogy:
@@ -81,15 +85,10 @@ def ics_event(event: EventRow, classrooms: Mapping[str, Classroom], host: str) -
             locations.append(booking.name)
         if geo is None and room and len(room.geolocation) >= 2:
             geo = (round(room.geolocation[0], 6), round(room.geolocation[1], 6))
-    lines = []
-    for label, category in (("Filières", "trainee"), ("Intervenants", "instructor"), ("Matières", "category5")):
-        names = _names(event, category)
-        if names:
-            lines.append(f"{label} : {','.join(names)}")
-    stamp = _utc(event.last_update or event.updated_at)
+    lines = [f"{label} : {','.join(people[category])}" for category, label in _DESCRIPTION_LABELS if category in people]
     return IcsEvent(
-        uid=f"{event.stable_key}@{host}",
-        stamp=stamp,
+        uid=f"{event.activity_id}-{event.repetition}-{event.session}@{host}",
+        stamp=_utc(event.last_update or event.updated_at),
         sequence=event.sequence,
         starts_at=_utc(event.starts_at),
         ends_at=_utc(event.ends_at),

@@ -12,9 +12,10 @@ from typing import Any
 import msgspec
 
 from projections.builders.document import JSON, Built
-from projections.loaders import Classroom, EventRow, ResourceRow, UNKNOWN_CLASSROOM
+from projections.loaders import UNKNOWN_CLASSROOM, Booking, Classroom, EventRow, ResourceRow
 
 ENCODER = msgspec.json.Encoder()
+_MapItem = tuple[str, str, dict[str, Any]]
 
 CLASSROOM = "classroom"
 INSTRUCTORS = "instructors"
@@ -83,6 +84,8 @@ class EventJson:
         self.zone = zone
         self._full: dict[int, msgspec.Raw] = {}
         self._anonymous: dict[int, msgspec.Raw] = {}
+        self._entries: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self._items: dict[int, tuple[_MapItem, ...]] = {}
 
     def _object(self, event: EventRow, *, with_instructors: bool) -> dict[str, Any]:
         last_update = ""
@@ -123,12 +126,28 @@ class EventJson:
             self._anonymous[event.event_id] = raw
         return raw
 
+    def map_items(self, event: EventRow, classrooms: Mapping[str, Classroom]) -> tuple[_MapItem, ...]:
+        """(map name, id, entry) of each resource the event books, worked out once per event."""
+        items = self._items.get(event.event_id)
+        if items is None:
+            items = self._items[event.event_id] = tuple(
+                (b.category + "s", b.ext_id, self.map_entry(b, classrooms)) for b in event.bookings
+            )
+        return items
 
-def _map_entry(category: str, name: str, classroom: Classroom | None) -> dict[str, Any]:
-    if category != CLASSROOM:
-        return {"name": name}
-    room = classroom or UNKNOWN_CLASSROOM
-    return {"name": name, "genealogy": list(room.genealogy), "geolocation": list(room.geolocation)}
+    def map_entry(self, booking: Booking, classrooms: Mapping[str, Classroom]) -> dict[str, Any]:
+        """A map entry: ``{"name"}``, plus ``genealogy`` and ``geolocation`` for a room (§4.3.2).
+        Shared between documents (never mutated)."""
+        key = (booking.category, booking.ext_id, booking.name)
+        entry = self._entries.get(key)
+        if entry is None:
+            if booking.category != CLASSROOM:
+                entry = {"name": booking.name}
+            else:
+                room = classrooms.get(booking.ext_id, UNKNOWN_CLASSROOM)
+                entry = {"name": booking.name, "genealogy": list(room.genealogy), "geolocation": list(room.geolocation)}
+            self._entries[key] = entry
+        return entry
 
 
 def events_document(
@@ -151,17 +170,13 @@ def events_document(
         maps.setdefault(INSTRUCTORS, {})
     for event in events:
         listed.append(fragments.anonymous(event) if anonymous else fragments.full(event))
-        for booking in event.bookings:
-            plural = booking.category + "s"
+        for plural, ext_id, entry in fragments.map_items(event, classrooms):
             if anonymous and plural == INSTRUCTORS:
                 continue
             entries = maps.get(plural)
             if entries is None:
                 entries = maps[plural] = {}
-            if booking.ext_id not in entries:  # first occurrence wins (contract §5.6)
-                entries[booking.ext_id] = _map_entry(
-                    booking.category, booking.name, classrooms.get(booking.ext_id)
-                )
+            entries.setdefault(ext_id, entry)  # the first occurrence wins (contract §5.6)
     return {"events": listed, **maps}
 
 
