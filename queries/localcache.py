@@ -61,6 +61,10 @@ class LocalCopies:
         self._loading: dict[str, set[object]] = {}
         self._generation = 0
 
+    def holds(self, key: str) -> bool:
+        """A copy of ``key`` is in memory."""
+        return key in self._copies
+
     def enable(self) -> None:
         """The invalidation stream is live: start afresh (anything older may have missed a message)."""
         self.flush()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
 import asyncpg
 import msgspec
 import pytest
@@ -12,6 +16,24 @@ from tests.fixtures.auth import TokenFactory, auth_header
 from tests.queries.mirror import GROUP, ROOM, insert_access, insert_user, seed_university
 
 OWNER = "jdupont"
+GUARD_SECONDS = 5.0
+
+
+async def eventually(
+    predicate: Callable[[], Awaitable[bool] | bool], what: str, within: float = GUARD_SECONDS
+) -> None:
+    """Wait until ``predicate`` holds. Changes reach a running API asynchronously (Redis tells its
+    in-memory copies to go); the bound guards against a hang, it is not a measurement."""
+    deadline = time.monotonic() + within
+    while True:
+        outcome = predicate()
+        if isinstance(outcome, Awaitable):
+            outcome = await outcome
+        if outcome:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within:g} s: {what}")
+        await asyncio.sleep(0.01)
 
 
 class Seeded(msgspec.Struct):

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from litestar.testing import AsyncTestClient
 
+from queries.deps import VerifiedTokens
+from schedulesy.errors import Forbidden
+from schedulesy.settings import Settings
 from tests.fixtures.auth import TokenFactory, auth_header
 
 KEY = "9b2f0c1e-5d7a-4c1b-9a55-0e4f6f2b7c11"
@@ -111,3 +116,38 @@ async def test_another_users_calendar_is_forbidden_to_a_plain_user(
     response = await api.get("/api/calendar/someone.else.json", headers=auth_header(make_token("jdupont")))
     assert response.status_code == 403
     assert response.json()["code"] == "forbidden"
+
+
+def test_a_token_is_verified_once_and_remembered(settings: Settings, make_token: TokenFactory) -> None:
+    tokens = VerifiedTokens(settings)
+    header = auth_header(make_token("jdupont"))["Authorization"]
+    identity = tokens.identify(header)
+    assert identity is not None and identity.username == "jdupont"
+    assert tokens.identify(header) is identity
+
+
+def test_a_remembered_token_stops_working_when_it_expires(settings: Settings, make_token: TokenFactory) -> None:
+    tokens = VerifiedTokens(settings)
+    expires = int(time.time()) - 3600
+    header = auth_header(make_token("jdupont", exp=expires))["Authorization"]
+    identity = VerifiedTokens(settings).identify(auth_header(make_token("jdupont"))["Authorization"])
+    assert identity is not None
+    tokens._identities[header] = (identity, expires + settings.jwt_leeway)  # remembered while it was valid
+    with pytest.raises(Forbidden):
+        tokens.identify(header)
+    assert header not in tokens._identities
+
+
+def test_a_bad_token_is_never_remembered(settings: Settings) -> None:
+    tokens = VerifiedTokens(settings)
+    for _ in range(2):
+        with pytest.raises(Forbidden):
+            tokens.identify("Bearer not-a-token")
+    assert tokens._identities == {}
+
+
+def test_superusers_stay_superusers_when_remembered(settings: Settings, make_token: TokenFactory) -> None:
+    tokens = VerifiedTokens(settings)
+    header = auth_header(make_token("admin", superuser=True))["Authorization"]
+    assert tokens.identify(header).is_superuser  # type: ignore[union-attr]
+    assert tokens.identify(header).is_superuser  # type: ignore[union-attr]

@@ -9,7 +9,7 @@ import icalendar
 from litestar.testing import AsyncTestClient
 
 from projections.readmodels import ReadModels
-from tests.queries.conftest import Seeded
+from tests.queries.conftest import Seeded, eventually
 from tests.queries.mirror import (
     BEFORE_DST_END,
     GROUP,
@@ -108,6 +108,12 @@ async def test_uids_survive_a_change_of_event_id(
     await insert_event(pool, 291050, activity_id=1910500, starts=BEFORE_DST_END + dt.timedelta(hours=1),
                        sequence=1, last_update=paris(2025, 10, 1, 8, 0))
     await read_models.apply({"event": {"191050", "291050"}, "timetable": {ROOM, TEACHER, GROUP}})
+
+    async def moved() -> bool:
+        feed = vevents((await api.get(f"/api/timetable/{seeded.key}.ics")).content)
+        return int(feed["1910500-0-0@testserver"]["SEQUENCE"]) == 1
+
+    await eventually(moved, "the feed shows the re-placed event")
     events = vevents((await api.get(f"/api/timetable/{seeded.key}.ics")).content)
     assert set(events) == before
     moved = events["1910500-0-0@testserver"]

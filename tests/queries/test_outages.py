@@ -95,8 +95,10 @@ async def test_with_ade_unreachable_the_last_good_timetable_is_served(
                          backoff_base=0.01, backoff_max=0.02) as dead:
         report = await run_cycle(services, client=dead, full=True)
     assert report.status == "failed"
-    changed = await pool.fetch("SELECT topic, key FROM schedulesy.change")
-    await models.apply({row["topic"]: {row["key"]} for row in changed})  # whatever the failed cycle logged
+    changed: dict[str, set[str]] = {}
+    for row in await pool.fetch("SELECT topic, key FROM schedulesy.change"):
+        changed.setdefault(row["topic"], set()).add(row["key"])
+    await models.apply(changed)  # whatever the failed cycle logged
 
     after_ics = await api.get(f"/api/timetable/{key}.ics")
     after_json = await api.get(f"/api/timetable/{key}.json")
