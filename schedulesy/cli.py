@@ -175,7 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="demo", choices=["tiny", "demo", "large"])
     p = add("token", cmd_token, "print a JWT signed with the configured private key (dev/demo)")
     p.add_argument("username")
-    p.add_argument("--superuser", action="store_true")
+    p.add_argument("--superuser", action="store_true",
+                   help="mark the token as a superuser's (grants nothing unless USERNAME is in SCHEDULESY_SUPERUSERS)")
     p.add_argument("--directory-id", default=None)
     p.add_argument("--lifetime", type=int, default=7 * 24 * 3600, help="seconds (default: a week)")
     return parser
