@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import msgspec
 import structlog
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from projections import loaders
@@ -456,12 +457,18 @@ class ReadModels:
             pipe = redis.pipeline(transaction=False)
             for key, _ in chunk:
                 pipe.hget(key, "v")
-            stored_versions = await pipe.execute()
+            stored_versions = await pipe.execute(raise_on_error=False)
             now = int(time.time())
             pipe = redis.pipeline(transaction=False)
             for (key, built), stored in zip(chunk, stored_versions, strict=True):
                 version = built.version
                 ttl = writes.ttl.get(key)
+                if isinstance(stored, ResponseError):  # not one of our hashes (WRONGTYPE): replace it
+                    log.warning("read_model_key_replaced", key=key, error=str(stored))
+                    pipe.delete(key)
+                    stored = None
+                elif isinstance(stored, Exception):
+                    raise stored
                 if stored is not None and stored.decode() == version:
                     report.documents_unchanged += 1
                     if ttl:
@@ -731,7 +738,14 @@ class ReadModels:
         except REDIS_DOWN:
             self.redis_failed()
             return None
-        return None if data is None else from_wire(data)
+        except ResponseError:  # a key of another shape: rebuilt (and replaced by the projector)
+            return None
+        if data is None:
+            return None
+        try:
+            return from_wire(data)
+        except msgspec.DecodeError:
+            return None
 
     async def _build_and_store(
         self, key: str, build: Callable[[_Batch], Awaitable[Built | None]], ttl: int | None
@@ -766,6 +780,8 @@ class ReadModels:
                     await pipe.execute()
                 except REDIS_DOWN:
                     self.redis_failed()
+                except ResponseError:
+                    pass  # a key of another shape: the projector replaces it
             return document
         finally:
             await self._release(lock, locked)

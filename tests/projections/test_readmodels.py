@@ -223,3 +223,25 @@ async def test_a_rebuild_change_rebuilds_everything(models: ReadModels) -> None:
     report = await models.apply({"rebuild": {"all"}})
     assert report.documents_written > 0
     assert await models.services.redis.exists(models.keys.resource_node(SUBJECT)) == 1
+
+
+async def test_malformed_ids_are_refused_without_touching_postgres(services: Services, database_url: str) -> None:
+    from schedulesy import db
+
+    closed = await db.create_pool(database_url, min_size=1, max_size=1)
+    await closed.close()  # any query would raise
+    models = ReadModels(Services(services.settings, closed, services.redis, services.keys))
+    assert await models.resource_node("../etc") is None
+    assert await models.resource_events("1616;DROP", anonymous=True) is None
+    assert await models.access_ics("not-a-uuid") is None
+    assert await models.access_calendar("") is None
+    assert await models.user_calendar("x" * 33) is None
+
+
+async def test_a_key_of_another_shape_is_replaced_not_fatal(models: ReadModels) -> None:
+    redis, keys = models.services.redis, models.keys
+    await redis.set(keys.resource_node("6000"), b"legacy string value")
+    assert msgspec.json.decode((await models.resource_node("6000")).body)["id"] == "6000"
+    report = await models.apply({"resource": {"6000"}})
+    assert report.documents_written >= 1
+    assert await redis.type(keys.resource_node("6000")) == b"hash"
