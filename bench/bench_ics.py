@@ -160,7 +160,7 @@ async def run(args: argparse.Namespace) -> None:
                     await batch.load_events_of(selection)
                     started = time.perf_counter()
                     plan = models._ics_plan(batch, selection, batch.events_of(selection))
-                    feed = (await models._assemble_feeds({"bench": plan}))["bench"]
+                    feed = (await models.fragments.assemble({"bench": plan}))["bench"]
                     feed.stored(int(time.time()))
                     assembly.append(time.perf_counter() - started)
                 started = time.perf_counter()

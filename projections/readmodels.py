@@ -17,20 +17,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
-import itertools
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Iterator, Mapping, Set
-from typing import TypeVar
 from urllib.parse import urlsplit
 
 import msgspec
 import structlog
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from projections import loaders
 from projections.builders import calendar as calendar_builder
@@ -39,6 +35,7 @@ from projections.builders import resources as resource_builder
 from projections.builders import selections as selection_builder
 from projections.builders.document import Built, StoredDocument, from_wire, to_wire
 from projections.builders.selections import AccessGrant, UserSelection
+from projections.ics import REDIS_DOWN, FeedPlan, FragmentStore, chunks
 from projections.loaders import EventRow, EventStore, ResourceRow, UserRow
 from schedulesy.keys import normalise_selection, selection_hash
 from schedulesy.services import Services
@@ -47,12 +44,9 @@ __all__ = ["AccessGrant", "ApplyReport", "ReadModels", "StoredDocument", "UserSe
 
 log = structlog.get_logger(__name__)
 
-REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
 REDIS_RETRY_AFTER = 5.0
 """After a Redis failure, read-through skips Redis for this many seconds (no 2 s timeout per request)."""
 WRITE_CHUNK = 500
-FRAGMENT_TTL = 7 * 24 * 3600
-"""ICS fragments are shared and content-addressed; unused ones expire."""
 EMAIL_TTL = 3600
 """Instructor-by-email answers: an email that moves to another resource is picked up within this."""
 BUILD_LOCK_MS = 10_000
@@ -62,9 +56,6 @@ MAX_USERNAME = 32
 MAX_RESOURCE_ID = 25
 REBUILD_SELECTION_CHUNK = 200
 
-T = TypeVar("T")
-_FeedPlan = tuple[bytes, list[tuple[str, ics_builder.IcsEvent]], int]
-"""A feed before assembly: header, (fragment id, VEVENT content) per event, event count."""
 
 
 class ApplyReport(msgspec.Struct):
@@ -78,12 +69,6 @@ class ApplyReport(msgspec.Struct):
         self.documents_written += other.documents_written
         self.documents_deleted += other.documents_deleted
         self.documents_unchanged += other.documents_unchanged
-
-
-def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    iterator = iter(items)
-    while chunk := list(itertools.islice(iterator, size)):
-        yield chunk
 
 
 class _Writes:
@@ -106,6 +91,22 @@ class _Writes:
 
     def __len__(self) -> int:
         return len(self.put) + len(self.delete)
+
+
+@dataclasses.dataclass
+class _Plan:
+    """The documents one batch of changes touches (see :meth:`ReadModels._plan`)."""
+
+    nodes: set[str] = dataclasses.field(default_factory=set)
+    timetables: set[str] = dataclasses.field(default_factory=set)
+    """Resources whose events documents are rebuilt."""
+    selections: set[tuple[str, ...]] = dataclasses.field(default_factory=set)
+    usernames: set[str] = dataclasses.field(default_factory=set)
+    users: dict[str, UserRow] = dataclasses.field(default_factory=dict)
+    """Changed users and access owners that still have a legacy row."""
+    accesses: list[loaders.AccessRow] = dataclasses.field(default_factory=list)
+    revoked: set[str] = dataclasses.field(default_factory=set)
+    emails: set[str] = dataclasses.field(default_factory=set)
 
 
 class _Batch:
@@ -178,60 +179,6 @@ class _Batch:
         return content
 
 
-class _FragmentCache:
-    """Rendered VEVENTs by fragment id: in process (LRU), then Redis, then icalendar."""
-
-    def __init__(self, models: ReadModels, capacity: int) -> None:
-        self.models = models
-        self.capacity = capacity
-        self._lru: OrderedDict[str, bytes] = OrderedDict()
-
-    def _remember(self, fragment_id: str, fragment: bytes) -> None:
-        self._lru[fragment_id] = fragment
-        self._lru.move_to_end(fragment_id)
-        while len(self._lru) > self.capacity:
-            self._lru.popitem(last=False)
-
-    async def resolve(self, wanted: Mapping[str, ics_builder.IcsEvent]) -> dict[str, bytes]:
-        found: dict[str, bytes] = {}
-        missing: list[str] = []
-        for fragment_id in wanted:
-            fragment = self._lru.get(fragment_id)
-            if fragment is None:
-                missing.append(fragment_id)
-            else:
-                self._lru.move_to_end(fragment_id)
-                found[fragment_id] = fragment
-        keys = self.models.services.keys
-        redis = self.models.services.redis
-        if missing and self.models.redis_usable():
-            try:
-                for chunk in _chunks(missing, 1000):
-                    pipe = redis.pipeline(transaction=False)
-                    for fragment_id in chunk:
-                        pipe.get(keys.ics_event(fragment_id))
-                    for fragment_id, fragment in zip(chunk, await pipe.execute(), strict=True):
-                        if fragment is not None:
-                            found[fragment_id] = fragment
-                            self._remember(fragment_id, fragment)
-            except REDIS_DOWN:
-                self.models.redis_failed()
-        rendered = {f: ics_builder.render_event(wanted[f]) for f in missing if f not in found}
-        for fragment_id, fragment in rendered.items():
-            found[fragment_id] = fragment
-            self._remember(fragment_id, fragment)
-        if rendered and self.models.redis_usable():
-            try:
-                for chunk in _chunks(rendered.items(), 1000):
-                    pipe = redis.pipeline(transaction=False)
-                    for fragment_id, fragment in chunk:
-                        pipe.set(keys.ics_event(fragment_id), fragment, ex=FRAGMENT_TTL)
-                    await pipe.execute()
-            except REDIS_DOWN:
-                self.models.redis_failed()
-        return found
-
-
 def _valid_resource_id(ext_id: str, categories: Collection[str]) -> bool:
     return (ext_id.isdigit() and len(ext_id) <= MAX_RESOURCE_ID) or ext_id in categories
 
@@ -259,7 +206,7 @@ class ReadModels:
         self.settings = services.settings
         self.keys = services.keys
         self.host = urlsplit(self.settings.public_url).hostname or "schedulesy"
-        self.fragments = _FragmentCache(self, fragment_cache_size)
+        self.fragments = FragmentStore(services.redis, services.keys, self, fragment_cache_size)
         self._inflight: dict[str, asyncio.Task[StoredDocument | None]] = {}
         self._redis_down_until = 0.0
 
@@ -306,61 +253,68 @@ class ReadModels:
                 yield conn
 
     async def _build_changes(self, batch: _Batch, changes: Mapping[str, Set[str]], writes: _Writes) -> None:
-        """Work out what the changes touch (architecture §3), then build it all from one snapshot."""
-        conn = batch.conn
-        changed_resources = set(changes.get("resource", ()))
-        changed_timetables = set(changes.get("timetable", ()))
-        changed_events = {int(k) for k in changes.get("event", ()) if k.isdigit()}
-        changed_users = {u for u in changes.get("user", ()) if u}
-        changed_accesses = set(changes.get("access", ()))
+        """Work out what the changes touch, then build all of it from one snapshot."""
+        plan = await self._plan(batch, changes)
+        for username in plan.usernames:
+            user = plan.users.get(username)
+            writes.set(self.keys.user(username), user and selection_builder.build_user(user))
+        for key in plan.revoked:
+            writes.set(self.keys.access(key), None)
+        for access in plan.accesses:
+            owner = plan.users.get(access.username)
+            writes.set(self.keys.access(access.key), selection_builder.build_access(access, owner))
+        await self._build_nodes(batch, plan.nodes, writes)
+        await self._build_events_documents(batch, plan.timetables, writes)
+        await self._build_selections(batch, plan.selections, writes)
+        for email in plan.emails:
+            writes.set(self.keys.instructor_email(email), await self._build_email(batch, email), EMAIL_TTL)
 
-        await batch.load_resources(changed_resources | changed_timetables)
-        nodes = set(changed_resources)
-        timetables = changed_resources | changed_timetables
-        emails: set[str] = set()
+    async def _plan(self, batch: _Batch, changes: Mapping[str, Set[str]]) -> _Plan:
+        """Which documents a batch of changes touches (architecture §3).
+
+        - a resource: its node, its parent's node, its events documents, the selections naming it;
+          a room also changes every event booking it (its place shows in them);
+        - an event: the resources whose timetable shows it, their documents and selections;
+        - a timetable: that resource's events documents, its parent's node (``selectable``), the
+          selections naming it;
+        - a user: their document, their calendar and feed, their access documents;
+        - an access: its document (deleted when the key is gone).
+        """
+        conn = batch.conn
+        plan = _Plan()
+        changed_resources = set(changes.get("resource", ()))
+        changed_events = {int(k) for k in changes.get("event", ()) if k.isdigit()}
+        plan.nodes = set(changed_resources)
+        plan.timetables = changed_resources | set(changes.get("timetable", ()))
+        await batch.load_resources(plan.timetables)
         rooms: set[str] = set()
         for ext_id in changed_resources:
             row = batch.resource(ext_id)
             if row is None or row.category == resource_builder.CLASSROOM:
-                rooms.add(ext_id)  # its name and place show in every event booking it
+                rooms.add(ext_id)
             if row is not None and row.email:
-                emails.add(row.email.lower())
-        for ext_id in timetables:
+                plan.emails.add(row.email.lower())
+        for ext_id in plan.timetables:
             row = batch.resource(ext_id)
             if row is not None and row.parent_ext_id:
-                nodes.add(row.parent_ext_id)  # a child's event count decides `selectable`
+                plan.nodes.add(row.parent_ext_id)
         changed_events |= await loaders.fetch_events_booking(conn, rooms)
-        timetables |= await loaders.fetch_resources_showing(conn, changed_events)
-        selections = await loaders.fetch_selections_containing(conn, timetables)
+        plan.timetables |= await loaders.fetch_resources_showing(conn, changed_events)
+        plan.selections = await loaders.fetch_selections_containing(conn, plan.timetables)
 
-        users = await loaders.fetch_users(conn, changed_users)
-        # A user's calendar is rebuilt even when its selection hash already exists: another user
-        # may have left a stale document under that hash.
-        selections |= {u.resources for u in users.values()}
-        accesses = {
-            a.key: a for a in await loaders.fetch_accesses_of(conn, changed_users)
-        }
-        canonical = {k: _canonical_access_key(k) for k in changed_accesses}
+        plan.usernames = {u for u in changes.get("user", ()) if u}
+        plan.users = await loaders.fetch_users(conn, plan.usernames)
+        # Rebuilt even when the selection's documents exist: another user may have left a stale
+        # document under that hash.
+        plan.selections |= {u.resources for u in plan.users.values()}
+        accesses = {a.key: a for a in await loaders.fetch_accesses_of(conn, plan.usernames)}
+        canonical = {key: _canonical_access_key(key) for key in changes.get("access", ())}
         accesses.update(await loaders.fetch_accesses(conn, {c for c in canonical.values() if c}))
-        for key, canonical_key in canonical.items():
-            if canonical_key is None or canonical_key not in accesses:
-                writes.set(self.keys.access(canonical_key or key), None)
-        owners = await loaders.fetch_users(conn, {a.username for a in accesses.values()} - users.keys())
-        owners.update(users)
-
-        for username in changed_users:
-            user = users.get(username)
-            writes.set(self.keys.user(username), user and selection_builder.build_user(user))
-        for access in accesses.values():
-            writes.set(
-                self.keys.access(access.key),
-                selection_builder.build_access(access, owners.get(access.username)),
-            )
-        await self._build_nodes(batch, nodes, writes)
-        await self._build_events_documents(batch, timetables, writes)
-        await self._build_selections(batch, selections, writes)
-        for email in emails:
-            writes.set(self.keys.instructor_email(email), await self._build_email(batch, email), EMAIL_TTL)
+        plan.revoked = {c or key for key, c in canonical.items() if c not in accesses}
+        plan.accesses = list(accesses.values())
+        owners = {a.username for a in plan.accesses} - plan.users.keys()
+        plan.users.update(await loaders.fetch_users(conn, owners))
+        return plan
 
     async def _build_nodes(self, batch: _Batch, ext_ids: Collection[str], writes: _Writes) -> None:
         await batch.load_resources(ext_ids)
@@ -404,13 +358,13 @@ class ReadModels:
         members = {ext_id for selection in selections for ext_id in selection}
         await batch.load_resources(members)
         await batch.load_events_of(members)
-        plans: dict[str, _FeedPlan] = {}
+        plans: dict[str, FeedPlan] = {}
         for selection in selections:
             digest = selection_hash(selection)
             events = batch.events_of(selection)
             writes.set(self.keys.calendar(digest), self._calendar(batch, events))
             plans[digest] = self._ics_plan(batch, selection, events)
-        for digest, built in (await self._assemble_feeds(plans)).items():
+        for digest, built in (await self.fragments.assemble(plans)).items():
             writes.set(self.keys.ics(digest), built)
 
     def _calendar(self, batch: _Batch, events: list[EventRow]) -> Built:
@@ -418,7 +372,7 @@ class ReadModels:
             events, batch.events.classrooms, batch.json, max_events=self.settings.max_events
         )
 
-    def _ics_plan(self, batch: _Batch, selection: tuple[str, ...], events: list[EventRow]) -> _FeedPlan:
+    def _ics_plan(self, batch: _Batch, selection: tuple[str, ...], events: list[EventRow]) -> FeedPlan:
         """Header, VEVENT contents and event count of one selection's feed."""
         names = [row.name for ext_id in selection if (row := batch.resource(ext_id)) is not None]
         header = ics_builder.calendar_header(ics_builder.calendar_name(names), self.settings.timezone)
@@ -428,15 +382,6 @@ class ReadModels:
             )
             return header, [(placeholder.fragment_id(), placeholder)], len(events)
         return header, [batch.ics_content(e, self.host) for e in events], len(events)
-
-    async def _assemble_feeds(self, plans: Mapping[str, _FeedPlan]) -> dict[str, Built]:
-        """Each feed is its header + its events' fragments; each fragment is rendered at most once."""
-        wanted = {fragment_id: vevent for _, contents, _ in plans.values() for fragment_id, vevent in contents}
-        found = await self.fragments.resolve(wanted)
-        return {
-            digest: ics_builder.build_ics(header, [found[f] for f, _ in contents], nb_events)
-            for digest, (header, contents, nb_events) in plans.items()
-        }
 
     async def _build_email(self, batch: _Batch, email: str) -> Built:
         rows = await loaders.fetch_resources_by_email(batch.conn, email)
@@ -453,7 +398,7 @@ class ReadModels:
         """Write changed documents and delete gone ones, one key per command, in pipelines."""
         report = ApplyReport()
         redis = self.services.redis
-        for chunk in _chunks(writes.put.items(), WRITE_CHUNK):
+        for chunk in chunks(writes.put.items(), WRITE_CHUNK):
             pipe = redis.pipeline(transaction=False)
             for key, _ in chunk:
                 pipe.hget(key, "v")
@@ -479,7 +424,7 @@ class ReadModels:
                     pipe.expire(key, ttl)
                 report.documents_written += 1
             await pipe.execute()
-        for chunk in _chunks(sorted(writes.delete), WRITE_CHUNK):
+        for chunk in chunks(sorted(writes.delete), WRITE_CHUNK):
             pipe = redis.pipeline(transaction=False)
             for key in chunk:
                 pipe.delete(key)
@@ -523,7 +468,7 @@ class ReadModels:
             if progress is not None:
                 progress(done, total)
 
-        for chunk in _chunks(resources, WRITE_CHUNK):
+        for chunk in chunks(resources, WRITE_CHUNK):
             writes = _Writes()
             for ext_id in chunk:
                 writes.set(self.keys.resource_node(ext_id), self._node(batch, ext_id))
@@ -532,17 +477,17 @@ class ReadModels:
                 writes.set(self.keys.resource_public_events(ext_id), public)
             await flush(writes)
         lap("resources")
-        for chunk in _chunks(selections, REBUILD_SELECTION_CHUNK):
+        for chunk in chunks(selections, REBUILD_SELECTION_CHUNK):
             writes = _Writes()
             await self._build_selections(batch, chunk, writes)
             await flush(writes)
         lap("selections")
-        for chunk in _chunks(users.values(), WRITE_CHUNK):
+        for chunk in chunks(users.values(), WRITE_CHUNK):
             writes = _Writes()
             for user in chunk:
                 writes.set(self.keys.user(user.username), selection_builder.build_user(user))
             await flush(writes)
-        for chunk in _chunks(accesses, WRITE_CHUNK):
+        for chunk in chunks(accesses, WRITE_CHUNK):
             writes = _Writes()
             for access in chunk:
                 writes.set(
@@ -577,7 +522,7 @@ class ReadModels:
             if key.startswith(families) and key not in written:
                 stale.append(raw)
         deleted = 0
-        for chunk in _chunks(stale, WRITE_CHUNK):
+        for chunk in chunks(stale, WRITE_CHUNK):
             pipe = self.services.redis.pipeline(transaction=False)
             for key in chunk:
                 pipe.delete(key)
@@ -690,7 +635,7 @@ class ReadModels:
             await batch.load_resources(selection.resources)
             await batch.load_events_of(selection.resources)
             plan = self._ics_plan(batch, selection.resources, batch.events_of(selection.resources))
-            return (await self._assemble_feeds({selection.selection_hash: plan}))[selection.selection_hash]
+            return (await self.fragments.assemble({selection.selection_hash: plan}))[selection.selection_hash]
 
         document = await self._read_through(self.keys.ics(selection.selection_hash), build)
         assert document is not None
