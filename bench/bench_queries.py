@@ -76,6 +76,10 @@ def bench_app() -> Litestar:
         headers = [(b"content-type", b"application/json"), (b"content-length", str(size).encode())]
         return BytesResponse(200, headers, body)
 
+    if os.environ.get("BENCH_NO_LOCAL_COPIES"):
+        from queries import localcache
+
+        localcache.MAX_BYTES = 0  # every read goes to Redis through the facade
     app = create_app()
     app.register(baseline)
     return app
@@ -366,8 +370,10 @@ def scenarios(key: str, token: str, etags: dict[str, str]) -> list[Scenario]:
     ]
 
 
-def start_server(settings_env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen[bytes]:
+def start_server(settings_env: dict[str, str], port: int, log_path: Path, local_copies: bool) -> subprocess.Popen[bytes]:
     env = {**os.environ, **settings_env, "PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), str(ROOT)])}
+    if not local_copies:
+        env["BENCH_NO_LOCAL_COPIES"] = "1"
     command = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--host", "127.0.0.1",
                "--port", str(port), "--workers", "1", "--no-access-log", "bench_queries:bench_app"]
     log = log_path.open("wb")
@@ -418,6 +424,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3,
                         help="measured (endpoint, baseline) pairs per scenario; the median pair is printed")
     parser.add_argument("--no-wrk", dest="wrk", action="store_false", help="use the Python load generator")
+    parser.add_argument("--no-local-copies", action="store_true",
+                        help="serve every read from Redis (disable queries/localcache.py) to see its effect")
     args = parser.parse_args()
     if args.wrk and shutil.which("wrk") is None:
         print("wrk not found (apt-get install wrk): using the Python load generator")
@@ -451,12 +459,13 @@ def main() -> int:
     print(f"load generator: {'wrk, 1 thread' if args.wrk else 'asyncio HTTP/1.1 client (separate process)'}, "
           f"{args.connections} connections, "
           f"{f'{args.duration:g} s per run' if args.wrk else f'{args.requests} requests per run'}, "
-          f"median of {args.rounds} pairs; server: granian, 1 worker, asyncio loop")
+          f"median of {args.rounds} pairs; server: granian, 1 worker, asyncio loop; in-memory copies "
+          f"{'off' if args.no_local_copies else 'on'}")
     settings_env, key = asyncio.run(setup(env))
     server = None
     try:
         token = mint_token(load_settings(settings_env), "student", lifetime_seconds=3600)
-        server = start_server(settings_env, port, log_path)
+        server = start_server(settings_env, port, log_path, not args.no_local_copies)
         base = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=base, timeout=30) as client:
             etags = {}
