@@ -34,12 +34,12 @@ async def test_an_edited_applied_migration_is_refused(database_url: str, tmp_pat
 
 
 async def test_sequence_fixup_places_ids_after_existing_rows(pool: asyncpg.Pool, database_url: str) -> None:
-    await pool.execute("INSERT INTO w_edtperso (id, uid, uds_directory_id) VALUES (41, 'legacy', 'd41')")
+    await pool.execute("INSERT INTO w_edtperso (id, uid, uds_directory_id) VALUES (90000041, 'legacy', 'd41')")
     await db.migrate(database_url)
     new_id = await pool.fetchval(
         "INSERT INTO w_edtperso (uid, uds_directory_id) VALUES ('fresh', 'd42') RETURNING id"
     )
-    assert new_id == 42
+    assert new_id == 90000042
 
 
 async def test_sql_update_by_another_tool_logs_a_change_and_notifies(pool: asyncpg.Pool, database_url: str) -> None:
