@@ -47,7 +47,7 @@ import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
-from litestar import Litestar, get  # noqa: E402
+from litestar import Litestar, Response, get  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 
 from queries.delivery import BytesResponse  # noqa: E402
@@ -56,6 +56,7 @@ TARGET_RATIO = 0.7
 REDIS_LOCK_PREFIX = "schedulesy-test-lock:"  # the test fixtures' scheme: one session per logical db
 PARIS = dt.timezone(dt.timedelta(hours=1))
 BASELINE_PATH = "/bench/baseline/{size:int}"
+LITESTAR_RESPONSE_PATH = "/bench/litestar-response/{size:int}"
 
 # ---------------------------------------------------------------------------------------------
 # The benchmark app: the real one plus a baseline route that production never has
@@ -76,12 +77,21 @@ def bench_app() -> Litestar:
         headers = [(b"content-type", b"application/json"), (b"content-length", str(size).encode())]
         return BytesResponse(200, headers, body)
 
+    @get(LITESTAR_RESPONSE_PATH, include_in_schema=False)
+    async def litestar_response(size: int) -> Response[bytes]:
+        """The same bytes through Litestar's own ``Response``, to measure what an ASGI-level answer saves."""
+        body = _BLOBS.get(size)
+        if body is None:
+            body = _BLOBS[size] = b"x" * size
+        return Response(content=body, media_type="application/json")
+
     if os.environ.get("BENCH_NO_LOCAL_COPIES"):
         from queries import localcache
 
         localcache.MAX_BYTES = 0  # every read goes to Redis through the facade
     app = create_app()
     app.register(baseline)
+    app.register(litestar_response)
     return app
 
 
@@ -293,7 +303,8 @@ def run_wrk(url: str, headers: dict[str, str], seconds: float, connections: int)
     return Figures(rps, p50, p99, total, bad)
 
 
-async def _python_load(host: str, port: int, request: bytes, total: int, connections: int) -> tuple[float, list[float], int]:
+async def _python_load(host: str, port: int, request: bytes, total: int, connections: int
+                       ) -> tuple[float, list[float], int]:
     """A minimal HTTP/1.1 keep-alive client: enough to load one URL without becoming the bottleneck."""
     latencies: list[float] = []
     bad = 0
@@ -370,7 +381,8 @@ def scenarios(key: str, token: str, etags: dict[str, str]) -> list[Scenario]:
     ]
 
 
-def start_server(settings_env: dict[str, str], port: int, log_path: Path, local_copies: bool) -> subprocess.Popen[bytes]:
+def start_server(settings_env: dict[str, str], port: int, log_path: Path, local_copies: bool
+                 ) -> subprocess.Popen[bytes]:
     env = {**os.environ, **settings_env, "PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), str(ROOT)])}
     if not local_copies:
         env["BENCH_NO_LOCAL_COPIES"] = "1"
@@ -391,7 +403,8 @@ def start_server(settings_env: dict[str, str], port: int, log_path: Path, local_
     raise RuntimeError(f"granian did not answer within 60 s; see {log_path}")
 
 
-def measure(base: str, scenario: Scenario, args: argparse.Namespace) -> tuple[Figures, Figures, int]:
+def measure(base: str, scenario: Scenario, args: argparse.Namespace, baseline_prefix: str = "/bench/baseline/"
+            ) -> tuple[Figures, Figures, int]:
     """(endpoint figures, baseline figures, body bytes) of one scenario: the pair with the median ratio."""
     with httpx.Client(base_url=base, timeout=30) as client:
         probe = client.get(scenario.path, headers=scenario.headers)
@@ -402,7 +415,7 @@ def measure(base: str, scenario: Scenario, args: argparse.Namespace) -> tuple[Fi
             with client.stream("GET", scenario.path, headers=scenario.headers) as raw:
                 assert raw.headers.get("content-encoding") == "gzip", scenario.label
                 size = sum(len(chunk) for chunk in raw.iter_raw())
-    baseline_path = f"/bench/baseline/{size}"
+    baseline_path = f"{baseline_prefix}{size}"
     load = (lambda path: run_wrk(base + path, scenario.headers, args.duration, args.connections)) if args.wrk \
         else (lambda path: run_python(base + path, scenario.headers, args.requests, args.connections))
     load(scenario.path)  # warm-up (connections, caches)
@@ -455,7 +468,6 @@ def main() -> int:
         return settings_env, await prepare(env, settings_env)
 
     env = Environment(admin_url, redis_base)
-    print(f"machine: {machine()}")
     print(f"load generator: {'wrk, 1 thread' if args.wrk else 'asyncio HTTP/1.1 client (separate process)'}, "
           f"{args.connections} connections, "
           f"{f'{args.duration:g} s per run' if args.wrk else f'{args.requests} requests per run'}, "
@@ -474,20 +486,25 @@ def main() -> int:
                 response = client.get(path, headers={**headers, "Accept-Encoding": "identity"})
                 etags[path] = response.headers["etag"]
         missed = 0
-        print(f"{'scenario':<32} {'bytes':>8} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} | {'baseline':>8} "
-              f"{'p50 ms':>7} {'p99 ms':>7} | {'ratio':>5} {'+us/req':>7}")
         for scenario in scenarios(key, token, etags):
             endpoint, baseline, size = measure(base, scenario, args)
             ratio = endpoint.rps / baseline.rps
-            overhead = (1 / endpoint.rps - 1 / baseline.rps) * 1e6
             verdict = "OK" if ratio >= TARGET_RATIO else "MISSED"
-            if verdict == "MISSED":
-                missed += 1
-            bad = f"  ({endpoint.bad} bad answers!)" if endpoint.bad or baseline.bad else ""
-            print(f"{scenario.label:<32} {size:>8} {endpoint.rps:>8.0f} {endpoint.p50_ms:>7.2f} {endpoint.p99_ms:>7.2f} | "
-                  f"{baseline.rps:>8.0f} {baseline.p50_ms:>7.2f} {baseline.p99_ms:>7.2f} | {ratio:>5.2f} "
-                  f"{overhead:>7.0f}  target >= {TARGET_RATIO} {verdict}{bad}")
-        print(f"summary: {missed} scenario(s) below {TARGET_RATIO} x baseline")
+            missed += verdict == "MISSED"
+            bad = f" ({endpoint.bad + baseline.bad} bad answers!)" if endpoint.bad or baseline.bad else ""
+            print(f"{scenario.label}, {size} bytes: {endpoint.rps:.0f} req/s (p50 {endpoint.p50_ms:.2f} ms, "
+                  f"p99 {endpoint.p99_ms:.2f} ms); baseline {baseline.rps:.0f} req/s (p50 {baseline.p50_ms:.2f} ms, "
+                  f"p99 {baseline.p99_ms:.2f} ms); ratio {ratio:.2f} (target >= {TARGET_RATIO}) {verdict}; "
+                  f"{(1 / endpoint.rps - 1 / baseline.rps) * 1e6:+.0f} us/request{bad}")
+        calendar_size = int(httpx.get(f"{base}/api/calendar/student.json", headers={
+            "Authorization": f"Bearer {token}", "Accept-Encoding": "identity"}).headers["content-length"])
+        framework = Scenario("Litestar Response(bytes) instead of an ASGI bytes answer",
+                             f"/bench/litestar-response/{calendar_size}", {"Accept-Encoding": "identity"}, 200)
+        slow, fast, size = measure(base, framework, args)
+        print(f"{framework.label}, {size} bytes: {slow.rps:.0f} req/s vs {fast.rps:.0f} req/s "
+              f"(ratio {slow.rps / fast.rps:.2f}, {(1 / slow.rps - 1 / fast.rps) * 1e6:+.0f} us/request)")
+        print(f"summary: {missed} of {len(scenarios(key, token, etags))} scenarios below {TARGET_RATIO} x baseline")
+        print(f"machine: {machine()}")
         return 1 if missed else 0
     finally:
         if server is not None:

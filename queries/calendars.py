@@ -13,7 +13,6 @@ from litestar import Controller, Request, get
 from litestar.params import Parameter
 
 from queries import openapi
-from queries.deps import REQUIRE_IDENTITY, IdentityDep, read_models
 from queries.delivery import (
     JSON_MEDIA_TYPE,
     PRIVATE_REVALIDATE,
@@ -22,6 +21,7 @@ from queries.delivery import (
     deliver,
     deliver_ics,
 )
+from queries.deps import REQUIRE_IDENTITY, IdentityDep, read_models
 from queries.params import UNKNOWN_KEY, access_key, username_from
 from queries.schemas import Calendar
 from schedulesy.errors import Forbidden, NotFound

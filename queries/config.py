@@ -18,8 +18,8 @@ import msgspec
 from litestar import Controller, Request, get
 
 from queries import openapi
-from queries.deps import REQUIRE_IDENTITY, IdentityDep, services_of
 from queries.delivery import JSON_MEDIA_TYPE, BytesResponse, RequestConditions, static_document_response
+from queries.deps import REQUIRE_IDENTITY, IdentityDep, services_of
 from queries.schemas import AdeConfig
 from schedulesy.services import Services
 from schedulesy.settings import Settings

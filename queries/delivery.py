@@ -139,7 +139,7 @@ def etag_matches(if_none_match: bytes, etag: str) -> bool:
     theirs_gzip = _opaque(gzip_etag(etag).encode("latin-1"))
     for tag in if_none_match.split(b","):
         candidate = _opaque(tag)
-        if candidate == ours or candidate == theirs_gzip:
+        if candidate in (ours, theirs_gzip):
             return True
     return False
 

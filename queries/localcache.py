@@ -22,6 +22,7 @@ which follows the facade's own path (user → selection → calendar) one key at
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections import OrderedDict
@@ -153,10 +154,8 @@ class InvalidationStream:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
         self.copies.disable()
 
@@ -194,10 +193,8 @@ class InvalidationStream:
         finally:
             self.copies.disable()
             for connection in (listener, tracker):
-                try:
+                with contextlib.suppress(Exception):
                     await connection.disconnect()
-                except Exception:
-                    pass
             await pool.disconnect()
 
     async def _listen(self, listener: AbstractConnection) -> None:

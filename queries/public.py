@@ -13,7 +13,6 @@ from litestar import Request, get
 from litestar.params import Parameter
 
 from queries import openapi
-from queries.deps import OPTIONAL_IDENTITY, OptionalIdentityDep, read_models
 from queries.delivery import (
     JSON_MEDIA_TYPE,
     PRIVATE_REVALIDATE,
@@ -22,6 +21,7 @@ from queries.delivery import (
     RequestConditions,
     deliver,
 )
+from queries.deps import OPTIONAL_IDENTITY, OptionalIdentityDep, read_models
 from queries.params import ext_id_from
 from queries.schemas import ResourceWithEvents
 from schedulesy.errors import Forbidden, NotFound

@@ -13,7 +13,6 @@ from litestar import Controller, Request, get
 from litestar.params import Parameter
 
 from queries import openapi
-from queries.deps import REQUIRE_IDENTITY, IdentityDep, read_models
 from queries.delivery import (
     JSON_MEDIA_TYPE,
     PRIVATE_REVALIDATE,
@@ -22,6 +21,7 @@ from queries.delivery import (
     deliver,
     static_document_response,
 )
+from queries.deps import REQUIRE_IDENTITY, IdentityDep, read_models
 from queries.params import email_filter, ext_id_from
 from queries.schemas import ResourceNode
 from schedulesy.errors import NotFound, PreconditionFailed

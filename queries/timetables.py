@@ -13,7 +13,6 @@ from litestar.params import Parameter
 
 from queries import openapi
 from queries.calendars import ics_for_key
-from queries.deps import read_models, services_of
 from queries.delivery import (
     CAPABILITY_REVALIDATE,
     JSON_MEDIA_TYPE,
@@ -23,6 +22,7 @@ from queries.delivery import (
     etag_matches,
     static_document_response,
 )
+from queries.deps import read_models, services_of
 from queries.params import UNKNOWN_KEY, access_key, key_with_suffix
 from queries.qrcodes import MEDIA_TYPES, QrCache, QrFormat, etag
 from queries.schemas import Calendar

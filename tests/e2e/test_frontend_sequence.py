@@ -8,6 +8,7 @@ Waits are guards against a hang (``eventually``), never timing assertions.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator
 
@@ -46,10 +47,8 @@ async def worker(services: Services, synced: None) -> AsyncIterator[Projector]:
     await asyncio.wait_for(projector.leading.wait(), 20)
     yield projector
     task.cancel()
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await task
-    except asyncio.CancelledError:
-        pass
 
 
 def path_of(url: str) -> str:

@@ -21,7 +21,7 @@ from tests.queries.mirror import (
     paris,
 )
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def vevents(body: bytes) -> dict[str, icalendar.Event]:

@@ -15,6 +15,7 @@ from queries.localcache import CachedReads, InvalidationStream, LocalCopies
 from schedulesy.settings import Settings
 from tests.queries.conftest import Seeded, eventually
 
+
 def loader(value: str, calls: list[str]) -> Callable[[], Awaitable[str]]:
     async def load() -> str:
         calls.append(value)
@@ -134,7 +135,9 @@ async def test_any_write_to_a_key_in_redis_drops_its_copy(
     await redis.delete(other)
 
 
-async def test_a_flushed_database_drops_every_copy(stream: InvalidationStream, redis: Redis, settings: Settings) -> None:
+async def test_a_flushed_database_drops_every_copy(
+    stream: InvalidationStream, redis: Redis, settings: Settings
+) -> None:
     calls: list[str] = []
     await stream.copies.get(settings.redis_prefix + "a", loader("a", calls), one_byte)
     await redis.flushdb()
