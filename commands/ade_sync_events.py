@@ -262,7 +262,8 @@ class EventSync:
             return self.outcome
         start = min(w.start for w in self.windows)
         end = max(w.end for w in self.windows)
-        mirror = await load_mirror(self.pool, start, end, self.zone)
+        # The full pass fetches everything at full detail: it needs no summaries to compare with.
+        mirror = [] if self.full else await load_mirror(self.pool, start, end, self.zone)
         by_window: dict[Window, list[MirrorEvent]] = {w: [] for w in self.windows}
         for m in mirror:
             for w in self.windows:

@@ -21,9 +21,9 @@ import logging
 import random
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import httpx
 import msgspec
@@ -44,12 +44,14 @@ from schedulesy.ade.models import (
     Project,
     ProjectSelection,
     ResourceList,
+    ResourceNode,
     ResourceTree,
 )
 from schedulesy.logging import scrub_url
 from schedulesy.settings import Settings
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 # httpx logs every request URL at INFO; ADE URLs carry the password and the session id.
 logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -242,11 +244,6 @@ class AdeClient:
             attempt += 1
             await asyncio.sleep(delay)
 
-    async def _parse(self, function: str, body: bytes) -> ET.Element:
-        if len(body) > PARSE_IN_THREAD_BYTES:
-            return await asyncio.to_thread(xml.parse_root, function, body)
-        return xml.parse_root(function, body)
-
     # -----------------------------------------------------------------------------------------
     # Sessions
 
@@ -254,7 +251,7 @@ class AdeClient:
         """``connect``: a new session id (not yet bound to a project)."""
         body = await self._send("connect", {"login": self.login, "password": self._password})
         try:
-            session_id = xml.parse_session(await self._parse("connect", body))
+            session_id = xml.parse_session(xml.parse_root("connect", body))
         except AdeError:
             self.stats.of("connect").errors += 1
             raise
@@ -306,16 +303,22 @@ class AdeClient:
 
     async def _call_raw(self, function: str, params: Mapping[str, str | None], *,
                         relogin: bool = True) -> ET.Element:
-        return (await self._call(function, params, relogin=relogin))[1]
+        return (await self._call(function, params, xml.parse_root, relogin=relogin))[1]
 
-    async def _call(self, function: str, params: Mapping[str, str | None], *,
-                    relogin: bool = True) -> tuple[bytes, ET.Element]:
-        """One session call: (raw bytes, parsed root). A session error re-logs in and retries once."""
+    async def _call(self, function: str, params: Mapping[str, str | None], parse: Callable[[str, bytes], T], *,
+                    relogin: bool = True) -> tuple[bytes, T]:
+        """One session call: (raw bytes, parsed answer). A session error re-logs in and retries once.
+
+        ``parse`` reads the bytes (and raises the error an ``<error>`` root stands for); big
+        answers are parsed in a worker thread so the event loop keeps serving.
+        """
         generation = self._session_generation if not relogin else await self._ensure_session()
         for attempt in (0, 1):
             body = await self._send(function, {**params, "sessionId": self._session_id})
             try:
-                return body, await self._parse(function, body)
+                if len(body) > PARSE_IN_THREAD_BYTES:
+                    return body, await asyncio.to_thread(parse, function, body)
+                return body, parse(function, body)
             except (AdeSessionError, AdeEmptyAnswer) as exc:
                 self.stats.of(function).errors += 1
                 if not relogin or attempt == 1:
@@ -351,8 +354,7 @@ class AdeClient:
         """``getResources(tree=true)``: the nested tree, with the raw bytes for fingerprinting."""
         params = self._resource_params(category, detail, ids, leaves, folders, father_ids, filters)
         params["tree"] = "true"
-        body, root = await self._call("getResources", params)
-        categories = await self._maybe_thread(len(body), xml.parse_resource_tree, root)
+        body, categories = await self._call("getResources", params, _parse_tree)
         return ResourceTree(raw=body, categories=categories)
 
     async def get_resources(
@@ -369,8 +371,7 @@ class AdeClient:
         """``getResources(tree=false)``: a flat list, whatever the element names are."""
         params = self._resource_params(category, detail, ids, leaves, folders, father_ids, filters)
         params["tree"] = "false"
-        body, root = await self._call("getResources", params)
-        resources = await self._maybe_thread(len(body), xml.parse_resource_list, root)
+        body, resources = await self._call("getResources", params, _parse_list)
         return ResourceList(raw=body, resources=resources)
 
     @staticmethod
@@ -418,8 +419,7 @@ class AdeClient:
             "detail": None if detail is None else str(detail),
             "name": name,
         }
-        body, root = await self._call("getEvents", params)
-        events = await self._maybe_thread(len(body), xml.parse_events, root)
+        body, events = await self._call("getEvents", params, xml.parse_events_bytes)
         return EventList(raw=body, events=events)
 
     async def get_date(self, week: int, day: int, slot: int) -> AdeDate:
@@ -427,8 +427,11 @@ class AdeClient:
         root = await self._call_raw("getDate", {"week": str(week), "day": str(day), "slot": str(slot)})
         return xml.parse_date(root)
 
-    @staticmethod
-    async def _maybe_thread(size: int, function: Any, root: ET.Element) -> Any:
-        if size > PARSE_IN_THREAD_BYTES:
-            return await asyncio.to_thread(function, root)
-        return function(root)
+
+
+def _parse_tree(function: str, body: bytes) -> tuple[ResourceNode, ...]:
+    return xml.parse_resource_tree(xml.parse_root(function, body))
+
+
+def _parse_list(function: str, body: bytes) -> tuple[ResourceNode, ...]:
+    return xml.parse_resource_list(xml.parse_root(function, body))

@@ -178,6 +178,39 @@ def _event(element: ET.Element) -> Event | None:
     )
 
 
+STREAM_CHUNK = 1 << 20
+
+
+def parse_events_bytes(function: str, body: bytes) -> tuple[Event, ...]:
+    """``getEvents`` straight from bytes, streaming: each ``<event>`` is dropped from the tree once
+    read, so a 25 MB answer never becomes a 250 MB element tree. Errors as :func:`parse_root`."""
+    if not body.strip():
+        raise AdeEmptyAnswer(function, "ADE answered with an empty body (unknown function or dead session?)")
+    parser = ET.XMLPullParser(events=("start", "end"))
+    root: ET.Element | None = None
+    found: list[Event] = []
+    try:
+        for offset in range(0, len(body), STREAM_CHUNK):
+            parser.feed(body[offset:offset + STREAM_CHUNK])
+            for kind, element in parser.read_events():
+                if root is None:
+                    root = element
+                    if root.tag == "error":
+                        raise classify_error(function, root.get("name", ""), root.get("trace", ""))
+                    expect_root(function, root, "events", "event")
+                    continue
+                if kind == "end" and element.tag == "event":
+                    event = _event(element)
+                    if event is not None:
+                        found.append(event)
+                    if element is not root:
+                        root.clear()
+        parser.close()
+    except ET.ParseError as exc:
+        raise AdeProtocolError(function, f"unreadable XML: {exc}") from None
+    return tuple(found)
+
+
 def parse_events(root: ET.Element) -> tuple[Event, ...]:
     """``<events><event …>`` (or a bare ``<event>`` root, seen on ``eventId`` queries)."""
     expect_root("getEvents", root, "events", "event")

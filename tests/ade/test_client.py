@@ -119,7 +119,7 @@ async def test_a_business_error_is_not_retried(client: AdeClient, ade: AdeSimula
 async def test_an_unknown_function_answers_an_empty_body_which_is_an_error(client: AdeClient) -> None:
     await client.get_projects()
     with pytest.raises(AdeEmptyAnswer):
-        await client._call("noSuchFunction", {})
+        await client._call_raw("noSuchFunction", {})
 
 
 # -- resources ---------------------------------------------------------------------------------

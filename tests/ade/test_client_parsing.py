@@ -114,3 +114,24 @@ def test_detail_thirteen_sub_elements_are_not_tree_nodes() -> None:
             b'</allMembers><rights user="x"/><leaf id="2" name="B"/></branch></category></tree>')
     [category] = xml.parse_resource_tree(xml.parse_root("getResources", body))
     assert [n.id for n in category.walk()] == ["trainee", "1", "2"]
+
+
+def test_streamed_events_match_the_tree_parser_and_raise_the_same_errors() -> None:
+    body = ('<?xml version="1.0" encoding="UTF-8"?>\n<events>\n' + "".join(
+        f'\t<event id="{i}" activityId="9" session="0" repetition="{i}" name="Cours n°{i} d&apos;été" '
+        f'date="0{1 + i % 9}/03/2027" startHour="08:00" endHour="09:30" duration="6" color="1,2,3" '
+        f'lastUpdate="">\n\t\t<resources>\n\t\t\t<resource id="{i}" category="trainee" name="G{i}"/>\n'
+        f'\t\t</resources>\n\t\t<additional/>\n\t</event>\n' for i in range(3000)) + "</events>\n").encode()
+    streamed = xml.parse_events_bytes("getEvents", body)
+    assert streamed == xml.parse_events(xml.parse_root("getEvents", body))
+    assert len(streamed) == 3000 and streamed[5].resources[0].id == "5"
+    bare = b'<event id="7" activityId="3" session="0" repetition="2" date="02/05/2023"/>'
+    assert [e.id for e in xml.parse_events_bytes("getEvents", bare)] == [7]
+    with pytest.raises(AdeSessionError):
+        xml.parse_events_bytes("getEvents", b'<error name="java.lang.NullPointerException" trace=""/>')
+    with pytest.raises(AdeEmptyAnswer):
+        xml.parse_events_bytes("getEvents", b"")
+    with pytest.raises(AdeProtocolError):
+        xml.parse_events_bytes("getEvents", b"<events><event id='1'>")
+    with pytest.raises(AdeProtocolError):
+        xml.parse_events_bytes("getEvents", b"<html>oops</html>")
