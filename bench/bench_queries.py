@@ -192,7 +192,7 @@ async def seed(database_url: str) -> None:
     from schedulesy.db import create_pool
 
     pool = await create_pool(database_url, max_size=2)
-    rows = []
+    rows: list[tuple[str, str, str | None, str, str, dict[str, object], list[float] | None]] = []
     room_names = {r: f"Salle {i:03d} - Bâtiment Le Bel" for i, r in enumerate(ROOMS)}
     teacher_names = {t: f"Enseignant{i} Nom{i}" for i, t in enumerate(TEACHERS)}
     for category in ("classroom", "instructor", "trainee", "category5"):

@@ -1,6 +1,6 @@
 """Deliver stored bytes over HTTP: validators, 304s, gzip negotiation — and no re-encoding.
 
-A read model arrives as a :class:`StoredDocument` whose body (and gzip body) were encoded once,
+A read model arrives as a ``StoredDocument`` whose body (and gzip body) were encoded once,
 at build time. This module only decides *which* bytes to send and with which headers, reading
 the few request headers it needs straight from the ASGI scope. The answer is a tiny ASGI app
 (:class:`BytesResponse`) that Litestar passes through untouched.
@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import functools
 from email.utils import formatdate, parsedate_to_datetime
-from typing import Any, Protocol
 
 from litestar.types import Receive, Scope, Send
+
+from projections.readmodels import StoredDocument
 
 JSON_MEDIA_TYPE = "application/json"
 ICS_MEDIA_TYPE = "text/calendar; charset=utf-8"
@@ -35,18 +36,6 @@ CAPABILITY_REVALIDATE = "no-cache"
 revoked key stops working at once while an unchanged calendar costs a 304."""
 
 _HeaderList = list[tuple[bytes, bytes]]
-
-
-class Document(Protocol):
-    """What the read-model facade hands us (``projections.readmodels.StoredDocument``)."""
-
-    body: bytes
-    etag: str
-    last_modified: float
-    media_type: str
-    status: int
-    gzip_body: bytes | None
-    meta: dict[str, Any]
 
 
 class BytesResponse:
@@ -170,7 +159,7 @@ def is_not_modified(conditions: RequestConditions, etag: str, last_modified: flo
 
 
 def deliver(
-    document: Document,
+    document: StoredDocument,
     conditions: RequestConditions,
     *,
     cache_control: str,
@@ -251,7 +240,7 @@ IDENTITY_ONLY_AGENTS = (b"outlook", b"microsoft", b"exchange")
 VARY_USER_AGENT = ("User-Agent",)
 
 
-def deliver_ics(document: Document, conditions: RequestConditions, username: str) -> BytesResponse:
+def deliver_ics(document: StoredDocument, conditions: RequestConditions, username: str) -> BytesResponse:
     """An ICS feed: ``text/calendar; charset=utf-8``, an attachment named ``<username>.ics``, revalidated
     on each poll (a revoked key stops at once; an unchanged feed costs a 304)."""
     agent = (conditions.user_agent or b"").lower()

@@ -69,17 +69,16 @@ class VerifiedTokens:
             return None
         cached = self._identities.get(authorization)
         if cached is not None:
-            identity, expires_at = cached
+            remembered, expires_at = cached
             if time.time() <= expires_at:
-                return identity
+                return remembered
             del self._identities[authorization]  # expired: authenticate() gives the proper 403
         identity = authenticate(self.settings, authorization)
-        if identity is not None:
-            expires = identity.claims.get("exp")
-            if isinstance(expires, (int, float)) and not isinstance(expires, bool):
-                self._identities[authorization] = (identity, float(expires) + self.settings.jwt_leeway)
-                while len(self._identities) > self.size:
-                    self._identities.popitem(last=False)
+        expires = identity.claims.get("exp") if identity is not None else None
+        if identity is not None and isinstance(expires, (int, float)) and not isinstance(expires, bool):
+            self._identities[authorization] = (identity, float(expires) + self.settings.jwt_leeway)
+            while len(self._identities) > self.size:
+                self._identities.popitem(last=False)
         return identity
 
 

@@ -14,6 +14,7 @@ from litestar import MediaType, Response, get
 from schedulesy.services import Services, ServicesDep
 
 PROJECTION = "read_models"
+SYNC_CYCLE = "cycle"  # the sync_state row of a whole ADE sync cycle
 CHECK_TIMEOUT_SECONDS = 2.0
 MAX_HEARTBEAT_AGE_SECONDS = 30.0
 MAX_PROJECTION_LAG_SECONDS = 60.0
@@ -70,7 +71,9 @@ async def readiness(services: Services) -> dict[str, Check]:
                      detail="" if lag <= MAX_PROJECTION_LAG_SECONDS else "read models lag behind Postgres")
 
     async def ade_sync() -> Check:
-        last = await services.pool.fetchval("SELECT max(last_success_at) FROM schedulesy.sync_state")
+        last = await services.pool.fetchval(
+            "SELECT last_success_at FROM schedulesy.sync_state WHERE name = $1", SYNC_CYCLE
+        )
         age = _age(last)
         limit = 3 * services.settings.poll_interval + 600
         if age is None:

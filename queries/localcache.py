@@ -258,7 +258,7 @@ class CachedReads:
         return await self.copies.get(key, lambda: self.models.resource_events(ext_id, anonymous=anonymous),
                                      _document_size)
 
-    async def instructors_by_email(self, email: str) -> StoredDocument | None:
+    async def instructors_by_email(self, email: str) -> StoredDocument:
         return await self.copies.get(self.keys.instructor_email(email),
                                      lambda: self.models.instructors_by_email(email), _document_size)
 

@@ -2,7 +2,7 @@
 
 Node documents are stored with their children already rewritten for the front end (absolute
 ``https://<public host>/api/resource/<id>.json/`` URLs, ``selectable``, sorted by name), so a
-request is one Redis read and the stored bytes.
+request is one lookup (process memory, else Redis, else Postgres) and the stored bytes.
 """
 
 from __future__ import annotations
@@ -19,14 +19,11 @@ from queries.delivery import (
     BytesResponse,
     RequestConditions,
     deliver,
-    static_document_response,
 )
 from queries.deps import REQUIRE_IDENTITY, IdentityDep, read_models
 from queries.params import email_filter, ext_id_from
 from queries.schemas import ResourceNode
 from schedulesy.errors import NotFound, PreconditionFailed
-
-EMPTY_LIST = b"[]"
 
 NodeSegment = Annotated[
     str,
@@ -55,9 +52,7 @@ class ResourceController(Controller):
             r404=openapi.error("Not Found: no such resource, or not `<id>.json`."),
         ),
     )
-    async def resource(
-        self, request: Request, identity: IdentityDep, node: NodeSegment
-    ) -> BytesResponse:
+    async def resource(self, request: Request, identity: IdentityDep, node: NodeSegment) -> BytesResponse:
         ext_id = ext_id_from(node)
         document = await read_models(request).resource_node(ext_id)
         if document is None:
@@ -90,12 +85,5 @@ class ResourceController(Controller):
         if address is None:
             raise PreconditionFailed("Your search is too wide. Please specify a filter")
         document = await read_models(request).instructors_by_email(address)
-        conditions = RequestConditions(request.scope)
-        if document is None:
-            return _empty_list(conditions)
-        return deliver(document, conditions, cache_control=PRIVATE_REVALIDATE, media_type=JSON_MEDIA_TYPE)
-
-
-def _empty_list(conditions: RequestConditions) -> BytesResponse:
-    return static_document_response(EMPTY_LIST, '"empty-list"', conditions, media_type=JSON_MEDIA_TYPE,
-                                    cache_control=PRIVATE_REVALIDATE)
+        return deliver(document, RequestConditions(request.scope), cache_control=PRIVATE_REVALIDATE,
+                       media_type=JSON_MEDIA_TYPE)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import icalendar
@@ -28,7 +29,7 @@ from tests.queries.conftest import eventually
 API = "https://testserver/api"
 SPA_ID = re.compile(r"(\d+)\.json")
 CATEGORIES = ("trainee", "instructor", "classroom", "category5")
-FAST = dict(poll_interval=0.2, heartbeat_interval=0.3, keepalive_timeout=3.0, standby_interval=0.1,
+FAST: dict[str, Any] = dict(poll_interval=0.2, heartbeat_interval=0.3, keepalive_timeout=3.0, standby_interval=0.1,
             reconnect_delay=0.1, max_reconnect_delay=0.5, retry_delay=0.1, max_retry_delay=0.5)
 
 

@@ -128,7 +128,9 @@ async def test_the_answer_is_the_stored_bytes_unchanged(
     path = f"/api/calendar/{seeded.owner}.json"
     _, headers, body = await raw_get(api, path, {**seeded.owner_headers, "Accept-Encoding": encoding})
     key = Keys(settings.redis_prefix).calendar(selection_hash([ROOM, GROUP]))
-    stored = from_wire(await redis.hget(key, "d"))
+    raw = await redis.hget(key, "d")
+    assert isinstance(raw, bytes)
+    stored = from_wire(raw)
     assert body == (stored.gzip_body if encoding == "gzip" else stored.body)
     assert headers["etag"].startswith(stored.etag[:-1])
 

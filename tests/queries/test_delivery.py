@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 import pytest
 
+from projections.readmodels import StoredDocument
 from queries.delivery import (
     BytesResponse,
     RequestConditions,
@@ -23,19 +22,15 @@ from queries.delivery import (
 LAST_MODIFIED = 1_700_000_000  # Tue, 14 Nov 2023 22:13:20 GMT
 
 
-class Stored(msgspec.Struct):
-    body: bytes
-    etag: str
-    last_modified: float
-    media_type: str = "application/json"
-    status: int = 200
-    gzip_body: bytes | None = None
-    meta: dict[str, Any] = {}
+def Stored(body: bytes, etag: str, last_modified: int, media_type: str = "application/json",  # noqa: N802
+           gzip_body: bytes | None = None) -> StoredDocument:
+    return StoredDocument(body=body, etag=etag, last_modified=last_modified, media_type=media_type,
+                          gzip_body=gzip_body)
 
 
 def conditions(**headers: str) -> RequestConditions:
     raw = [(name.replace("_", "-").encode(), value.encode()) for name, value in headers.items()]
-    return RequestConditions({"headers": raw})  # type: ignore[typeddict-item]
+    return RequestConditions({"headers": raw})  # type: ignore[arg-type]
 
 
 def header(response: BytesResponse, name: bytes) -> str | None:

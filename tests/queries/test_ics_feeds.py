@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import asyncpg
 import icalendar
@@ -24,7 +25,7 @@ from tests.queries.mirror import (
 UTC = dt.UTC
 
 
-def vevents(body: bytes) -> dict[str, icalendar.Event]:
+def vevents(body: bytes) -> dict[str, Any]:
     calendar = icalendar.Calendar.from_ical(body)
     return {str(event["UID"]): event for event in calendar.walk("VEVENT")}
 
@@ -109,11 +110,11 @@ async def test_uids_survive_a_change_of_event_id(
                        sequence=1, last_update=paris(2025, 10, 1, 8, 0))
     await read_models.apply({"event": {"191050", "291050"}, "timetable": {ROOM, TEACHER, GROUP}})
 
-    async def moved() -> bool:
+    async def replaced() -> bool:
         feed = vevents((await api.get(f"/api/timetable/{seeded.key}.ics")).content)
         return int(feed["1910500-0-0@testserver"]["SEQUENCE"]) == 1
 
-    await eventually(moved, "the feed shows the re-placed event")
+    await eventually(replaced, "the feed shows the re-placed event")
     events = vevents((await api.get(f"/api/timetable/{seeded.key}.ics")).content)
     assert set(events) == before
     moved = events["1910500-0-0@testserver"]
