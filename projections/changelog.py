@@ -67,6 +67,8 @@ class Batch(msgspec.Struct, frozen=True):
     """False when ``limit`` cut the read short: there is more to read right away."""
     safe: Position | None = None
     """(complete reads only) the last change of a finished transaction: a gap-safe checkpoint."""
+    pending_since: datetime | None = None
+    """created_at of the oldest committed change this read left for later (None: none left)."""
 
 
 # The snapshot of a read, and its frontier. pg_snapshot_xmin (the oldest transaction still running)
@@ -144,10 +146,15 @@ async def read_finished(conn: asyncpg.Connection, after: Position, limit: int) -
     """The next changes of finished transactions after ``after`` (the frontier-only read)."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         snapshot = _snapshot(await conn.fetchrow(_SNAPSHOT))
-        rows = await conn.fetch(_READ_FINISHED, after.xid, after.id, snapshot.frontier, limit)
-    changes = _changes(rows)
+        changes = _changes(await conn.fetch(_READ_FINISHED, after.xid, after.id, snapshot.frontier, limit))
+        end = changes[-1].position if changes else after
+        pending_since = await conn.fetchval(
+            "SELECT min(created_at) FROM schedulesy.change WHERE (xid, id) > ($1::xid8, $2::bigint)",
+            end.xid, end.id,
+        )
     complete = len(changes) < limit
-    return Batch(changes, snapshot, complete, safe=changes[-1].position if changes else None)
+    return Batch(changes, snapshot, complete, safe=changes[-1].position if changes else None,
+                 pending_since=pending_since)
 
 
 async def read_visible(conn: asyncpg.Connection, after: Position, ahead: Ahead | None, limit: int) -> Batch:
@@ -164,7 +171,11 @@ async def read_visible(conn: asyncpg.Connection, after: Position, ahead: Ahead |
             await conn.fetchrow(_SAFE_POSITION, after.xid, after.id, snapshot.frontier) if complete else None
         )
     safe = None if safe_row is None else Position(safe_row["xid"], safe_row["id"])
-    return Batch(_changes(rows), snapshot, complete, safe)
+    changes = _changes(rows)
+    # Complete: every committed change is applied once this batch is. Cut short: what is left comes
+    # after the last change read, in (xid, id) order — about as old as it, a fair estimate.
+    pending_since = None if complete else changes[-1].created_at
+    return Batch(changes, snapshot, complete, safe, pending_since)
 
 
 def coalesce(changes: Sequence[Change]) -> dict[str, set[str]]:
@@ -196,7 +207,8 @@ async def load_checkpoint(db: Executor, projection: str) -> Position:
 
 
 async def advance_checkpoint(
-    db: Executor, projection: str, expected: Position, new: Position, leader: str
+    db: Executor, projection: str, expected: Position, new: Position, leader: str,
+    pending_since: datetime | None = None,
 ) -> bool:
     """Move the checkpoint from ``expected`` to ``new``; False when someone else moved it meanwhile.
 
@@ -206,10 +218,11 @@ async def advance_checkpoint(
     status = await db.execute(
         """
         UPDATE schedulesy.projector_checkpoint
-        SET last_xid = $4::xid8, last_id = $5, updated_at = now(), heartbeat_at = now(), leader = $6
+        SET last_xid = $4::xid8, last_id = $5, updated_at = now(), heartbeat_at = now(), leader = $6,
+            pending_since = $7
         WHERE projection = $1 AND last_xid = $2::xid8 AND last_id = $3
         """,
-        projection, expected.xid, expected.id, new.xid, new.id, leader,
+        projection, expected.xid, expected.id, new.xid, new.id, leader, pending_since,
     )
     return status == "UPDATE 1"
 
@@ -227,16 +240,16 @@ async def set_checkpoint(db: Executor, projection: str, position: Position) -> N
     )
 
 
-async def beat(db: Executor, projection: str, leader: str) -> Position | None:
-    """The leader's heartbeat (health calls the worker dead when it stops); returns the stored
-    checkpoint, so the leader notices when ``schedulesy rebuild`` moved it."""
+async def beat(db: Executor, projection: str, leader: str, pending_since: datetime | None = None) -> Position | None:
+    """The leader's heartbeat (health calls the worker dead when it stops) with its own view of its
+    lag; returns the stored checkpoint, so the leader notices when ``schedulesy rebuild`` moved it."""
     row = await db.fetchrow(
         """
-        UPDATE schedulesy.projector_checkpoint SET heartbeat_at = now(), leader = $2
+        UPDATE schedulesy.projector_checkpoint SET heartbeat_at = now(), leader = $2, pending_since = $3
         WHERE projection = $1
         RETURNING last_xid, last_id
         """,
-        projection, leader,
+        projection, leader, pending_since,
     )
     return None if row is None else Position(row["last_xid"], row["last_id"])
 

@@ -8,9 +8,10 @@ event, and a feed is *assembled*: header + fragments + footer.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Protocol, TypeVar
 
 from redis.asyncio import Redis
@@ -27,8 +28,16 @@ FRAGMENT_TTL = 7 * 24 * 3600
 PIPELINE_CHUNK = 1000
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
 
-FeedPlan = tuple[bytes, list[tuple[str, ics_builder.IcsEvent]], int]
-"""A feed before assembly: header, (fragment id, VEVENT content) per event, event count."""
+@dataclasses.dataclass(frozen=True)
+class FeedPlan:
+    """A feed before assembly."""
+
+    header: bytes
+    fragment_ids: list[str]
+    nb_events: int
+    content: Callable[[str], ics_builder.IcsEvent]
+    """The VEVENT content behind one of ``fragment_ids``: asked only for fragments to render,
+    so a rebuild keeps fragment ids in memory, not every event's content."""
 
 T = TypeVar("T")
 
@@ -62,8 +71,11 @@ class FragmentStore:
         while len(self._lru) > self.capacity:
             self._lru.popitem(last=False)
 
-    async def resolve(self, wanted: Mapping[str, ics_builder.IcsEvent]) -> dict[str, bytes]:
-        """The fragment of every wanted id, rendering (and sharing) only the unknown ones."""
+    async def resolve(
+        self, wanted: Mapping[str, Callable[[str], ics_builder.IcsEvent]]
+    ) -> dict[str, bytes]:
+        """The fragment of every wanted id (id → how to get its content), rendering (and
+        sharing) only the unknown ones."""
         found: dict[str, bytes] = {}
         missing: list[str] = []
         for fragment_id in wanted:
@@ -75,7 +87,7 @@ class FragmentStore:
                 found[fragment_id] = fragment
         if missing:
             found.update(await self._fetch(missing))
-        rendered = {f: ics_builder.render_event(wanted[f]) for f in missing if f not in found}
+        rendered = {f: ics_builder.render_event(wanted[f](f)) for f in missing if f not in found}
         for fragment_id, fragment in rendered.items():
             found[fragment_id] = fragment
             self._remember(fragment_id, fragment)
@@ -116,9 +128,9 @@ class FragmentStore:
 
     async def assemble(self, plans: Mapping[str, FeedPlan]) -> dict[str, Built]:
         """Each feed is its header + its events' fragments; each fragment is rendered at most once."""
-        wanted = {fragment_id: vevent for _, contents, _ in plans.values() for fragment_id, vevent in contents}
+        wanted = {f: plan.content for plan in plans.values() for f in plan.fragment_ids}
         found = await self.resolve(wanted)
         return {
-            name: ics_builder.build_ics(header, [found[f] for f, _ in contents], nb_events)
-            for name, (header, contents, nb_events) in plans.items()
+            name: ics_builder.build_ics(plan.header, [found[f] for f in plan.fragment_ids], plan.nb_events)
+            for name, plan in plans.items()
         }

@@ -52,6 +52,15 @@ EMAIL_TTL = 3600
 BUILD_LOCK_MS = 10_000
 BUILD_WAIT_STEPS = 40
 BUILD_WAIT_SECONDS = 0.05
+IDENTITY_READ_THROUGH_TTL = 300
+"""User and access documents stored by a read-through expire after this (the projector's copies
+do not): a build that read a row just before it was deleted (a revoked key) cannot outlive it long."""
+PUT_IF_ABSENT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'd', ARGV[1], 'v', ARGV[2])
+if tonumber(ARGV[3]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+return 1
+"""
 MAX_USERNAME = 32
 MAX_RESOURCE_ID = 25
 REBUILD_SELECTION_CHUNK = 200
@@ -125,7 +134,7 @@ class _Batch:
         self._counted: set[str] = set()
         self.timetables: dict[str, list[int]] = {}
         self.events = EventStore()
-        self._ics: dict[int, tuple[str, ics_builder.IcsEvent]] = {}
+        self._fragment_ids: dict[int, str] = {}
 
     async def load_everything(self) -> None:
         self.resources.update(await loaders.fetch_all_resources(self.conn))
@@ -170,13 +179,13 @@ class _Batch:
         """Distinct events of these resources' timetables, by start time."""
         return self.events.rows(self._event_ids(ext_ids))
 
-    def ics_content(self, event: EventRow, host: str) -> tuple[str, ics_builder.IcsEvent]:
-        """(fragment id, VEVENT content) of an event, worked out once per batch."""
-        content = self._ics.get(event.event_id)
-        if content is None:
+    def fragment_id(self, event: EventRow, host: str) -> str:
+        """The id of an event's VEVENT fragment, worked out once per batch."""
+        fragment_id = self._fragment_ids.get(event.event_id)
+        if fragment_id is None:
             vevent = ics_builder.ics_event(event, self.events.classrooms, host)
-            content = self._ics[event.event_id] = (vevent.fragment_id(), vevent)
-        return content
+            fragment_id = self._fragment_ids[event.event_id] = vevent.fragment_id()
+        return fragment_id
 
 
 def _valid_resource_id(ext_id: str, categories: Collection[str]) -> bool:
@@ -208,6 +217,8 @@ class ReadModels:
         self.host = urlsplit(self.settings.public_url).hostname or "schedulesy"
         self.fragments = FragmentStore(services.redis, services.keys, self, fragment_cache_size)
         self._inflight: dict[str, asyncio.Task[StoredDocument | None]] = {}
+        self._put_if_absent = services.redis.register_script(PUT_IF_ABSENT)
+        self._identity_families = (services.keys.user(""), services.keys.access(""))
         self._redis_down_until = 0.0
 
     @classmethod
@@ -373,15 +384,21 @@ class ReadModels:
         )
 
     def _ics_plan(self, batch: _Batch, selection: tuple[str, ...], events: list[EventRow]) -> FeedPlan:
-        """Header, VEVENT contents and event count of one selection's feed."""
+        """Header, fragment ids and event count of one selection's feed."""
         names = [row.name for ext_id in selection if (row := batch.resource(ext_id)) is not None]
         header = ics_builder.calendar_header(ics_builder.calendar_name(names), self.settings.timezone)
         if len(events) > self.settings.max_events:
             placeholder = ics_builder.too_many_events_event(
                 self.host, self.settings.zone, len(events), self.settings.max_events
             )
-            return header, [(placeholder.fragment_id(), placeholder)], len(events)
-        return header, [batch.ics_content(e, self.host) for e in events], len(events)
+            return FeedPlan(header, [placeholder.fragment_id()], len(events), lambda _: placeholder)
+        by_fragment = {batch.fragment_id(e, self.host): e for e in events}
+        classrooms = batch.events.classrooms
+
+        def content(fragment_id: str) -> ics_builder.IcsEvent:
+            return ics_builder.ics_event(by_fragment[fragment_id], classrooms, self.host)
+
+        return FeedPlan(header, list(by_fragment), len(events), content)
 
     async def _build_email(self, batch: _Batch, email: str) -> Built:
         rows = await loaders.fetch_resources_by_email(batch.conn, email)
@@ -418,10 +435,14 @@ class ReadModels:
                     report.documents_unchanged += 1
                     if ttl:
                         pipe.expire(key, ttl)
+                    elif key.startswith(self._identity_families):
+                        pipe.persist(key)  # confirmed from a fresh snapshot: keep it for good
                     continue
                 pipe.hset(key, mapping={"d": to_wire(built.stored(now)), "v": version})
                 if ttl:
                     pipe.expire(key, ttl)
+                elif key.startswith(self._identity_families):
+                    pipe.persist(key)
                 report.documents_written += 1
             await pipe.execute()
         for chunk in chunks(sorted(writes.delete), WRITE_CHUNK):
@@ -706,6 +727,8 @@ class ReadModels:
                         await asyncio.sleep(BUILD_WAIT_SECONDS)
                         if (document := await self._get(key)) is not None:
                             return document
+                        if not await redis.exists(lock):
+                            break  # it finished without storing anything (e.g. no such user)
             except REDIS_DOWN:
                 self.redis_failed()
         try:
@@ -714,22 +737,26 @@ class ReadModels:
             if built is None:
                 return None
             document = built.stored(int(time.time()))
-            if self.redis_usable():
-                try:
-                    pipe = redis.pipeline(transaction=False)
-                    # HSETNX: a document the projector wrote meanwhile is fresher than this build
-                    pipe.hsetnx(key, "d", to_wire(document))
-                    pipe.hsetnx(key, "v", built.version)
-                    if ttl:
-                        pipe.expire(key, ttl)
-                    await pipe.execute()
-                except REDIS_DOWN:
-                    self.redis_failed()
-                except ResponseError:
-                    pass  # a key of another shape: the projector replaces it
+            await self._store_if_absent(key, document, built.version, ttl)
             return document
         finally:
             await self._release(lock, locked)
+
+    async def _store_if_absent(self, key: str, document: StoredDocument, version: str, ttl: int | None) -> bool:
+        """Store a read-through build unless the key exists: what the projector wrote meanwhile
+        is newer than this build's snapshot."""
+        if not self.redis_usable():
+            return False
+        if ttl is None and key.startswith(self._identity_families):
+            ttl = IDENTITY_READ_THROUGH_TTL
+        try:
+            stored = await self._put_if_absent(keys=[key], args=[to_wire(document), version, ttl or 0])
+        except REDIS_DOWN:
+            self.redis_failed()
+            return False
+        except ResponseError:
+            return False  # a key of another shape: the projector replaces it
+        return bool(stored)
 
     async def _release(self, lock: str, locked: bool) -> None:
         if locked and self.redis_usable():

@@ -131,6 +131,8 @@ class Projector:
         self.backend_pid: int | None = None
         self.batches = 0
         self.rounds = 0
+        self.pending_since: datetime | None = None
+        """created_at of the oldest committed change not yet applied, as last seen (health's lag)."""
         """Completed catch-up rounds (a round ends when the log has nothing more to give)."""
         self._ahead: changelog.Ahead | None = None
         self._overflow_until: Position | None = None
@@ -218,7 +220,7 @@ class Projector:
             await asyncio.sleep(self.heartbeat_interval)
             async with self._conn_lock:
                 stored = await asyncio.wait_for(
-                    changelog.beat(conn, self.projection, self.name), self.keepalive_timeout
+                    changelog.beat(conn, self.projection, self.name, self.pending_since), self.keepalive_timeout
                 )
                 if stored is not None and stored != self.position:
                     self._checkpoint_moved = True  # by `schedulesy rebuild`: see _reload
@@ -262,11 +264,14 @@ class Projector:
             batch = await self._query(changelog.read_finished, conn, self.position, self.batch_size)
         grouped = changelog.coalesce(batch.changes)
         report = ApplyReport()
+        if batch.changes:  # until applied, these are the oldest pending (and stay so if apply fails)
+            self.pending_since = min(c.created_at for c in batch.changes)
         if grouped:
             try:
                 report = await self.applier.apply(grouped)
             except Exception as exc:
                 raise ApplyFailed(str(exc)) from exc
+        self.pending_since = batch.pending_since
         checkpoint = batch.safe
         if reading_ahead:
             if batch.complete:
@@ -304,7 +309,9 @@ class Projector:
         """Compare-and-set the checkpoint (under the connection lock, so the heartbeat's view agrees)."""
         async with self._conn_lock:
             moved = await asyncio.wait_for(
-                changelog.advance_checkpoint(conn, self.projection, self.position, checkpoint, self.name),
+                changelog.advance_checkpoint(
+                    conn, self.projection, self.position, checkpoint, self.name, self.pending_since
+                ),
                 self.query_timeout,
             )
             if moved:

@@ -83,7 +83,6 @@ class EventJson:
     def __init__(self, zone: dt.tzinfo) -> None:
         self.zone = zone
         self._full: dict[int, msgspec.Raw] = {}
-        self._anonymous: dict[int, msgspec.Raw] = {}
         self._entries: dict[tuple[str, str, str], dict[str, Any]] = {}
         self._items: dict[int, tuple[_MapItem, ...]] = {}
 
@@ -118,13 +117,10 @@ class EventJson:
         return raw
 
     def anonymous(self, event: EventRow) -> msgspec.Raw:
+        """Not kept: an event shows in few rooms, so this is rarely asked twice."""
         if not any(b.category + "s" == INSTRUCTORS for b in event.bookings):
             return self.full(event)
-        raw = self._anonymous.get(event.event_id)
-        if raw is None:
-            raw = msgspec.Raw(ENCODER.encode(self._object(event, with_instructors=False)))
-            self._anonymous[event.event_id] = raw
-        return raw
+        return msgspec.Raw(ENCODER.encode(self._object(event, with_instructors=False)))
 
     def map_items(self, event: EventRow, classrooms: Mapping[str, Classroom]) -> tuple[_MapItem, ...]:
         """(map name, id, entry) of each resource the event books, worked out once per event."""

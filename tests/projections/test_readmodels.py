@@ -245,3 +245,28 @@ async def test_a_key_of_another_shape_is_replaced_not_fatal(models: ReadModels) 
     report = await models.apply({"resource": {"6000"}})
     assert report.documents_written >= 1
     assert await redis.type(keys.resource_node("6000")) == b"hash"
+
+
+async def test_a_read_through_never_overwrites_what_the_projector_wrote(models: ReadModels) -> None:
+    keys = models.keys
+    await models.rebuild_all()
+    fresh = await models._get(keys.resource_node(ROOM))
+    stale = msgspec.structs.replace(fresh, body=b'{"stale": true}')
+    assert await models._store_if_absent(keys.resource_node(ROOM), stale, "stale", None) is False
+    assert (await models.resource_node(ROOM)).body == fresh.body
+
+
+async def test_a_revoked_access_rebuilt_from_an_older_snapshot_expires_soon(models: ReadModels) -> None:
+    """A read-through that read the access just before its DELETE stores it after the projector's
+    DEL: such an identity document carries a short TTL, the projector's copies none."""
+    pool, redis, keys = models.services.pool, models.services.redis, models.keys
+    key = await insert_access(pool, "jdupont")
+    assert await models.access_grant(key) is not None  # built by read-through
+    assert 0 < await redis.ttl(keys.access(key)) <= 300
+    stale = await models._get(keys.access(key))
+    await models.apply({"access": {key}})
+    assert await redis.ttl(keys.access(key)) == -1  # confirmed by the projector: kept
+    await pool.execute("DELETE FROM schedulesy.access WHERE key = $1::uuid", key)
+    await models.apply({"access": {key}})
+    assert await models._store_if_absent(keys.access(key), stale, "stale", None) is True
+    assert 0 < await redis.ttl(keys.access(key)) <= 300
