@@ -97,6 +97,8 @@ def show(label: str, report: SyncReport, *, target: str = "") -> None:
     print(f"  time: {report.duration_seconds:.2f} s")
     print(f"  ade_requests: {report.requests} requests ({by_function}){target}")
     print(f"  ade_bytes: {report.ade_bytes / 1e6:.2f} MB")
+    waited = ", ".join(f"{k} {v.seconds:.1f}" for k, v in sorted(report.ade.items()))
+    print(f"  ade_seconds: {waited} (summed over concurrent requests)")
     trees = ", ".join(f"{c.category} {c.status} {c.nodes}" for c in report.categories)
     print(f"  trees: {trees}")
     if events:
@@ -222,7 +224,7 @@ async def main() -> None:
                 resources = await services.pool.fetchval(
                     "SELECT count(*) FROM schedulesy.resource WHERE category <> ext_id")
                 print(f"  original_nightly_requests: {resources:,} (one getEvents per resource)")
-            print(f"peak_rss: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+            print(f"peak_rss_total: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     finally:
         process.terminate()
         try:

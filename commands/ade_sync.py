@@ -45,7 +45,7 @@ from commands.ade_sync_events import (
 from commands.ade_sync_trees import TreeOutcome, fingerprint, flatten, tree_ids, write_category
 from commands.ade_sync_writes import ANALYZE_AFTER_ROWS, timetable_for_resources, tune_transaction
 from schedulesy.ade.client import AdeClient, FunctionStats
-from schedulesy.ade.errors import AdeError
+from schedulesy.ade.errors import AdeError, AdeLoginError, AdeUnavailable
 from schedulesy.ade.models import ResourceNode, ResourceTree
 from schedulesy.services import Services, open_services
 from schedulesy.settings import Settings
@@ -243,8 +243,11 @@ async def _cycle(services: Services, ade: AdeClient, *, force: bool, full: bool,
     recheck = [r["event_id"] for r in await pool.fetch(
         "SELECT DISTINCT event_id FROM schedulesy.event_resource WHERE resource_ext_id = ANY($1::text[])", gone)
     ] if gone else []
+    unreachable = [a for a in answers if isinstance(a, (AdeUnavailable, AdeLoginError))]
+    # ADE down or refusing us for every tree: do not spend the events' requests (and retries) too.
+    down = unreachable[0].message if unreachable and len(unreachable) == len(answers) else None
     report.events = await _sync_events(services, ade, plan, force=force, now=now, progress=progress,
-                                       recheck=recheck)
+                                       recheck=recheck, ade_down=down)
     if report.events.error:
         report.errors.append(f"events: {report.events.error}")
     if report.errors:
@@ -301,11 +304,13 @@ async def _sync_tree(pool: asyncpg.Pool, key: str, answer: ResourceTree | BaseEx
 
 
 async def _sync_events(services: Services, ade: AdeClient, plan: CyclePlan, *, force: bool, now: dt.datetime,
-                       progress: Progress | None, recheck: list[int]) -> EventsOutcome:
+                       progress: Progress | None, recheck: list[int], ade_down: str | None) -> EventsOutcome:
     settings = services.settings
     zone = settings.zone
     today = now.astimezone(zone).date()
     try:
+        if ade_down:
+            raise AdeUnavailable("getResources", f"skipped, ADE is unreachable: {ade_down}")
         windows: list[Window] = near_windows(today, settings.sync_near_weeks)
         if plan.far or plan.full:
             week0 = await project_week0(ade, zone, today)

@@ -36,6 +36,7 @@ async def test_ade_down_keeps_the_previous_data_and_reports_the_failure(
     assert state["last_success_at"] == last_success and state["last_error"]
     assert state["figures"]["errors"] > 0
     assert report.ade["getResources"].retries > 0
+    assert "getEvents" not in report.ade_requests  # no point asking for events from a dead ADE
 
 
 async def test_ade_failing_mid_cycle_deletes_nothing(
