@@ -403,8 +403,12 @@ def format_report(report: SyncReport) -> str:
 async def run_sync_command(settings: Settings, force: bool, full: bool) -> int:
     """``schedulesy sync``: one cycle now. Exit 0 when it went well, 1 when a step failed,
     75 (EX_TEMPFAIL) when another runner holds the lock."""
-    async with open_services(settings, pool_size=4) as services:
-        report = await run_cycle(services, force=force, full=full, progress=TerminalProgress())
+    try:
+        async with open_services(settings, pool_size=4) as services:
+            report = await run_cycle(services, force=force, full=full, progress=TerminalProgress())
+    except (OSError, asyncpg.PostgresError) as exc:
+        print(f"schedulesy sync: cannot reach the database: {exc}", file=sys.stderr)
+        return 1
     print(format_report(report))
     return {"ok": 0, "skipped": 75}.get(report.status, 1)
 

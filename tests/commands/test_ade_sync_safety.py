@@ -183,3 +183,30 @@ async def test_the_sync_command_exits_non_zero_when_ade_refuses_the_login(
                                   ade_project_id=ade.project_id)
 
     assert await run_sync_command(configured, force=False, full=False) == 1
+
+
+async def test_the_poller_runs_cycles_until_cancelled(
+        settings, ade: AdeSimulatorHandle, pool: asyncpg.Pool) -> None:
+    import asyncio
+
+    from commands.ade_sync import run_poller
+
+    configured = replace_settings(settings, ade_url=ade.url, ade_login=ade.login, ade_password=ade.password,
+                                  ade_project_id=ade.project_id, poll_interval=0.2)
+    task = asyncio.create_task(run_poller(configured))
+    try:
+        for _ in range(200):
+            cycles = ade.stats()["functions"].get("getResources", 0) // len(configured.ade_categories)
+            if cycles >= 2:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+    assert cycles >= 2
+    # One session served every cycle.
+    assert ade.stats()["functions"]["connect"] == 1
+    assert await pool.fetchval("SELECT last_success_at FROM schedulesy.sync_state WHERE name = 'cycle'")
