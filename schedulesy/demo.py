@@ -110,7 +110,12 @@ def _create_demo_user(api: str, token: str, database_url: str) -> list[str]:
     if response.status_code == 404:
         httpx.post(f"{api}/legacy/customization.json", headers=headers, timeout=10,
                    json={"username": DEMO_USER, "directory_id": "demo-0001"}).raise_for_status()
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     selection = asyncio.run(_pick_demo_selection(database_url))
+    while not selection and time.monotonic() < deadline:
+        _say("waiting for the first ADE sync to bring this week's events")
+        time.sleep(2)
+        selection = asyncio.run(_pick_demo_selection(database_url))
     if selection:
         httpx.patch(f"{api}/legacy/customization/{DEMO_USER}.json", headers=headers, timeout=10,
                     json={"resources": ",".join(selection)}).raise_for_status()
