@@ -6,6 +6,7 @@ from litestar.types import ControllerRouterHandler
 
 from queries.calendars import CalendarController
 from queries.config import ConfigController
+from queries.deps import stop_read_cache
 from queries.health import health_handlers
 from queries.public import public_handlers
 from queries.resources import ResourceController
@@ -19,3 +20,6 @@ route_handlers: list[ControllerRouterHandler] = [
     TimetableController,
     ConfigController,
 ]
+
+shutdown_hooks = [stop_read_cache]
+"""For the app factory's ``on_shutdown``: closes the read cache's Redis connections cleanly."""

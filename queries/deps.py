@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 
-from litestar import Request
+from litestar import Litestar, Request
 from litestar.di import NamedDependency, Provide
 
 from projections.readmodels import ReadModels
@@ -116,3 +116,11 @@ def optional_identity(request: Request) -> Identity | None:
 
 REQUIRE_IDENTITY = {"identity": Provide(require_identity, sync_to_thread=False)}
 OPTIONAL_IDENTITY = {"identity": Provide(optional_identity, sync_to_thread=False)}
+
+
+async def stop_read_cache(app: Litestar) -> None:
+    """Shutdown hook: close the invalidation stream's connections (``Litestar(on_shutdown=[...])``)."""
+    services = getattr(app.state, "services", None)
+    reads = services.cache.get(CACHED_READS) if services is not None else None
+    if reads is not None:
+        await reads.stream.stop()

@@ -29,6 +29,8 @@ async def test_the_json_timetable_by_key_is_the_owners_calendar(api: AsyncTestCl
     assert by_key.headers["content-type"] == "application/json"
     assert by_key.headers["cache-control"] == "no-cache"
     assert by_key.content == by_login.content
+    slashed = await api.get(f"/api/timetable/{seeded.key}.json/")
+    assert slashed.content == by_key.content
 
 
 async def test_the_svg_qr_code_is_an_svg_image_of_the_short_ics_url(api: AsyncTestClient, seeded: Seeded) -> None:
