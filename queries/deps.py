@@ -20,7 +20,7 @@ from litestar.di import NamedDependency, Provide
 
 from projections.readmodels import ReadModels
 from queries import localcache
-from queries.localcache import CachedReads, InvalidationStream, LocalCopies
+from queries.localcache import CachedReads, InvalidationStream, LocalCopies, tracked_prefixes
 from schedulesy.auth import Identity, authenticate
 from schedulesy.errors import Forbidden
 from schedulesy.services import Services
@@ -49,7 +49,7 @@ def read_models(request: Request) -> CachedReads:
     reads = services.cache.get(CACHED_READS)
     if reads is None:
         copies = LocalCopies(localcache.MAX_BYTES)
-        stream = InvalidationStream(services.settings.redis_url, services.keys.prefix, copies)
+        stream = InvalidationStream(services.settings.redis_url, tracked_prefixes(services.keys), copies)
         reads = services.cache[CACHED_READS] = CachedReads(ReadModels.for_services(services), services.keys,
                                                            copies, stream)
     reads.stream.ensure_running()

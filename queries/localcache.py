@@ -6,9 +6,9 @@ calendar polled by many phones, a feed refreshed by calendar apps) are served fr
 
 How it stays correct: Redis *server-assisted client-side caching* (``CLIENT TRACKING``, Redis 6+,
 Valkey). One connection subscribes to ``__redis__:invalidate``; a second one turns tracking on in
-broadcast mode for our key prefix, redirected to the first. Every write, delete, expiry or eviction
-of a key under the prefix — by the projector, a read-through build, anyone — sends that key's name,
-and the copy is dropped. Nothing is cached while the invalidation stream is not established, and
+broadcast mode for the key families we copy (:func:`tracked_prefixes`), redirected to the first.
+Every write, delete, expiry or eviction of such a key — by the projector, a read-through build,
+anyone — sends that key's name, and the copy is dropped. Nothing is cached while the invalidation stream is not established, and
 everything is dropped when it breaks (a lost message must not leave a stale copy).
 
 The classic race (a value read just before a write, stored just after the write's invalidation)
@@ -137,11 +137,11 @@ class LocalCopies:
 
 
 class InvalidationStream:
-    """Keeps ``CLIENT TRACKING ... BCAST PREFIX <prefix>`` alive and feeds its messages to the copies."""
+    """Keeps ``CLIENT TRACKING ... BCAST PREFIX <p>...`` alive and feeds its messages to the copies."""
 
-    def __init__(self, redis_url: str, prefix: str, copies: LocalCopies) -> None:
+    def __init__(self, redis_url: str, prefixes: tuple[str, ...], copies: LocalCopies) -> None:
         self.redis_url = redis_url
-        self.prefix = prefix
+        self.prefixes = prefixes
         self.copies = copies
         self._task: asyncio.Task[None] | None = None
         self._last_message = 0.0
@@ -183,8 +183,8 @@ class InvalidationStream:
             await tracker.connect()
             client_id = await _command(listener, "CLIENT", "ID")
             await _command(listener, "SUBSCRIBE", INVALIDATION_CHANNEL)
-            await _command(tracker, "CLIENT", "TRACKING", "ON", "REDIRECT", client_id, "BCAST",
-                           "PREFIX", self.prefix)
+            prefixes = [word for prefix in self.prefixes for word in ("PREFIX", prefix)]
+            await _command(tracker, "CLIENT", "TRACKING", "ON", "REDIRECT", client_id, "BCAST", *prefixes)
             self._last_message = time.monotonic()
             self.copies.enable()
             async with asyncio.TaskGroup() as tasks:
@@ -221,6 +221,15 @@ async def _command(connection: AbstractConnection, *args: Any) -> Any:
     if isinstance(answer, Exception):
         raise answer
     return answer
+
+
+def tracked_prefixes(keys: Keys) -> tuple[str, ...]:
+    """The key families :class:`CachedReads` copies — not the ICS fragments, by far the most
+    written keys, whose invalidations nobody here would use."""
+    return (
+        keys.resource_node(""), keys.resource_events(""), keys.resource_public_events(""),
+        keys.instructor_email(""), keys.user(""), keys.access(""), keys.calendar(""), keys.ics(""),
+    )
 
 
 def _document_size(document: StoredDocument | None) -> int:

@@ -11,7 +11,8 @@ from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
 from projections.readmodels import ReadModels
-from queries.localcache import CachedReads, InvalidationStream, LocalCopies
+from queries.localcache import CachedReads, InvalidationStream, LocalCopies, tracked_prefixes
+from schedulesy.keys import Keys
 from schedulesy.settings import Settings
 from tests.queries.conftest import Seeded, eventually
 
@@ -112,14 +113,14 @@ async def test_memory_is_bounded_least_recently_used_first() -> None:
 @pytest.fixture
 async def stream(settings: Settings, redis: Redis) -> AsyncIterator[InvalidationStream]:
     copies = LocalCopies()
-    tracked = InvalidationStream(settings.redis_url, settings.redis_prefix, copies)
+    tracked = InvalidationStream(settings.redis_url, tracked_prefixes(Keys(settings.redis_prefix)), copies)
     tracked.ensure_running()
     await eventually(lambda: copies.enabled, "the invalidation stream is established")
     yield tracked
     await tracked.stop()
 
 
-async def test_any_write_to_a_key_in_redis_drops_its_copy(
+async def test_any_write_to_a_copied_key_in_redis_drops_its_copy(
     stream: InvalidationStream, redis: Redis, settings: Settings
 ) -> None:
     key = settings.redis_prefix + "resource:1616"
@@ -127,7 +128,7 @@ async def test_any_write_to_a_key_in_redis_drops_its_copy(
     await stream.copies.get(key, loader("v1", calls), one_byte)
     await redis.hset(key, "d", b"new")
     await eventually(lambda: not stream.copies.holds(key), "the copy is dropped")
-    other = "elsewhere:resource:1616"  # not our prefix: not tracked, nothing to drop
+    other = settings.redis_prefix + "ics-event:1910500-0-0.abc"  # a family nobody copies: not tracked
     await stream.copies.get(other, loader("v1", calls), one_byte)
     await redis.set(other, b"x")
     await asyncio.sleep(0.05)
@@ -139,14 +140,14 @@ async def test_a_flushed_database_drops_every_copy(
     stream: InvalidationStream, redis: Redis, settings: Settings
 ) -> None:
     calls: list[str] = []
-    await stream.copies.get(settings.redis_prefix + "a", loader("a", calls), one_byte)
+    await stream.copies.get(settings.redis_prefix + "calendar:abc", loader("a", calls), one_byte)
     await redis.flushdb()
     await eventually(lambda: stream.copies.bytes == 0, "the copies are flushed")
 
 
 async def test_with_redis_unreachable_the_stream_stays_down_and_reads_go_through(settings: Settings) -> None:
     copies = LocalCopies()
-    tracked = InvalidationStream("redis://127.0.0.1:1/0", settings.redis_prefix, copies)
+    tracked = InvalidationStream("redis://127.0.0.1:1/0", tracked_prefixes(Keys(settings.redis_prefix)), copies)
     tracked.ensure_running()
     await asyncio.sleep(0.3)
     assert not copies.enabled
