@@ -8,8 +8,9 @@ How it stays correct: Redis *server-assisted client-side caching* (``CLIENT TRAC
 Valkey). One connection subscribes to ``__redis__:invalidate``; a second one turns tracking on in
 broadcast mode for the key families we copy (:func:`tracked_prefixes`), redirected to the first.
 Every write, delete, expiry or eviction of such a key — by the projector, a read-through build,
-anyone — sends that key's name, and the copy is dropped. Nothing is cached while the invalidation stream is not established, and
-everything is dropped when it breaks (a lost message must not leave a stale copy).
+anyone — sends that key's name, and the copy is dropped. Nothing is cached while the invalidation
+stream is not established, and everything is dropped when it breaks (a lost message must not
+leave a stale copy).
 
 The classic race (a value read just before a write, stored just after the write's invalidation)
 is closed by registering each load before it reads: an invalidation of that key, or any flush,
