@@ -61,6 +61,7 @@ redis.call('HSET', KEYS[1], 'd', ARGV[1], 'v', ARGV[2])
 if tonumber(ARGV[3]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
 return 1
 """
+THREAD_GZIP_BYTES = 256 * 1024
 MAX_USERNAME = 32
 MAX_RESOURCE_ID = 25
 REBUILD_SELECTION_CHUNK = 200
@@ -736,7 +737,11 @@ class ReadModels:
                 built = await build(_Batch(conn, self.settings.zone))
             if built is None:
                 return None
-            document = built.stored(int(time.time()))
+            now = int(time.time())
+            if len(built.body) > THREAD_GZIP_BYTES:  # zlib releases the GIL: other requests go on
+                document = await asyncio.to_thread(built.stored, now)
+            else:
+                document = built.stored(now)
             await self._store_if_absent(key, document, built.version, ttl)
             return document
         finally:
