@@ -87,7 +87,7 @@ def ics_event(event: EventRow, classrooms: Mapping[str, Classroom], host: str) -
             geo = (round(room.geolocation[0], 6), round(room.geolocation[1], 6))
     lines = [f"{label} : {','.join(people[category])}" for category, label in _DESCRIPTION_LABELS if category in people]
     return IcsEvent(
-        uid=f"{event.activity_id}-{event.repetition}-{event.session}@{host}",
+        uid=f"{event.stable_key}@{host}",
         stamp=_utc(event.last_update or event.updated_at),
         sequence=event.sequence,
         starts_at=_utc(event.starts_at),
