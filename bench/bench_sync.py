@@ -69,17 +69,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+SIMULATOR_LOG = Path("/tmp/bench_sync_simulator.log")
+
+
 def start_simulator(preset: str, seed: int) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
+    # A file, not a pipe: nobody reads a pipe while the benchmark runs, and a full one blocks the server.
+    log_file = SIMULATOR_LOG.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "schedulesy.cli", "ade-simulator", "--preset", preset, "--seed", str(seed),
          "--port", str(port)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit("the simulator exited:\n" + (process.stdout.read().decode() if process.stdout else ""))
+            raise SystemExit("the simulator exited:\n" + SIMULATOR_LOG.read_text(errors="replace")[-2000:])
         try:
             if httpx.get(base + "/admin/health", timeout=1).status_code == 200:
                 return process, base
@@ -226,6 +231,9 @@ async def main() -> None:
                 print(f"  original_nightly_requests: {resources:,} (one getEvents per resource)")
             print(f"peak_rss_total: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     finally:
+        if process.poll() is not None:
+            print(f"the simulator died (exit {process.returncode}); its log ends with:\n"
+                  + SIMULATOR_LOG.read_text(errors="replace")[-2000:])
         process.terminate()
         try:
             process.wait(10)

@@ -193,13 +193,13 @@ async def write_events(pool: asyncpg.Pool, rows: Sequence[EventRow]) -> WriteRes
             RETURNING e.event_id, (xmax = 0) AS inserted
             """
         )
-        written_ids = [r["event_id"] for r in written]
+        written_ids = {r["event_id"] for r in written}
         # What the original would have refreshed: resources booked before and after the change.
-        affected = {r["resource_ext_id"] for r in await conn.fetch(
-            """
-            SELECT resource_ext_id FROM schedulesy.event_resource WHERE event_id = ANY($1::bigint[])
-            UNION SELECT resource_ext_id FROM sync_event_resource WHERE event_id = ANY($1::bigint[])
-            """, written_ids)} if written_ids else set()
+        affected = {ext_id for r in rows if r.event_id in written_ids for ext_id, _, _, _ in r.resources}
+        if written_ids:
+            affected.update(r["resource_ext_id"] for r in await conn.fetch(
+                "SELECT resource_ext_id FROM schedulesy.event_resource WHERE event_id = ANY($1::bigint[])",
+                list(written_ids)))
         await conn.execute(
             """
             DELETE FROM schedulesy.event_resource er USING sync_event s
@@ -218,8 +218,9 @@ async def write_events(pool: asyncpg.Pool, rows: Sequence[EventRow]) -> WriteRes
                   (excluded.category, excluded.name, excluded.position)
             """
         )
-        added, removed = await _timetable_for_events(conn)
-    inserted = sum(1 for r in written if r["inserted"])
+        inserted = sum(1 for r in written if r["inserted"])
+        # Brand-new events have no timetable rows to take away.
+        added, removed = await _timetable_for_events(conn, only_new=inserted == len(rows) and not replaced)
     if inserted >= ANALYZE_AFTER_ROWS:
         await pool.execute("ANALYZE schedulesy.event, schedulesy.event_resource, schedulesy.timetable")
     if replaced:
@@ -248,7 +249,7 @@ async def delete_events(pool: asyncpg.Pool, ids: Sequence[int]) -> tuple[int, se
         return await _delete_events(conn, "SELECT unnest($1::bigint[])", list(ids)), booked
 
 
-async def _apply_timetable(conn: asyncpg.Connection, scope_filter: str) -> tuple[int, int]:
+async def _apply_timetable(conn: asyncpg.Connection, scope_filter: str, *, remove: bool = True) -> tuple[int, int]:
     """Make ``timetable`` match the ``sync_desired`` temp table within ``scope_filter``."""
     await conn.execute("ANALYZE sync_desired")
     removed = await conn.execute(
@@ -258,7 +259,7 @@ async def _apply_timetable(conn: asyncpg.Connection, scope_filter: str) -> tuple
           AND NOT EXISTS (SELECT 1 FROM sync_desired d
                           WHERE d.resource_ext_id = t.resource_ext_id AND d.event_id = t.event_id)
         """
-    )
+    ) if remove else "DELETE 0"
     added = await conn.execute(
         """
         INSERT INTO schedulesy.timetable (resource_ext_id, event_id)
@@ -270,7 +271,7 @@ async def _apply_timetable(conn: asyncpg.Connection, scope_filter: str) -> tuple
     return int(added.split()[-1]), int(removed.split()[-1])
 
 
-async def _timetable_for_events(conn: asyncpg.Connection) -> tuple[int, int]:
+async def _timetable_for_events(conn: asyncpg.Connection, *, only_new: bool = False) -> tuple[int, int]:
     """Timetable rows of the events in ``sync_event``: each resource they book (``sync_event_resource``,
     their new state) and every descendant of it."""
     await conn.execute(
@@ -285,7 +286,7 @@ async def _timetable_for_events(conn: asyncpg.Connection) -> tuple[int, int]:
         FROM sync_event_resource x JOIN below b ON b.ancestor = x.resource_ext_id
         """
     )
-    return await _apply_timetable(conn, "t.event_id IN (SELECT event_id FROM sync_event)")
+    return await _apply_timetable(conn, "t.event_id IN (SELECT event_id FROM sync_event)", remove=not only_new)
 
 
 async def timetable_for_resources(conn: asyncpg.Connection, ext_ids: Sequence[str]) -> tuple[int, int]:
