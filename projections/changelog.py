@@ -190,20 +190,34 @@ def count_keys(changes: Mapping[str, Set[str]]) -> int:
     return sum(len(keys) for keys in changes.values())
 
 
-async def ensure_checkpoint(db: Executor, projection: str) -> Position:
-    """The projection's position, creating its row at the start of the log the first time."""
+class Stored(msgspec.Struct, frozen=True):
+    """The checkpoint row as the leader cares about it."""
+
+    position: Position
+    rebuilt_at: datetime | None = None
+
+
+async def ensure_checkpoint(db: Executor, projection: str) -> Stored:
+    """The projection's checkpoint, creating its row at the start of the log the first time."""
     await db.execute(
         "INSERT INTO schedulesy.projector_checkpoint (projection) VALUES ($1) ON CONFLICT DO NOTHING",
         projection,
     )
-    return await load_checkpoint(db, projection)
+    return await load_stored(db, projection)
+
+
+async def load_stored(db: Executor, projection: str) -> Stored:
+    row = await db.fetchrow(
+        "SELECT last_xid, last_id, rebuilt_at FROM schedulesy.projector_checkpoint WHERE projection = $1",
+        projection,
+    )
+    if row is None:
+        return Stored(Position())
+    return Stored(Position(row["last_xid"], row["last_id"]), row["rebuilt_at"])
 
 
 async def load_checkpoint(db: Executor, projection: str) -> Position:
-    row = await db.fetchrow(
-        "SELECT last_xid, last_id FROM schedulesy.projector_checkpoint WHERE projection = $1", projection
-    )
-    return Position() if row is None else Position(row["last_xid"], row["last_id"])
+    return (await load_stored(db, projection)).position
 
 
 async def advance_checkpoint(
@@ -227,31 +241,34 @@ async def advance_checkpoint(
     return status == "UPDATE 1"
 
 
-async def set_checkpoint(db: Executor, projection: str, position: Position) -> None:
-    """Put the checkpoint at ``position`` whatever it was (rebuild: everything up to there is in Redis)."""
+async def set_checkpoint(db: Executor, projection: str, position: Position | None) -> None:
+    """After a rebuild: put the checkpoint at ``position`` whatever it was (everything up to there is
+    in Redis), or leave it where it is (None), and say a rebuild happened (``rebuilt_at``)."""
     await db.execute(
         """
-        INSERT INTO schedulesy.projector_checkpoint (projection, last_xid, last_id)
-        VALUES ($1, $2::xid8, $3)
+        INSERT INTO schedulesy.projector_checkpoint (projection, last_xid, last_id, rebuilt_at)
+        VALUES ($1, coalesce($2::xid8, '0'::xid8), coalesce($3, 0), clock_timestamp())
         ON CONFLICT (projection) DO UPDATE
-        SET last_xid = excluded.last_xid, last_id = excluded.last_id, updated_at = now()
+        SET last_xid = coalesce($2::xid8, projector_checkpoint.last_xid),
+            last_id = coalesce($3, projector_checkpoint.last_id),
+            updated_at = now(), rebuilt_at = excluded.rebuilt_at
         """,
-        projection, position.xid, position.id,
+        projection, None if position is None else position.xid, None if position is None else position.id,
     )
 
 
-async def beat(db: Executor, projection: str, leader: str, pending_since: datetime | None = None) -> Position | None:
+async def beat(db: Executor, projection: str, leader: str, pending_since: datetime | None = None) -> Stored | None:
     """The leader's heartbeat (health calls the worker dead when it stops) with its own view of its
-    lag; returns the stored checkpoint, so the leader notices when ``schedulesy rebuild`` moved it."""
+    lag; returns the stored checkpoint, so the leader notices when ``schedulesy rebuild`` set it."""
     row = await db.fetchrow(
         """
         UPDATE schedulesy.projector_checkpoint SET heartbeat_at = now(), leader = $2, pending_since = $3
         WHERE projection = $1
-        RETURNING last_xid, last_id
+        RETURNING last_xid, last_id, rebuilt_at
         """,
         projection, leader, pending_since,
     )
-    return None if row is None else Position(row["last_xid"], row["last_id"])
+    return None if row is None else Stored(Position(row["last_xid"], row["last_id"]), row["rebuilt_at"])
 
 
 async def frontier(conn: asyncpg.Connection) -> Position | None:

@@ -137,6 +137,7 @@ class Projector:
         self._ahead: changelog.Ahead | None = None
         self._overflow_until: Position | None = None
         self._checkpoint_moved = False
+        self._rebuilt_at: datetime | None = None
         self._wake = asyncio.Event()
         self._conn_lock = asyncio.Lock()
         self._log = log.bind(projection=projection, worker=self.name)
@@ -161,7 +162,8 @@ class Projector:
 
     async def _session(self) -> None:
         self.state = "connecting"
-        conn = await asyncio.wait_for(connect(self.services.settings.database_url), self.query_timeout)
+        async with asyncio.timeout(self.query_timeout):
+            conn = await connect(self.services.settings.database_url)
         self.backend_pid = conn.get_server_pid()
         lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -188,8 +190,8 @@ class Projector:
     async def _query(self, operation: Callable[..., Any], conn: asyncpg.Connection, *args: Any,
                      timeout: float | None = None) -> Any:
         """One statement on the listening connection (the heartbeat and the loop share it)."""
-        async with self._conn_lock:
-            return await asyncio.wait_for(operation(conn, *args), timeout or self.query_timeout)
+        async with self._conn_lock, asyncio.timeout(timeout or self.query_timeout):
+            return await operation(conn, *args)
 
     # -- leadership ----------------------------------------------------------------------------
 
@@ -201,7 +203,8 @@ class Projector:
                 self._log.info("projector.standby", retry_every_s=self.standby_interval)
                 announced_standby = True
             await asyncio.sleep(self.standby_interval)
-        self.position = await self._query(changelog.ensure_checkpoint, conn, self.projection)
+        stored = await self._query(changelog.ensure_checkpoint, conn, self.projection)
+        self.position, self._rebuilt_at = stored.position, stored.rebuilt_at
         self._ahead, self._overflow_until, self._checkpoint_moved = None, None, False
         await self._query(changelog.beat, conn, self.projection, self.name)
         await conn.add_listener(self.channel, self._on_notify)
@@ -218,11 +221,9 @@ class Projector:
         """Write heartbeat_at on the listening connection: health sees it, and it proves the link."""
         while True:
             await asyncio.sleep(self.heartbeat_interval)
-            async with self._conn_lock:
-                stored = await asyncio.wait_for(
-                    changelog.beat(conn, self.projection, self.name, self.pending_since), self.keepalive_timeout
-                )
-                if stored is not None and stored != self.position:
+            async with self._conn_lock, asyncio.timeout(self.keepalive_timeout):
+                stored = await changelog.beat(conn, self.projection, self.name, self.pending_since)
+                if stored is not None and (stored.position, stored.rebuilt_at) != (self.position, self._rebuilt_at):
                     self._checkpoint_moved = True  # by `schedulesy rebuild`: see _reload
                     self._wake.set()
 
@@ -248,8 +249,9 @@ class Projector:
             if time.monotonic() >= next_prune:
                 await self._prune(conn)
                 next_prune = time.monotonic() + self.prune_interval
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.poll_interval):
+                    await self._wake.wait()
 
     async def _process_batch(self, conn: asyncpg.Connection) -> bool:
         """Apply the next batch, then advance the checkpoint; True when there is more to read now."""
@@ -307,12 +309,9 @@ class Projector:
 
     async def _advance(self, conn: asyncpg.Connection, checkpoint: Position) -> None:
         """Compare-and-set the checkpoint (under the connection lock, so the heartbeat's view agrees)."""
-        async with self._conn_lock:
-            moved = await asyncio.wait_for(
-                changelog.advance_checkpoint(
-                    conn, self.projection, self.position, checkpoint, self.name, self.pending_since
-                ),
-                self.query_timeout,
+        async with self._conn_lock, asyncio.timeout(self.query_timeout):
+            moved = await changelog.advance_checkpoint(
+                conn, self.projection, self.position, checkpoint, self.name, self.pending_since
             )
             if moved:
                 self.position = checkpoint
@@ -323,10 +322,9 @@ class Projector:
     async def _reload(self, conn: asyncpg.Connection) -> None:
         """``schedulesy rebuild`` set the checkpoint: continue from there, forgetting what was read
         ahead (the rebuild may have written older data over it), and replay right away."""
-        async with self._conn_lock:
-            self.position = await asyncio.wait_for(
-                changelog.load_checkpoint(conn, self.projection), self.query_timeout
-            )
+        async with self._conn_lock, asyncio.timeout(self.query_timeout):
+            stored = await changelog.load_stored(conn, self.projection)
+            self.position, self._rebuilt_at = stored.position, stored.rebuilt_at
             self._checkpoint_moved = False
         self._ahead = None
         self._overflow_until = None
@@ -350,7 +348,8 @@ class Projector:
 async def _close(conn: asyncpg.Connection) -> None:
     """Close politely when possible; a dead or stuck connection is simply dropped."""
     try:
-        await asyncio.wait_for(conn.close(), 2.0)
+        async with asyncio.timeout(2.0):
+            await conn.close()
     except asyncio.CancelledError:
         conn.terminate()
         raise
@@ -418,15 +417,15 @@ async def rebuild(
 
     The frontier is taken *before* the rebuild reads anything, so every change up to it is in what
     the rebuild wrote; changes after it are replayed by the worker (at most the rebuild's duration of
-    them). Setting the checkpoint unconditionally also makes a running leader replay from there
-    (its compare-and-set fails and it reloads), so a rebuild never leaves older data over newer.
+    them). The checkpoint is set unconditionally, with ``rebuilt_at``: a running leader notices
+    (failed compare-and-set, or its heartbeat), forgets what it read ahead and replays from there,
+    so a rebuild never leaves older data over newer.
     """
     started = time.perf_counter()
     async with services.pool.acquire() as conn:
         start = await changelog.frontier(conn)
     report = await rebuilder.rebuild_all(progress)
-    if start is not None:
-        await changelog.set_checkpoint(services.pool, projection, start)
+    await changelog.set_checkpoint(services.pool, projection, start)
     return RebuildResult(report=report, checkpoint=start, seconds=time.perf_counter() - started)
 
 

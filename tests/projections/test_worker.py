@@ -82,12 +82,12 @@ class RecordingApplier:
             except asyncio.CancelledError:
                 self.cancelled += 1
                 raise
+        self.calls.append({topic: set(keys) for topic, keys in changes.items()})  # before the markers a test waits on
         async with self.redis.pipeline(transaction=False) as pipe:
             for topic, keys in changes.items():
                 for key in keys:
                     pipe.incr(self.marker(topic, key))
             await pipe.execute()
-        self.calls.append({topic: set(keys) for topic, keys in changes.items()})
         return ApplyReport(documents_written=sum(len(keys) for keys in changes.values()))
 
     def marker(self, topic: str, key: str) -> str:
@@ -112,8 +112,16 @@ class Running:
         self.task = task
 
     async def stop(self) -> None:
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
+        """Cancel the loop; it must end (a swallowed cancellation would leave a worker running)."""
+        await stop_task(self.task)
+
+
+async def stop_task(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=GUARD_SECONDS)
+    if not done:
+        pytest.fail("the projector kept running after it was cancelled")
+    assert task.cancelled() or task.exception() is None
 
 
 StartProjector = Callable[..., Running]
@@ -142,11 +150,17 @@ async def choose(pool: asyncpg.Pool | asyncpg.Connection, uid: str, ressources: 
 
 async def checkpoint_row(pool: asyncpg.Pool) -> asyncpg.Record:
     row = await pool.fetchrow(
-        "SELECT last_xid, last_id, updated_at, heartbeat_at, leader FROM schedulesy.projector_checkpoint "
+        "SELECT last_xid, last_id, updated_at, heartbeat_at, leader, pending_since FROM schedulesy.projector_checkpoint "
         "WHERE projection = 'read_models'"
     )
     assert row is not None
     return row
+
+
+async def pending_since_set(services: Services, expected: bool) -> bool:
+    """Whether the leader's heartbeat says a committed change waits (its own measure of lag)."""
+    row = await checkpoint_row(services.pool)
+    return (row["pending_since"] is not None) == expected
 
 
 async def last_change(pool: asyncpg.Pool) -> Position:
@@ -272,6 +286,7 @@ async def test_an_open_transaction_holds_the_finished_only_read_back_as_visible_
 
         assert await applier.times_applied("user", "held") == 0
         assert await projection_lag_seconds(services) > 0
+        await eventually(lambda: pending_since_set(services, True), "the leader reporting a pending change")
         await slow_tx.rollback()  # finishing, even by rolling back, releases the frontier
 
         await applier.wait_applied("user", "held")
@@ -296,6 +311,7 @@ async def test_a_change_committed_while_an_older_transaction_is_open_is_applied_
 
         await applier.wait_applied("user", "not-held")
         assert await changelog.load_checkpoint(services.pool, "read_models") == Position()
+        await eventually(lambda: pending_since_set(services, False), "the leader reporting nothing pending")
         await slow.execute("INSERT INTO public.w_edtperso (uid, ressources) VALUES ('slow', '1')")
         await slow_tx.commit()
 
@@ -425,7 +441,9 @@ async def test_a_worker_whose_connection_dies_mid_batch_reconnects_and_applies_t
     await applier.wait_applied("user", "heidi")
     assert applier.cancelled == 1  # the batch in flight was abandoned with its connection...
     assert running.projector.backend_pid != dead_pid  # ...and done again on a new one
-    assert await changelog.load_checkpoint(services.pool, "read_models") == await last_change(services.pool)
+    last = await last_change(services.pool)
+    await eventually(lambda: running.projector.position == last, "the checkpoint at the last change")
+    assert await changelog.load_checkpoint(services.pool, "read_models") == last
 
 
 async def test_one_of_two_workers_leads_and_the_standby_takes_over_when_the_leader_stops(
@@ -588,4 +606,37 @@ async def test_a_rebuild_while_a_leader_runs_makes_the_leader_continue_from_the_
 
     await applier.wait_applied("user", "after-rebuild")
     assert await applier.times_applied("user", "during-rebuild") >= 1
-    assert running.projector.position == await last_change(services.pool)
+    last = await last_change(services.pool)
+    await eventually(lambda: running.projector.position == last, "the checkpoint at the last change")
+
+
+class NoopRebuilder:
+    async def rebuild_all(self, progress: Callable[[int, int], None] | None = None) -> ApplyReport:
+        return ApplyReport()
+
+
+async def test_a_rebuild_makes_a_leader_forget_what_it_read_ahead_even_when_the_checkpoint_stays(
+    services: Services, start: StartProjector, database_url: str
+) -> None:
+    """The rebuild may have written older data over what was read ahead: that must be applied again."""
+    applier = RecordingApplier(services)
+    running = start(applier)
+    await asyncio.wait_for(running.projector.leading.wait(), GUARD_SECONDS)
+    slow = await connect(database_url)
+    try:
+        async with slow.transaction():
+            await slow.fetchval("SELECT pg_current_xact_id()")  # holds the checkpoint where it is
+            await choose(services.pool, "read-ahead")
+            await applier.wait_applied("user", "read-ahead")
+
+            result = await rebuild(services, NoopRebuilder())
+
+            assert result.checkpoint is None
+            assert await changelog.load_checkpoint(services.pool, "read_models") == Position()
+
+            async def applied_again() -> bool:
+                return await applier.times_applied("user", "read-ahead") == 2
+
+            await eventually(applied_again, "the change read ahead applied again after the rebuild")
+    finally:
+        await slow.close()

@@ -18,7 +18,7 @@ from projections.worker import Projector, run_rebuild_command
 from schedulesy.services import Services
 from schedulesy.settings import Settings
 from tests.projections.test_readmodels_mirror import GROUP, ROOM, insert_access, insert_user, standard_mirror
-from tests.projections.test_worker import FAST, GUARD_SECONDS, eventually, last_change
+from tests.projections.test_worker import FAST, GUARD_SECONDS, eventually, last_change, stop_task
 
 
 async def stored(services: Services, key: str) -> StoredDocument | None:
@@ -43,8 +43,7 @@ async def worker(services: Services):  # type: ignore[no-untyped-def]
     task = asyncio.create_task(projector.run())
     await asyncio.wait_for(projector.leading.wait(), GUARD_SECONDS)
     yield projector
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    await stop_task(task)
 
 
 async def test_the_worker_applies_with_the_processs_read_models_facade(services: Services, worker: Projector) -> None:
@@ -99,5 +98,4 @@ async def test_schedulesy_rebuild_writes_the_read_models_and_checkpoints_so_the_
         await eventually(lambda: projector.rounds >= 1, "a first catch-up round")
         assert projector.batches == 0
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await stop_task(task)
