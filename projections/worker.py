@@ -34,7 +34,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable, Mapping, Set
+from collections.abc import Callable, Iterator, Mapping, Set
 from datetime import datetime, timezone
 from typing import Any, Protocol, TextIO
 
@@ -50,6 +50,9 @@ from schedulesy.services import Services, open_services
 from schedulesy.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+SESSION_RESETS_BACKOFF_AFTER = 30.0
+"""A connection that lasted this long (seconds) before failing starts the reconnect backoff afresh."""
 
 
 class Applier(Protocol):
@@ -131,9 +134,9 @@ class Projector:
         self.backend_pid: int | None = None
         self.batches = 0
         self.rounds = 0
+        """Completed catch-up rounds (a round ends when the log has nothing more to give)."""
         self.pending_since: datetime | None = None
         """created_at of the oldest committed change not yet applied, as last seen (health's lag)."""
-        """Completed catch-up rounds (a round ends when the log has nothing more to give)."""
         self._ahead: changelog.Ahead | None = None
         self._overflow_until: Position | None = None
         self._checkpoint_moved = False
@@ -148,17 +151,17 @@ class Projector:
         """Lead or stand by, forever; reconnect (with backoff) whenever the connection fails."""
         delay = self.reconnect_delay
         while True:
+            started = time.monotonic()
             try:
                 await self._session()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # every failure of a session is survivable: reconnect
-                self.leading.clear()
+                if time.monotonic() - started > SESSION_RESETS_BACKOFF_AFTER:
+                    delay = self.reconnect_delay  # it worked for a while: a fresh failure, not a streak
                 self._log.warning("projector.disconnected", error=_describe(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_reconnect_delay)
-            else:
-                delay = self.reconnect_delay
 
     async def _session(self) -> None:
         self.state = "connecting"
@@ -379,15 +382,12 @@ async def run_projector(settings: Settings, **options: Any) -> None:
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Any:
-    """Route SIGTERM to the SIGINT path, so asyncio cancels the main task and everything unwinds.
-
-    ``asyncio.run`` already turns Ctrl-C into a cancellation of the main task; a container stop
-    (SIGTERM) deserves the same graceful path: batch abandoned, lock released, connections closed.
-    """
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Give SIGTERM (a container stop) the path Ctrl-C takes: the batch in flight is abandoned, the
+    lock released, the connections closed, and ``schedulesy worker`` exits 0."""
     loop = asyncio.get_running_loop()
     try:
-        loop.add_signal_handler(signal.SIGTERM, signal.raise_signal, signal.SIGINT)
+        loop.add_signal_handler(signal.SIGTERM, _interrupt_like_ctrl_c)
     except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
         yield
         return
@@ -395,6 +395,17 @@ def _sigterm_as_interrupt() -> Any:
         yield
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
+
+
+def _interrupt_like_ctrl_c() -> None:
+    """Hand over to asyncio.run's own SIGINT handler (it cancels the main task and then raises
+    KeyboardInterrupt); where it is not installed — SIGINT ignored, as in a background job — raise
+    KeyboardInterrupt here: asyncio.run then cancels every task before it returns."""
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler) and handler is not signal.default_int_handler:
+        handler(signal.SIGINT, None)
+        return
+    raise KeyboardInterrupt
 
 
 # -- `schedulesy rebuild` ------------------------------------------------------------------------

@@ -485,9 +485,11 @@ async def test_the_standby_takes_over_when_the_leaders_backend_is_terminated(
     await standby_applier.wait_applied("user", "mallory")
 
 
+@pytest.mark.parametrize("sigint", [signal.SIG_DFL, signal.SIG_IGN], ids=["foreground", "background-job"])
 async def test_schedulesy_worker_stops_cleanly_on_sigterm_and_releases_the_lead(
-    services: Services, database_url: str, redis_url: str
+    services: Services, database_url: str, redis_url: str, sigint: signal.Handlers
 ) -> None:
+    """A shell starts background jobs with SIGINT ignored: SIGTERM must not depend on SIGINT."""
     env = {
         **os.environ,
         "SCHEDULESY_DATABASE_URL": database_url,
@@ -499,6 +501,7 @@ async def test_schedulesy_worker_stops_cleanly_on_sigterm_and_releases_the_lead(
     process = await asyncio.create_subprocess_exec(
         str(Path(sys.executable).with_name("schedulesy")), "worker", "--no-poll",
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, sigint),
     )
     try:
         async def leading() -> bool:
