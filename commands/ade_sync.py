@@ -226,8 +226,9 @@ async def _cycle(services: Services, ade: AdeClient, *, force: bool, full: bool,
     )
     claimed: set[str] = set()
     outcomes: list[TreeOutcome] = []
-    stored = {r["name"]: r["fingerprint"] for r in await pool.fetch("SELECT name, fingerprint FROM schedulesy.sync_state")}
-    for index, (key, answer) in enumerate(zip(settings.ade_categories, answers)):
+    stored = {r["name"]: r["fingerprint"]
+              for r in await pool.fetch("SELECT name, fingerprint FROM schedulesy.sync_state")}
+    for index, (key, answer) in enumerate(zip(settings.ade_categories, answers, strict=True)):
         outcome = await _sync_tree(pool, key, answer, claimed, stored.get(f"tree:{key}"), buildings,
                                    settings=settings, force=force, now=now)
         outcomes.append(outcome)
@@ -314,7 +315,10 @@ async def _sync_events(services: Services, ade: AdeClient, plan: CyclePlan, *, f
         windows: list[Window] = near_windows(today, settings.sync_near_weeks)
         if plan.far or plan.full:
             week0 = await project_week0(ade, zone, today)
-            windows = full_windows(week0) if plan.full else windows + far_windows(today, settings.sync_near_weeks, week0)
+            if plan.full:
+                windows = full_windows(week0)
+            else:
+                windows += far_windows(today, settings.sync_near_weeks, week0)
         step = EventSync(services.pool, ade, zone, mode=plan.mode, windows=windows,
                          max_shrink=settings.sync_max_shrink, force=force, recheck=recheck,
                          progress=progress)

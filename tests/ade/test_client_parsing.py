@@ -77,7 +77,8 @@ def test_error_names_split_into_session_business_and_login_errors() -> None:
 
 
 def test_an_error_root_with_http_200_raises_with_its_name_and_trace() -> None:
-    body = b'<?xml version="1.0" encoding="UTF-8"?>\n<error name="com.adesoft.errors.NotFoundException" trace="Cost not found. Id=10"/>'
+    body = (b'<?xml version="1.0" encoding="UTF-8"?>\n'
+            b'<error name="com.adesoft.errors.NotFoundException" trace="Cost not found. Id=10"/>')
     with pytest.raises(AdeBusinessError) as caught:
         xml.parse_root("getCosts", body)
     assert caught.value.trace == "Cost not found. Id=10"

@@ -5,7 +5,6 @@ Shared fixtures of the ``test_ade_sync*`` modules live here (they import them by
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
 

@@ -10,7 +10,13 @@ import asyncpg
 from commands.ade_sync import SYNC_LOCK, next_delay, plan_cycle, run_cycle, run_sync_command
 from schedulesy.services import Services
 from tests.commands.test_ade_sync import (  # noqa: F401
-    Sync, ade_client, changes, clear_changes, client_for, counts, sync,
+    Sync,
+    ade_client,
+    changes,
+    clear_changes,
+    client_for,
+    counts,
+    sync,
 )
 from tests.commands.test_ade_sync_events import near_event
 from tests.fixtures.ade import AdeSimulatorHandle
