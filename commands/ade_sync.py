@@ -43,7 +43,7 @@ from commands.ade_sync_events import (
     project_week0,
 )
 from commands.ade_sync_trees import TreeOutcome, fingerprint, flatten, tree_ids, write_category
-from commands.ade_sync_writes import ANALYZE_AFTER_ROWS, timetable_for_resources, tune_transaction
+from commands.ade_sync_writes import ANALYZE_AFTER_ROWS, timetable_for_resources
 from schedulesy.ade.client import AdeClient, FunctionStats
 from schedulesy.ade.errors import AdeError, AdeLoginError, AdeUnavailable
 from schedulesy.ade.models import ResourceNode, ResourceTree
@@ -284,7 +284,6 @@ async def _sync_tree(pool: asyncpg.Pool, key: str, answer: ResourceTree | BaseEx
         return outcome
     rows = flatten(node, key, buildings, claimed=conflicts, position=settings.ade_categories.index(key))
     async with pool.acquire() as conn, conn.transaction():
-        await tune_transaction(conn)
         await write_category(conn, key, rows, max_shrink=settings.sync_max_shrink, force=force, outcome=outcome)
         if outcome.status == "refused":
             await _record_state(conn, state, ok=False, error=outcome.error, at=now,

@@ -89,11 +89,6 @@ def event_row(event: Event, zone: zoneinfo.ZoneInfo) -> EventRow | None:
     )
 
 
-async def tune_transaction(conn: asyncpg.Connection) -> None:
-    """Settings for the sync's bulk statements: JIT compilation costs more than it saves on them."""
-    await conn.execute("SET LOCAL jit = off")
-
-
 _EVENT_COLUMNS = ("event_id", "activity_id", "repetition", "session", "name", "starts_at", "ends_at", "date",
                   "start_hour", "end_hour", "duration", "color", "note", "last_update", "content_hash")
 _ER_COLUMNS = ("event_id", "resource_ext_id", "category", "name", "position")
@@ -127,7 +122,6 @@ async def write_events(pool: asyncpg.Pool, rows: Sequence[EventRow]) -> WriteRes
     if not rows:
         return WriteResult()
     async with pool.acquire() as conn, conn.transaction():
-        await tune_transaction(conn)
         await conn.execute(
             """
             CREATE TEMP TABLE sync_event (
@@ -242,7 +236,6 @@ async def delete_events(pool: asyncpg.Pool, ids: Sequence[int]) -> tuple[int, se
     if not ids:
         return 0, set()
     async with pool.acquire() as conn, conn.transaction():
-        await tune_transaction(conn)
         booked = {r["resource_ext_id"] for r in await conn.fetch(
             "SELECT DISTINCT resource_ext_id FROM schedulesy.event_resource WHERE event_id = ANY($1::bigint[])",
             list(ids))}
