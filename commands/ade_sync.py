@@ -108,21 +108,30 @@ async def _states(pool: asyncpg.Pool) -> dict[str, asyncpg.Record]:
     return {r["name"]: r for r in await pool.fetch("SELECT * FROM schedulesy.sync_state")}
 
 
-def _last_success(states: dict[str, Any], name: str) -> dt.datetime | None:
+def _last(states: dict[str, Any], name: str, column: str) -> dt.datetime | None:
     row = states.get(name)
-    return None if row is None else row["last_success_at"]
+    return None if row is None else row[column]
 
 
 def plan_cycle(settings: Settings, states: dict[str, Any], now: dt.datetime, *, full: bool) -> CyclePlan:
-    """Near term always; the rest of the year when due; everything once a night (and at first)."""
+    """Near term always; the rest of the year when due; everything once a night (and at first).
+
+    A tier that failed is retried after ``sync_far_interval``, not at every cycle: a nightly pass
+    that keeps failing (or keeps being refused) must not turn every cycle into a full one.
+    """
+    retry = dt.timedelta(seconds=settings.sync_far_interval)
     local = now.astimezone(settings.zone)
     nightly_today = local.replace(hour=settings.sync_nightly_hour, minute=0, second=0, microsecond=0)
     last_nightly_slot = nightly_today if local >= nightly_today else nightly_today - dt.timedelta(days=1)
-    last_full = _last_success(states, "events:full")
-    if full or last_full is None or last_full < last_nightly_slot:
+    full_done = _last(states, "events:full", "last_success_at")
+    full_tried = _last(states, "events:full", "last_attempt_at")
+    if full or (
+        (full_done is None or full_done < last_nightly_slot)
+        and (full_tried is None or full_tried < last_nightly_slot or now - full_tried >= retry)
+    ):
         return CyclePlan(mode="full", far=True, full=True)
-    last_far = _last_success(states, "events:far")
-    if last_far is None or (now - last_far).total_seconds() >= settings.sync_far_interval:
+    far_tried = _last(states, "events:far", "last_attempt_at")
+    if far_tried is None or now - far_tried >= retry:
         return CyclePlan(mode="far", far=True, full=False)
     return CyclePlan(mode="near", far=False, full=False)
 

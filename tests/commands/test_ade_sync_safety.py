@@ -145,21 +145,32 @@ async def test_each_cycle_stores_numeric_figures_for_the_metrics(sync: Sync, poo
 
 
 def test_the_plan_runs_the_full_pass_first_then_nightly_and_the_far_term_when_due(settings) -> None:
-    utc = dt.timezone.utc
+    utc = dt.UTC
     now = dt.datetime(2026, 11, 28, 12, 0, tzinfo=utc)
+
+    def state(success: dt.datetime | None, attempt: dt.datetime | None = None) -> dict[str, dt.datetime | None]:
+        return {"last_success_at": success, "last_attempt_at": attempt or success}
+
     assert plan_cycle(settings, {}, now, full=False).mode == "full"
-    done_this_morning = {"events:full": {"last_success_at": now.replace(hour=2)},
-                         "events:far": {"last_success_at": now - dt.timedelta(minutes=5)}}
+    done_this_morning = {"events:full": state(now.replace(hour=2)),
+                         "events:far": state(now - dt.timedelta(minutes=5))}
     assert plan_cycle(settings, done_this_morning, now, full=False).mode == "near"
     assert plan_cycle(settings, done_this_morning, now, full=True).mode == "full"
-    far_due = {**done_this_morning, "events:far": {"last_success_at": now - dt.timedelta(hours=2)}}
+    far_due = {**done_this_morning, "events:far": state(now - dt.timedelta(hours=2))}
     assert plan_cycle(settings, far_due, now, full=False).mode == "far"
-    yesterday = {**done_this_morning, "events:full": {"last_success_at": now - dt.timedelta(days=1)}}
+    yesterday = {**done_this_morning, "events:full": state(now - dt.timedelta(days=1))}
     assert plan_cycle(settings, yesterday, now, full=False).mode == "full"
     # Before tonight's hour, last night's pass is still the current one.
     early = now.replace(hour=0, minute=30)
-    last_night = {**done_this_morning, "events:full": {"last_success_at": early - dt.timedelta(hours=22)}}
+    last_night = {**done_this_morning, "events:full": state(early - dt.timedelta(hours=22))}
     assert plan_cycle(settings, last_night, early, full=False).mode == "near"
+    # A nightly pass that failed ten minutes ago waits an hour before the next try.
+    failed = {**done_this_morning,
+              "events:full": state(now - dt.timedelta(days=1), now - dt.timedelta(minutes=10))}
+    assert plan_cycle(settings, failed, now, full=False).mode == "near"
+    failed_long_ago = {**done_this_morning,
+                       "events:full": state(now - dt.timedelta(days=1), now - dt.timedelta(hours=2))}
+    assert plan_cycle(settings, failed_long_ago, now, full=False).mode == "full"
 
 
 def test_the_poller_backs_off_on_failures_with_jitter() -> None:
