@@ -143,7 +143,8 @@ class Projector:
         self._rebuilt_at: datetime | None = None
         self._wake = asyncio.Event()
         self._conn_lock = asyncio.Lock()
-        self._log = log.bind(projection=projection, worker=self.name)
+        # A logger of its own, made now: it follows the logging configuration of its creation.
+        self._log = structlog.get_logger(__name__).bind(projection=projection, worker=self.name)
 
     # -- the outer loop: one iteration per connection ------------------------------------------
 

@@ -7,14 +7,17 @@ against a hung loop (generous timeouts), never timing assertions; intervals are 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Set
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Set
 from pathlib import Path
 
 import asyncpg
 import pytest
+import structlog.testing
 
 from projections import changelog
 from projections.changelog import Position
@@ -233,6 +236,33 @@ async def test_the_leader_keeps_beating_while_idle(services: Services, start: St
         return (await checkpoint_row(services.pool))["heartbeat_at"] > first
 
     await eventually(beat_again, "a newer heartbeat")
+
+
+@contextlib.contextmanager
+def info_logs_captured() -> Iterator[list[dict[str, object]]]:
+    """Info lines captured whatever level the app configured (its tests log at warning only)."""
+    config = structlog.get_config()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+    try:
+        with structlog.testing.capture_logs() as logs:
+            yield logs
+    finally:
+        structlog.configure(wrapper_class=config["wrapper_class"])
+
+
+async def test_each_batch_logs_one_line_with_its_figures(services: Services, start: StartProjector) -> None:
+    applier = RecordingApplier(services)
+    with info_logs_captured() as logs:
+        start(applier)
+        await choose(services.pool, "olivia", "0")
+        await services.pool.execute("UPDATE public.w_edtperso SET ressources = '1' WHERE uid = 'olivia'")
+        await applier.wait_applied("user", "olivia")
+        await eventually(lambda: any(e["event"] == "projector.batch" for e in logs), "the batch's log line")
+
+    line = next(e for e in logs if e["event"] == "projector.batch")
+    assert line["changes"] in (1, 2) and line["keys"] == 1 and line["topics"] == ["user"]
+    assert line["documents_written"] == 1
+    assert line["duration_ms"] >= 0 and line["lag_s"] >= 0
 
 
 # -- gap safety --------------------------------------------------------------------------------
