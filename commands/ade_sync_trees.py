@@ -239,7 +239,8 @@ async def remove_from_selections(conn: asyncpg.Connection, ext_ids: Sequence[str
     """Drop ids from users' legacy selection strings, keeping the legacy format (``1,2,3``).
 
     The order of the remaining ids is kept. Only rows that contain one of the ids are written
-    (the GIN index on ``string_to_array(ressources, ',')`` finds them).
+    (the GIN index on ``string_to_array(ressources, ',')`` finds them; strings with spaces, which
+    only other tools write, are found by a scan and come back without the spaces).
     """
     status = await conn.execute(
         """
@@ -250,5 +251,8 @@ async def remove_from_selections(conn: asyncpg.Connection, ext_ids: Sequence[str
             WHERE btrim(item) <> '' AND NOT (btrim(item) = ANY($1::text[]))
         ), '')
         WHERE string_to_array(w.ressources, ',') && $1::text[]
+           -- Another tool may have written "12, 34": match those too (rare: a scan, not the index).
+           OR (strpos(w.ressources, ' ') > 0
+               AND string_to_array(replace(w.ressources, ' ', ''), ',') && $1::text[])
         """, list(ext_ids))
     return int(status.split()[-1])

@@ -257,3 +257,26 @@ async def test_shuffled_answers_still_make_a_no_change_cycle_write_nothing(
 
     assert report.status == "ok"
     assert await changes(pool) == []
+
+
+async def test_a_server_that_renumbers_every_moved_event_loses_no_history(
+        sync: Sync, ade: AdeSimulatorHandle, pool: asyncpg.Pool) -> None:
+    ade.set_quirks(renumber_on_move=True, legacy_attributes=True)
+    await sync()
+    total = await pool.fetchval("SELECT count(*) FROM schedulesy.event")
+    moved = {}
+    for skip in range(3):
+        event_id = near_event(ade, skip=skip)
+        before = await event_row(pool, event_id)
+        answer = ade.move_event(event_id, date=free_day_in_near_term().isoformat(), start=f"{9 + skip:02d}:00")
+        moved[answer["id"]] = (event_id, before["sequence"])
+
+    report = await sync()
+
+    assert report.status == "ok", report.errors
+    assert report.events.deleted == 0 and report.events.new == 0 and report.events.changed == 3
+    assert await pool.fetchval("SELECT count(*) FROM schedulesy.event") == total
+    for new_id, (old_id, sequence) in moved.items():
+        assert new_id != old_id
+        assert await event_row(pool, old_id) is None
+        assert (await event_row(pool, new_id))["sequence"] == sequence + 1

@@ -65,6 +65,7 @@ async def test_a_deleted_resource_goes_with_its_descendants_and_leaves_selection
     await add_user(pool, "alice", f"{other},{td},{leaf},12345")
     await add_user(pool, "bob", f"{leaf}")
     await add_user(pool, "carol", f"{other}")
+    await add_user(pool, "erin", f"{other}, {td}")  # written by another tool, with a space
 
     deleted = ade.delete_resource(td)["deleted"]
     report = await sync()
@@ -78,8 +79,9 @@ async def test_a_deleted_resource_goes_with_its_descendants_and_leaves_selection
     assert await selection(pool, "alice") == f"{other},12345"
     assert await selection(pool, "bob") == ""
     assert await selection(pool, "carol") == f"{other}"
+    assert await selection(pool, "erin") == f"{other}"
     trainees = next(c for c in report.categories if c.category == "trainee")
-    assert trainees.deleted == len(deleted) and trainees.selections_cleaned == 2
+    assert trainees.deleted == len(deleted) and trainees.selections_cleaned == 3
     parent = await resource(pool, ade.summary()["samples"]["trainee_year"])
     assert str(td) not in {c["id"] for c in parent["fields"].get("children", [])}
     # The events that booked it lost the booking (ADE stamped them).
