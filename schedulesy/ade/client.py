@@ -67,10 +67,14 @@ class FunctionStats(msgspec.Struct, kw_only=True):
 
     requests: int = 0
     bytes: int = 0
+    """Response body bytes received."""
     errors: int = 0
+    """Failed attempts: network errors, timeouts, HTTP errors, ``<error>`` and empty answers."""
     retries: int = 0
     seconds: float = 0.0
+    """Wall time spent in requests, summed (concurrent requests overlap)."""
     max_seconds: float = 0.0
+    """The slowest single request since the client was created."""
 
     def copy(self) -> FunctionStats:
         return msgspec.structs.replace(self)
