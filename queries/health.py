@@ -88,17 +88,27 @@ async def readiness(services: Services) -> dict[str, Check]:
 
 
 async def projection_lag_seconds(services: Services) -> float:
-    """Age of the oldest change not yet applied to Redis (0 when caught up)."""
-    oldest = await services.pool.fetchval(
+    """Age of the oldest committed change not yet applied to Redis (0 when caught up).
+
+    While the leader's heartbeat is fresh, its own ``pending_since`` is the measure: it reads ahead
+    of the gap-safe checkpoint, so counting every change after the checkpoint would report a long
+    same-database transaction (an ADE sync) as lag although Redis is fresh. Without a live leader,
+    everything after the checkpoint is pending.
+    """
+    row = await services.pool.fetchrow(
         """
-        SELECT min(c.created_at)
-        FROM schedulesy.change c
+        SELECT p.pending_since,
+               p.heartbeat_at > now() - make_interval(secs => $2) AS leader_alive,
+               (SELECT min(c.created_at) FROM schedulesy.change c
+                WHERE (c.xid, c.id) > (coalesce(p.last_xid, '0'::xid8), coalesce(p.last_id, 0))) AS oldest
+        FROM (SELECT 1) AS one
         LEFT JOIN schedulesy.projector_checkpoint p ON p.projection = $1
-        WHERE (c.xid, c.id) > (coalesce(p.last_xid, '0'::xid8), coalesce(p.last_id, 0))
         """,
-        PROJECTION,
+        PROJECTION, MAX_HEARTBEAT_AGE_SECONDS,
     )
-    return _age(oldest) or 0.0
+    if row["leader_alive"]:
+        return _age(row["pending_since"]) or 0.0
+    return _age(row["oldest"]) or 0.0
 
 
 @get("/health/live", media_type=MediaType.JSON, tags=["operations"], sync_to_thread=False)

@@ -47,7 +47,12 @@ def test_demo_starts_everything_prints_working_urls_and_stops_cleanly(
         token = re.search(r"Token for 'demo':\s+(\S+)", output)
         assert urls and token, output
 
-        timetable = httpx.get(urls["Timetable by key"], timeout=10)
+        # The worker applies the demo user's selection a few milliseconds after it is printed.
+        for _ in range(50):
+            timetable = httpx.get(urls["Timetable by key"], timeout=10)
+            if timetable.status_code == 200 and timetable.json()["events"]["events"]:
+                break
+            time.sleep(0.2)
         assert timetable.status_code == 200
         assert len(timetable.json()["events"]["events"]) > 0
         ics = httpx.get(urls["ICS subscription"], timeout=10)

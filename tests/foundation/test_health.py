@@ -56,3 +56,15 @@ async def test_the_openapi_schema_is_served(api: AsyncTestClient) -> None:
     response = await api.get("/schema/openapi.json")
     assert response.status_code == 200
     assert response.json()["info"]["title"] == "Schedulesy"
+
+
+async def test_lag_is_the_leaders_own_measure_while_it_beats(services, pool) -> None:
+    from queries.health import projection_lag_seconds
+
+    await pool.execute("INSERT INTO schedulesy.change (topic, key, created_at) VALUES ('user', 'a', now() - interval '10 minutes')")
+    await pool.execute(
+        "INSERT INTO schedulesy.projector_checkpoint (projection, heartbeat_at, pending_since) VALUES ('read_models', now(), NULL)"
+    )
+    assert await projection_lag_seconds(services) == 0.0
+    await pool.execute("UPDATE schedulesy.projector_checkpoint SET heartbeat_at = now() - interval '1 hour'")
+    assert await projection_lag_seconds(services) >= 600
