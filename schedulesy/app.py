@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # The app factory is the composition root: the one place that imports commands/ and queries/.
     from commands.http import route_handlers as command_handlers
     from queries import route_handlers as query_handlers
+    from queries import shutdown_hooks as query_shutdown_hooks
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[*command_handlers, *query_handlers],
         lifespan=[lifespan],
+        on_shutdown=list(query_shutdown_hooks),
         dependencies={"services": Provide(_services, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         middleware=[RequestLogMiddleware],
