@@ -21,7 +21,8 @@ from queries.delivery import (
     deliver,
     deliver_ics,
 )
-from queries.deps import REQUIRE_IDENTITY, IdentityDep, read_models
+from queries.deps import read_models
+from schedulesy.auth import REQUIRE_IDENTITY, IdentityDep
 from queries.params import UNKNOWN_KEY, access_key, username_from
 from queries.schemas import Calendar
 from schedulesy.errors import Forbidden, NotFound

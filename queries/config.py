@@ -19,7 +19,8 @@ from litestar import Controller, Request, get
 
 from queries import openapi
 from queries.delivery import JSON_MEDIA_TYPE, BytesResponse, RequestConditions, static_document_response
-from queries.deps import REQUIRE_IDENTITY, IdentityDep, services_of
+from queries.deps import services_of
+from schedulesy.auth import REQUIRE_IDENTITY, IdentityDep
 from queries.schemas import AdeConfig
 from schedulesy.services import Services
 from schedulesy.settings import Settings

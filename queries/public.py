@@ -21,7 +21,8 @@ from queries.delivery import (
     RequestConditions,
     deliver,
 )
-from queries.deps import OPTIONAL_IDENTITY, OptionalIdentityDep, read_models
+from queries.deps import read_models
+from schedulesy.auth import OPTIONAL_IDENTITY, OptionalIdentityDep
 from queries.params import ext_id_from
 from queries.schemas import ResourceWithEvents
 from schedulesy.errors import Forbidden, NotFound

@@ -20,7 +20,8 @@ from queries.delivery import (
     RequestConditions,
     deliver,
 )
-from queries.deps import REQUIRE_IDENTITY, IdentityDep, read_models
+from queries.deps import read_models
+from schedulesy.auth import REQUIRE_IDENTITY, IdentityDep
 from queries.params import email_filter, ext_id_from
 from queries.schemas import ResourceNode
 from schedulesy.errors import NotFound, PreconditionFailed

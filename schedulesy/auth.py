@@ -10,6 +10,7 @@ key of a token server that serves many applications must not be able to mint adm
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 import unicodedata
 import uuid
@@ -161,14 +162,61 @@ def _remember_user(request: Request, identity: Identity | None) -> None:
         request.scope.setdefault("state", {})["username"] = identity.username  # type: ignore[typeddict-unknown-key]
 
 
+TOKEN_CACHE = "auth.verified_tokens"
+TOKEN_CACHE_SIZE = 10_000
+
+
+class VerifiedTokens:
+    """Identities of tokens already verified, by ``Authorization`` value, until they expire.
+
+    RS256 verification plus PyJWT's parsing cost ~200 µs per request, more than a whole read
+    (bench/bench_queries.py). Only tokens that passed :func:`authenticate` are kept; ``exp`` is
+    re-checked on every use and a failure is never remembered.
+    """
+
+    def __init__(self, settings: Settings, size: int = TOKEN_CACHE_SIZE) -> None:
+        self.settings = settings
+        self.size = size
+        self._identities: OrderedDict[str, tuple[Identity, float]] = OrderedDict()
+
+    def identify(self, authorization: str | None) -> Identity | None:
+        if authorization is None:
+            return None
+        cached = self._identities.get(authorization)
+        if cached is not None:
+            remembered, expires_at = cached
+            if time.time() <= expires_at:
+                return remembered
+            del self._identities[authorization]  # expired: authenticate() gives the proper 403
+        identity = authenticate(self.settings, authorization)
+        expires = identity.claims.get("exp") if identity is not None else None
+        if identity is not None and isinstance(expires, (int, float)) and not isinstance(expires, bool):
+            self._identities[authorization] = (identity, float(expires) + self.settings.jwt_leeway)
+            while len(self._identities) > self.size:
+                self._identities.popitem(last=False)
+        return identity
+
+
+def _verified_tokens(request: Request) -> VerifiedTokens:
+    cache = request.app.state.services.cache
+    tokens = cache.get(TOKEN_CACHE)
+    if tokens is None:
+        tokens = cache[TOKEN_CACHE] = VerifiedTokens(request.app.state.services.settings)
+    return tokens  # type: ignore[no-any-return]
+
+
 def _identify(request: Request) -> Identity | None:
-    settings: Settings = request.app.state.services.settings
-    identity = authenticate(settings, request.headers.get("authorization"))
+    authorization = None
+    for name, value in request.scope["headers"]:
+        if name == b"authorization":
+            authorization = value.decode("latin-1")
+            break
+    identity = _verified_tokens(request).identify(authorization)
     _remember_user(request, identity)
     return identity
 
 
-async def require_identity(request: Request) -> Identity:
+def require_identity(request: Request) -> Identity:
     """Provider for endpoints that need a caller: 403 JSON without valid credentials."""
     identity = _identify(request)
     if identity is None:
@@ -176,7 +224,7 @@ async def require_identity(request: Request) -> Identity:
     return identity
 
 
-async def optional_identity(request: Request) -> Identity | None:
+def optional_identity(request: Request) -> Identity | None:
     """Provider for endpoints open to anonymous callers; bad credentials are still a 403 (§1.4)."""
     return _identify(request)
 
@@ -185,9 +233,9 @@ IdentityDep = NamedDependency[Identity]
 """Annotate a handler parameter named ``identity`` with this (and provide it, below)."""
 OptionalIdentityDep = NamedDependency[Identity | None]
 
-REQUIRE_IDENTITY = {"identity": Provide(require_identity)}
+REQUIRE_IDENTITY = {"identity": Provide(require_identity, sync_to_thread=False)}
 """``dependencies=REQUIRE_IDENTITY`` on a controller: every handler needs a caller."""
-OPTIONAL_IDENTITY = {"identity": Provide(optional_identity)}
+OPTIONAL_IDENTITY = {"identity": Provide(optional_identity, sync_to_thread=False)}
 """``dependencies=OPTIONAL_IDENTITY``: anonymous callers allowed, bad credentials still 403."""
 
 

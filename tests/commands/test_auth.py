@@ -214,7 +214,7 @@ async def open_endpoint(settings: Settings):
     """A one-handler app using the optional provider (the shape of /api/events)."""
     app = Litestar(
         route_handlers=[whoami],
-        state=State({"services": SimpleNamespace(settings=settings)}),
+        state=State({"services": SimpleNamespace(settings=settings, cache={})}),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
     )
     async with AsyncTestClient(app=app) as client:

@@ -7,7 +7,7 @@ import time
 import pytest
 from litestar.testing import AsyncTestClient
 
-from queries.deps import VerifiedTokens
+from schedulesy.auth import VerifiedTokens
 from schedulesy.errors import Forbidden
 from schedulesy.settings import Settings
 from tests.fixtures.auth import TokenFactory, auth_header
