@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 from litestar import MediaType, Response, get
+from litestar.params import FromQuery
 
 from schedulesy.services import Services, ServicesDep
 
@@ -137,7 +138,7 @@ _LEGACY_NAMES = {
 
 
 @get(["/_hc", "/_hc/"], tags=["operations"], media_type=MediaType.JSON)
-async def legacy_health_check(services: ServicesDep, format: str | None = None) -> Response[Any]:
+async def legacy_health_check(services: ServicesDep, format: FromQuery[str | None] = None) -> Response[Any]:
     """The original's status page: ``?format=json`` gives ``{"<check>": "working" | error}``."""
     checks = await readiness(services)
     body = {
