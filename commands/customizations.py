@@ -409,8 +409,11 @@ async def _move_login(conn: asyncpg.Connection, row_id: int, old: str | None, ne
     Only the accesses of that person move (the original renamed every access named after the old
     login, across all users, §11.16); the default access, named after the login, is renamed too.
     """
-    await conn.execute("UPDATE public.w_edtperso SET uid = $2 WHERE id = $1", row_id, new)
-    moved = old is not None and not await customization_exists(conn, old)
+    # Move our rows before the legacy row: the w_edtperso trigger that follows renames made by
+    # other tools (sql/005) then finds nothing left to move, and the default access gets renamed.
+    moved = old is not None and not await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM public.w_edtperso WHERE uid = $1 AND id <> $2)", old, row_id
+    )
     if moved:
         await lock_user(conn, old)
         await conn.execute(
@@ -427,6 +430,7 @@ async def _move_login(conn: asyncpg.Connection, row_id: int, old: str | None, ne
             """,
             old, new,
         )
+    await conn.execute("UPDATE public.w_edtperso SET uid = $2 WHERE id = $1", row_id, new)
     if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM schedulesy.access WHERE username = $1)", new):
         await create_default_access(conn, new)
     log.info("login_changed", row_id=row_id, moved_accesses=moved)

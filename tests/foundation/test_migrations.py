@@ -81,3 +81,31 @@ async def test_a_login_rename_logs_the_old_and_the_new_user(pool: asyncpg.Pool) 
     await pool.execute("UPDATE w_edtperso SET uid = 'new' WHERE uid = 'old'")
     rows = await pool.fetch("SELECT key FROM schedulesy.change WHERE id > $1 ORDER BY key", before)
     assert [r["key"] for r in rows] == ["new", "old"]
+
+
+async def test_a_login_renamed_by_another_tool_keeps_its_accesses_and_configuration(pool: asyncpg.Pool) -> None:
+    await pool.execute("INSERT INTO w_edtperso (uid, uds_directory_id) VALUES ('spauser', 'd1')")
+    await pool.execute(
+        "INSERT INTO schedulesy.access (key, username, name) VALUES (gen_random_uuid(), 'spauser', 'spauser')"
+    )
+    await pool.execute(
+        "INSERT INTO schedulesy.customization_config (username, configuration) VALUES ('spauser', '{\"theme\": \"pastel\"}')"
+    )
+    await pool.execute("UPDATE w_edtperso SET uid = 'renamed' WHERE uid = 'spauser'")
+    assert await pool.fetchval("SELECT username FROM schedulesy.access") == "renamed"
+    assert await pool.fetchval("SELECT username FROM schedulesy.customization_config") == "renamed"
+    changes = await pool.fetch("SELECT topic, key FROM schedulesy.change WHERE topic = 'access'")
+    assert changes, "moving the access must reach the projector"
+
+
+async def test_a_rename_onto_a_login_that_has_rows_never_fails_the_other_tools_write(pool: asyncpg.Pool) -> None:
+    await pool.execute("INSERT INTO w_edtperso (uid, uds_directory_id) VALUES ('a', 'd1')")
+    for user in ("a", "b"):
+        await pool.execute(
+            "INSERT INTO schedulesy.access (key, username, name) VALUES (gen_random_uuid(), $1, 'phone')", user
+        )
+        await pool.execute(
+            "INSERT INTO schedulesy.customization_config (username, configuration) VALUES ($1, '{}')", user
+        )
+    await pool.execute("UPDATE w_edtperso SET uid = 'b' WHERE uid = 'a'")
+    assert await pool.fetchval("SELECT count(*) FROM schedulesy.access WHERE username = 'a'") == 1
