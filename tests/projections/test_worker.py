@@ -315,8 +315,8 @@ async def test_an_open_transaction_holds_the_finished_only_read_back_as_visible_
         await eventually(lambda: running.projector.rounds >= rounds + 3, "three more catch-up rounds")
 
         assert await applier.times_applied("user", "held") == 0
-        assert await projection_lag_seconds(services) > 0
         await eventually(lambda: pending_since_set(services, True), "the leader reporting a pending change")
+        assert await projection_lag_seconds(services) > 0
         await slow_tx.rollback()  # finishing, even by rolling back, releases the frontier
 
         await applier.wait_applied("user", "held")
