@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import msgspec
-from litestar import MediaType, Response, get
+from litestar import MediaType, Request, Response, get
 from litestar.params import FromQuery
 
 from schedulesy.services import Services, ServicesDep
@@ -72,15 +72,19 @@ async def readiness(services: Services) -> dict[str, Check]:
                      detail="" if lag <= MAX_PROJECTION_LAG_SECONDS else "read models lag behind Postgres")
 
     async def ade_sync() -> Check:
-        last = await services.pool.fetchval(
-            "SELECT last_success_at FROM schedulesy.sync_state WHERE name = $1", SYNC_CYCLE
+        row = await services.pool.fetchrow(
+            "SELECT last_success_at, last_error FROM schedulesy.sync_state WHERE name = $1", SYNC_CYCLE
         )
-        age = _age(last)
+        age = _age(row["last_success_at"]) if row else None
         limit = 3 * services.settings.poll_interval + 600
         if age is None:
-            return Check(ok=False, detail="no successful ADE sync yet")
-        return Check(ok=age <= limit, seconds=round(age, 1),
-                     detail="" if age <= limit else "the last successful ADE sync is too old")
+            return Check(ok=False, detail=row["last_error"] if row and row["last_error"] else "no successful ADE sync yet")
+        # ADE failing is reported at once, but the last good data stays servable: the check only
+        # fails (taking the replica out of a load balancer) once that data is too old.
+        detail = f"the last ADE sync failed: {row['last_error']}"[:300] if row["last_error"] else ""
+        if age > limit:
+            detail = detail or "the last successful ADE sync is too old"
+        return Check(ok=age <= limit, seconds=round(age, 1), detail=detail)
 
     names = ("postgres", "redis", "worker", "projection_lag", "ade_sync")
     probes = (postgres, redis, worker, projection_lag, ade_sync)
@@ -138,16 +142,18 @@ _LEGACY_NAMES = {
 
 
 @get(["/_hc", "/_hc/"], tags=["operations"], media_type=MediaType.JSON)
-async def legacy_health_check(services: ServicesDep, format: FromQuery[str | None] = None) -> Response[Any]:
+async def legacy_health_check(
+    request: Request, services: ServicesDep, format: FromQuery[str | None] = None
+) -> Response[Any]:
     """The original's status page: ``?format=json`` gives ``{"<check>": "working" | error}``."""
     checks = await readiness(services)
     body = {
-        _LEGACY_NAMES[name][0]: "working" if check.ok else (check.detail or "failing")
+        _LEGACY_NAMES[name][0]: "working" if check.ok and not check.detail else (check.detail or "failing")
         for name, check in checks.items()
     }
     critical_ok = all(check.ok for name, check in checks.items() if _LEGACY_NAMES[name][1])
     status = 200 if critical_ok else 500
-    if format == "json":
+    if format == "json" or "application/json" in request.headers.get("accept", ""):
         return Response(body, status_code=status, media_type=MediaType.JSON)
     rows = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in body.items())
     html = f"<!doctype html><title>Schedulesy health</title><table>{rows}</table>"

@@ -39,8 +39,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             app.state.services = services
             yield
 
+    # "*" with credentials is refused by browsers: any origin is allowed by echoing it (contract §1.5).
+    any_origin = "*" in settings.cors_origins
     cors = CORSConfig(
-        allow_origins=list(settings.cors_origins),
+        allow_origins=[] if any_origin else list(settings.cors_origins),
+        allow_origin_regex=".*" if any_origin else None,
         allow_credentials=True,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["authorization", "content-type", "if-none-match", "if-modified-since"],

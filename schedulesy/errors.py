@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -83,15 +84,34 @@ def api_error_handler(_: Request, exc: ApiError) -> Response[bytes]:
     return _response(exc.status_code, error_body(exc.status_code, exc.detail, exc.code, **exc.extra))
 
 
+MAX_DETAIL_CHARS = 300
+
+
+def _short(text: str) -> str:
+    """Framework messages may quote the whole URL; an error body never echoes 20 KB back."""
+    return text if len(text) <= MAX_DETAIL_CHARS else text[: MAX_DETAIL_CHARS - 1] + "…"
+
+
 def http_exception_handler(_: Request, exc: HTTPException) -> Response[bytes]:
     status = exc.status_code
     if status == 401:
         status = 403  # the front end expects 403 for every authentication failure (contract §1.4)
     extra: dict[str, Any] = {}
-    if isinstance(exc, ValidationException) and exc.extra:
-        extra["errors"] = exc.extra
+    detail = str(exc.detail)
+    if isinstance(exc, ValidationException):
+        detail = detail.split(" for ", 1)[0] if detail.startswith("Validation failed") else detail
+        if isinstance(exc.extra, list):
+            extra["errors"] = [
+                {k: _short(str(v)) for k, v in item.items()} if isinstance(item, dict) else _short(str(item))
+                for item in exc.extra[:20]
+            ]
     headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() == "allow"}
-    return _response(status, error_body(status, str(exc.detail), **extra), headers)
+    return _response(status, error_body(status, _short(detail), **extra), headers)
+
+
+def unstorable_text_handler(_: Request, exc: asyncpg.PostgresError) -> Response[bytes]:
+    """A NUL byte or a character the database encoding lacks: the input is wrong, not the server."""
+    return _response(400, error_body(400, "The request contains a character that cannot be stored (e.g. NUL)."))
 
 
 def internal_error_handler(request: Request, exc: Exception) -> Response[bytes]:
@@ -103,6 +123,8 @@ def internal_error_handler(request: Request, exc: Exception) -> Response[bytes]:
 
 EXCEPTION_HANDLERS = {
     ApiError: api_error_handler,
+    asyncpg.exceptions.CharacterNotInRepertoireError: unstorable_text_handler,
+    asyncpg.exceptions.UntranslatableCharacterError: unstorable_text_handler,
     HTTPException: http_exception_handler,
     Exception: internal_error_handler,
 }

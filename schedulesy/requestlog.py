@@ -14,6 +14,11 @@ log = structlog.get_logger("schedulesy.request")
 REQUEST_ID_HEADER = b"x-request-id"
 
 
+def _printable(text: str) -> str:
+    """Control characters (a NUL in a hostile URL) would corrupt a console log line."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class RequestLogMiddleware:
     """ASGI middleware; the authenticated username (if any) is read from ``scope["state"]``."""
 
@@ -45,7 +50,7 @@ class RequestLogMiddleware:
             log.info(
                 "request",
                 method=scope.get("method"),
-                path=scope.get("path"),
+                path=_printable(scope.get("path") or ""),
                 status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
                 request_id=request_id,

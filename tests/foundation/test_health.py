@@ -68,3 +68,14 @@ async def test_lag_is_the_leaders_own_measure_while_it_beats(services, pool) -> 
     assert await projection_lag_seconds(services) == 0.0
     await pool.execute("UPDATE schedulesy.projector_checkpoint SET heartbeat_at = now() - interval '1 hour'")
     assert await projection_lag_seconds(services) >= 600
+
+
+async def test_a_failing_ade_sync_is_named_while_the_last_good_data_stays_servable(api: AsyncTestClient, pool) -> None:
+    await pool.execute(
+        "INSERT INTO schedulesy.sync_state (name, last_success_at, last_error) VALUES ('cycle', now(), 'HTTP 503')"
+    )
+    body = (await api.get("/health/ready")).json()
+    assert body["checks"]["ade_sync"]["ok"] is True
+    assert "HTTP 503" in body["checks"]["ade_sync"]["detail"]
+    legacy = (await api.get("/_hc/", headers={"Accept": "application/json"})).json()
+    assert "HTTP 503" in legacy["ADEWebAPI"]
