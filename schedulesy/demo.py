@@ -155,7 +155,9 @@ def run_demo(*, host: str, port: int, ade_port: int, preset: str) -> int:
     else:
         start_simulator = False
 
+    # Also SIGINT: a shell that starts the demo in the background makes it ignore SIGINT by default.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     cli = [sys.executable, "-m", "schedulesy.cli"]
     processes: list[subprocess.Popen[bytes]] = []
     try:
@@ -196,6 +198,10 @@ Schedulesy is running (Ctrl-C stops everything).
   Try: curl -H "Authorization: Bearer $TOKEN" {public}/api/calendar/{DEMO_USER}.json
   Superuser token ('{DEMO_ADMIN}'):
     {admin_token}
+
+  Other commands (schedulesy sync, rebuild, token) against this demo need its environment:
+    export {ENV_PREFIX}DATABASE_URL='{database_url}' {ENV_PREFIX}REDIS_URL='{redis_url}' \\
+           {ENV_PREFIX}ADE_URL='{env[ENV_PREFIX + "ADE_URL"]}' {ENV_PREFIX}JWT_PRIVATE_KEY='{private_key}'
 """, flush=True)
         while all(process.poll() is None for process in processes):
             time.sleep(1)
@@ -210,7 +216,7 @@ Schedulesy is running (Ctrl-C stops everything).
         _say("stopping")
         for process in reversed(processes):
             if process.poll() is None:
-                process.send_signal(signal.SIGINT)
+                process.terminate()
         for process in reversed(processes):
             try:
                 process.wait(timeout=10)
