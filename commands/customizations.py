@@ -34,6 +34,8 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,32}")  # legacy login rule (contract §1.2), uid varchar(32)
+MAX_UID_LENGTH = 32  # w_edtperso.uid varchar(32)
+UNSTORABLE_CATEGORIES = frozenset({"Cc", "Cs"})  # control characters (NUL...) and lone surrogates
 MAX_RESOURCES_LENGTH = 300  # w_edtperso.ressources is varchar(300): a 400, never a truncation
 MAX_DIRECTORY_ID_LENGTH = 32
 MAX_DISPLAY_CONFIGURATION_LENGTH = 60
@@ -101,9 +103,22 @@ async def lock_user(conn: asyncpg.Connection, username: str) -> None:
 
 
 def require_owner(actor: Identity, username: str) -> None:
-    """Owner-or-superuser, checked before any lookup so that nothing leaks about other users."""
+    """Owner-or-superuser, checked before any lookup so that nothing leaks about other users.
+
+    Then a path username that no ``w_edtperso.uid`` can be is a 404 before any SQL (Postgres
+    refuses NUL in text: the query itself would fail).
+    """
     if not actor.may_act_for(username):
         raise Forbidden("You do not have permission to perform this action")
+    require_possible_uid(username)
+
+
+def require_possible_uid(username: str) -> None:
+    """Too long, empty or with control characters: no customization has that login."""
+    if not 0 < len(username) <= MAX_UID_LENGTH or any(
+        unicodedata.category(ch) in UNSTORABLE_CATEGORIES for ch in username
+    ):
+        raise NotFound("No customization for this user")
 
 
 async def customization_exists(conn: asyncpg.Connection, username: str) -> bool:
@@ -129,6 +144,20 @@ def check_text(field: str, value: str, max_length: int, *, min_length: int = 0) 
     if any(unicodedata.category(ch) == "Cc" for ch in value):
         raise BadRequest(f"{field}: control characters are not allowed", field=field)
     return value
+
+
+# ---------------------------------------------------------------------------------------------
+# The stored selection
+
+
+def stored_selection(text: str | None) -> list[str]:
+    """The ids of a stored ``ressources`` string, read the same way by every command.
+
+    Other tools write the column too (``'4, 35 ,999'``): items are trimmed, empty items dropped
+    and repeated ids kept once, in the row's order. The read side (``keys.normalise_selection``)
+    trims and drops the same way, then sorts for its hash.
+    """
+    return list(dict.fromkeys(item.strip() for item in (text or "").split(",") if item.strip()))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,7 +267,7 @@ def _to_customization(row: asyncpg.Record, zone: ZoneInfo) -> Customization:
         id=row["id"],
         configuration=row["configuration"],
         display_configuration=row["configuration_affichage"] or "",
-        resources=row["ressources"] or "",
+        resources=",".join(stored_selection(row["ressources"])),
         directory_id=row["uds_directory_id"],
         rh_id=row["code_harp"] or "",
         creation_date=_local(row["date_creation"], zone),
@@ -529,11 +558,12 @@ async def inspect_customization(
     """Everything support needs to see about one user, for superusers only."""
     if not actor.is_superuser:
         raise Forbidden("Superusers only")
+    require_possible_uid(username)
     row = await _find_row(conn, username)
     if row is None:
         raise NotFound("No customization for this user")
     customization = _to_customization(row, zone)
-    wanted = [item for item in customization.resources.split(",") if item]
+    wanted = stored_selection(customization.resources)
     rows = await conn.fetch(
         "SELECT ext_id, name, category, fields FROM schedulesy.resource WHERE ext_id = ANY($1::text[])", wanted
     )

@@ -45,6 +45,8 @@ async def decode_body(request: Request, into: type[S], *, empty: S | None = None
         return msgspec.json.decode(raw, type=into)
     except msgspec.ValidationError as exc:
         raise BadRequest(f"Invalid body: {exc}", **_named_field(str(exc))) from None
+    except UnicodeDecodeError:
+        raise BadRequest("Malformed JSON body: not valid UTF-8; send application/json") from None
     except msgspec.DecodeError as exc:
         raise BadRequest(f"Malformed JSON body ({exc}); send application/json") from None
     except RecursionError:
