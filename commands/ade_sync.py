@@ -183,9 +183,12 @@ async def run_cycle(
     client: AdeClient | None = None,
     now: dt.datetime | None = None,
     progress: Progress | None = None,
+    near_first: bool = False,
 ) -> SyncReport:
     """One sync cycle. ``force`` accepts trees (and event deletions) beyond ``sync_max_shrink``;
-    ``full`` reconciles every event of the year now instead of waiting for the night."""
+    ``full`` reconciles every event of the year now instead of waiting for the night;
+    ``near_first`` makes a mirror that never had its near term start with it (this week is
+    served within seconds of a first start; the whole year follows in the next cycle)."""
     settings = services.settings
     started = now or dt.datetime.now(dt.timezone.utc)
     own_client = client is None
@@ -197,7 +200,8 @@ async def run_cycle(
             if not acquired:
                 log.info("ade sync skipped: another runner holds the lock")
                 return SyncReport(status="skipped", started_at=started)
-            report = await _cycle(services, ade, force=force, full=full, now=started, progress=progress)
+            report = await _cycle(services, ade, force=force, full=full, now=started, progress=progress,
+                                  near_first=near_first)
     finally:
         if own_client:
             await ade.aclose()
@@ -217,10 +221,13 @@ async def run_cycle(
 
 
 async def _cycle(services: Services, ade: AdeClient, *, force: bool, full: bool, now: dt.datetime,
-                 progress: Progress | None) -> SyncReport:
+                 progress: Progress | None, near_first: bool = False) -> SyncReport:
     settings = services.settings
     pool = services.pool
-    plan = plan_cycle(settings, await _states(pool), now, full=full)
+    states = await _states(pool)
+    plan = plan_cycle(settings, states, now, full=full)
+    if near_first and not full and _last(states, "events:near", "last_success_at") is None:
+        plan = CyclePlan(mode="near", far=False, full=False)
     report = SyncReport(status="ok", mode=plan.mode, started_at=now)
 
     # 1. Trees, every cycle.
@@ -436,10 +443,11 @@ async def run_poller(settings: Settings) -> None:
     """Runs forever inside ``schedulesy worker``: a cycle every ``poll_interval`` (with jitter),
     backing off while ADE or Postgres fail. One ADE session is reused across cycles."""
     failures = 0
+    first = True
     async with open_services(settings, pool_size=4) as services, AdeClient.from_settings(settings) as ade:
         while True:
             try:
-                report = await run_cycle(services, client=ade)
+                report = await run_cycle(services, client=ade, near_first=first)
                 ok = report.status in ("ok", "skipped")
             except asyncio.CancelledError:
                 raise
@@ -448,6 +456,9 @@ async def run_poller(settings: Settings) -> None:
                 ok = False
             failures = 0 if ok else failures + 1
             delay = next_delay(settings.poll_interval, failures)
+            if first and ok and report.mode == "near":
+                delay = 0  # the near term is in; fetch the rest of the year right away
+            first = False
             if failures:
                 log.warning("ade sync backing off", failures=failures, retry_in=round(delay))
             await asyncio.sleep(delay)
