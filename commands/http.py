@@ -20,14 +20,13 @@ from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Sche
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import FromPath
 from litestar.types import ControllerRouterHandler
-from msgspec import UNSET, UnsetType
 
 from commands import accesses, admin, customizations
 from commands.accesses import Access, NewAccess
 from commands.admin import Reconciled, RebuildRequested, SyncRequest
 from commands.customizations import Customization, CustomizationFields, CustomizationInfo
 from schedulesy.auth import REQUIRE_IDENTITY, IdentityDep
-from schedulesy.errors import BadRequest
+from schedulesy.errors import BadRequest, ErrorBody
 from schedulesy.http import strip_json_suffix
 from schedulesy.services import ServicesDep
 
@@ -65,16 +64,8 @@ async def decode_body(request: Request, into: type[S], *, empty: S | None = None
 # OpenAPI: what the hand decoding hides from Litestar
 
 
-class ErrorAnswer(msgspec.Struct, kw_only=True):
-    """Every error answer (``schedulesy.errors``); ``field`` names the body field at fault."""
-
-    detail: str
-    code: str
-    field: str | UnsetType = UNSET
-
-
 def _error(description: str) -> ResponseSpec:
-    return ResponseSpec(data_container=ErrorAnswer, description=description, generate_examples=False)
+    return ResponseSpec(data_container=ErrorBody, description=description, generate_examples=False)
 
 
 BAD_REQUEST = _error("Bad Request: malformed JSON (or not UTF-8), an unknown field, or a field's value refused.")

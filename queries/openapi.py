@@ -16,13 +16,7 @@ from litestar.openapi.spec import OpenAPIHeader, OpenAPIMediaType, OpenAPIRespon
 from litestar.openapi.spec.enums import OpenAPIType
 
 from queries.delivery import ICS_MEDIA_TYPE, JSON_MEDIA_TYPE
-
-
-class ErrorBody(msgspec.Struct):
-    """Every error answer (``schedulesy.errors``)."""
-
-    detail: str
-    code: str
+from schedulesy.errors import ErrorBody
 
 
 class TooManyEventsBody(msgspec.Struct):

@@ -19,6 +19,14 @@ import structlog
 log = structlog.get_logger("schedulesy.errors")
 
 
+class ErrorBody(msgspec.Struct, kw_only=True):
+    """The one error shape, for the OpenAPI schema; ``field`` names the body field at fault."""
+
+    detail: str
+    code: str
+    field: str | msgspec.UnsetType = msgspec.UNSET
+
+
 class ApiError(Exception):
     """An answer that is not a success. Subclasses fix the status and the code."""
 
