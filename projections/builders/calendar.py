@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from projections.builders.document import JSON, Built
-from projections.builders.resources import ENCODER, EventJson, events_document
+from projections.builders.resources import ENCODER, STANDARD_MAPS, EventJson, events_document
 from projections.loaders import Classroom, EventRow
 
-STANDARD_MAPS = ("trainees", "instructors", "classrooms", "category5s")
+__all__ = ["STANDARD_MAPS", "TOO_MANY_EVENTS", "build_calendar", "too_many_events_body"]
+
 TOO_MANY_EVENTS = "too_much_events"
 
 

@@ -19,6 +19,8 @@ _MapItem = tuple[str, str, dict[str, Any]]
 
 CLASSROOM = "classroom"
 INSTRUCTORS = "instructors"
+STANDARD_MAPS = ("trainees", INSTRUCTORS, "classrooms", "category5s")
+"""The maps every events document has, even when empty (contract §11.8-9)."""
 
 
 def resource_url(public_base: str, ext_id: str) -> str:
@@ -157,8 +159,9 @@ def events_document(
     """``{"events": [...], "<category>s": {id: entry}}`` (contract §4.3.2).
 
     ``events`` is always a list. Maps exist for the categories the events book, plus
-    ``always_maps`` (the merged calendar always has the four standard ones, §11.8-9). An
-    anonymous document has an empty ``instructors`` map and no per-event instructor lists.
+    ``always_maps`` (every caller passes :data:`STANDARD_MAPS`: one shape whatever the events,
+    §11.8-9). An anonymous document has an empty ``instructors`` map and no per-event
+    instructor lists.
     """
     listed: list[msgspec.Raw] = []
     maps: dict[str, dict[str, Any]] = {plural: {} for plural in always_maps}
@@ -184,8 +187,9 @@ def build_events_response(
     *,
     anonymous: bool,
 ) -> Built:
-    """``/api/events/{id}.json``: the raw node document plus its events (§3.4)."""
-    document = events_document(events, classrooms, fragments, anonymous=anonymous)
+    """``/api/events/{id}.json``: the raw node document plus its events (§3.4), with the four
+    standard maps even when the resource has no events (§11.8-9)."""
+    document = events_document(events, classrooms, fragments, anonymous=anonymous, always_maps=STANDARD_MAPS)
     body = ENCODER.encode({**resource.fields, "events": document})
     return Built(body, JSON, meta={"category": resource.category})
 

@@ -109,6 +109,7 @@ async def test_events_document_has_the_contract_shape(models: ReadModels) -> Non
         "instructors": {TEACHER: {"name": "Gerard Toto"}},
         "classrooms": {ROOM: ROOM_ENTRY},
         "trainees": {GROUP: {"name": "M2 Biotechnologie HD"}},
+        "category5s": {},
     }
     assert document.meta["category"] == "classroom"
 
@@ -138,10 +139,20 @@ async def test_anonymous_events_of_a_non_room_are_refused(models: ReadModels) ->
     assert (await models.resource_events(TEACHER, anonymous=False)).status == 200
 
 
-async def test_a_resource_without_events_has_an_empty_event_list_never_null(models: ReadModels) -> None:
-    assert body(await models.resource_events("1617", anonymous=False))["events"] == {"events": []}
-    assert body(await models.resource_events("1617", anonymous=True))["events"] == {"events": [], "instructors": {}}
-    assert body(await models.resource_events("classroom", anonymous=False))["events"] == {"events": []}
+EMPTY_EVENTS = {"events": [], "trainees": {}, "instructors": {}, "classrooms": {}, "category5s": {}}
+
+
+async def test_a_resource_without_events_has_the_same_shape_as_one_with_events(models: ReadModels) -> None:
+    for ext_id in ("1617", "classroom"):
+        for anonymous in (False, True):
+            events = body(await models.resource_events(ext_id, anonymous=anonymous))["events"]
+            assert events == EMPTY_EVENTS and list(events) == list(EMPTY_EVENTS), (ext_id, anonymous)
+
+
+async def test_events_documents_list_the_standard_maps_first_in_both_variants(models: ReadModels) -> None:
+    for anonymous in (False, True):
+        events = body(await models.resource_events(ROOM, anonymous=anonymous))["events"]
+        assert list(events)[:5] == list(EMPTY_EVENTS)
 
 
 async def test_calendar_merges_selected_resources_without_duplicates_in_start_order(models: ReadModels) -> None:
