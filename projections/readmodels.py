@@ -290,7 +290,7 @@ class ReadModels:
         - a timetable: that resource's events documents, its parent's node (``selectable``), the
           selections naming it;
         - a user: their document, their calendar and feed, their access documents;
-        - an access: its document (deleted when the key is gone).
+        - an access: its document (deleted when the key is gone or its owner has no legacy row).
         """
         conn = batch.conn
         plan = _Plan()
@@ -473,7 +473,8 @@ class ReadModels:
             batch = _Batch(conn, self.settings.zone)
             await batch.load_everything()
             users = await loaders.fetch_all_users(conn)
-            accesses = await loaders.fetch_all_accesses(conn)
+            # An access whose owner has no legacy row gets no document (dropped as stale): 404.
+            accesses = [a for a in await loaders.fetch_all_accesses(conn) if a.username in users]
         lap("load")
         resources = sorted(r for r, row in batch.resources.items() if row is not None)
         selections = sorted({u.resources for u in users.values()} | {selection_builder.EMPTY_SELECTION})
@@ -512,10 +513,8 @@ class ReadModels:
         for chunk in chunks(accesses, WRITE_CHUNK):
             writes = _Writes()
             for access in chunk:
-                writes.set(
-                    self.keys.access(access.key),
-                    selection_builder.build_access(access, users.get(access.username)),
-                )
+                owner = users[access.username]
+                writes.set(self.keys.access(access.key), selection_builder.build_access(access, owner))
             await flush(writes)
         lap("users")
         report.documents_deleted += await self._delete_stale(written)
@@ -600,7 +599,8 @@ class ReadModels:
         return None if document is None else selection_builder.decode_user(document.body)
 
     async def access_grant(self, key: str) -> AccessGrant | None:
-        """Whose timetable an access key opens; None when the key is malformed or revoked."""
+        """Whose timetable an access key opens; None when the key is malformed, revoked, or its
+        owner has no legacy row (deleted, or uid renamed by another tool)."""
         canonical = _canonical_access_key(key)
         if canonical is None:
             return None

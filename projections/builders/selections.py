@@ -47,13 +47,16 @@ def build_user(user: UserRow) -> Built:
     return Built(_ENCODER.encode(user_selection(user)), JSON)
 
 
-def access_grant(access: AccessRow, user: UserRow | None) -> AccessGrant:
-    """An access whose owner has no legacy row opens an empty selection (an empty calendar)."""
-    resources = user.resources if user else EMPTY_SELECTION
-    return AccessGrant(access.key, access.username, access.name, resources, selection_hash(resources))
+def access_grant(access: AccessRow, user: UserRow) -> AccessGrant:
+    return AccessGrant(access.key, access.username, access.name, user.resources, selection_hash(user.resources))
 
 
-def build_access(access: AccessRow, user: UserRow | None) -> Built:
+def build_access(access: AccessRow, user: UserRow | None) -> Built | None:
+    """None (no document: the key answers 404) when the owner has no legacy row — their row was
+    deleted or their uid renamed by another tool. An empty feed would make calendar clients
+    delete every event they hold."""
+    if user is None:
+        return None
     return Built(_ENCODER.encode(access_grant(access, user)), JSON)
 
 

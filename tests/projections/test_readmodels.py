@@ -166,6 +166,76 @@ async def test_revoked_access_and_deleted_user_disappear(models: ReadModels) -> 
     assert await models.user_calendar("jdupont") is None
 
 
+async def access_reads(models: ReadModels, key: str) -> list[object]:
+    return [await models.access_grant(key), await models.access_calendar(key), await models.access_ics(key)]
+
+
+async def test_an_access_whose_owner_loses_their_legacy_row_is_not_found(models: ReadModels) -> None:
+    """Another tool deleted the row (or renamed its uid): the key answers 404, never an empty feed
+    that would make calendar clients delete every event."""
+    pool, redis, keys = models.services.pool, models.services.redis, models.keys
+    key = await insert_access(pool, "jdupont")
+    await models.rebuild_all()
+    assert await redis.exists(keys.access(key)) == 1
+    await pool.execute("DELETE FROM public.w_edtperso WHERE uid = 'jdupont'")
+    await models.apply({"user": {"jdupont"}})  # only the user topic: the access row did not change
+    assert await redis.exists(keys.access(key)) == 0
+    assert await access_reads(models, key) == [None, None, None]
+    assert await redis.exists(keys.access(key)) == 0  # the read-through stored nothing either
+
+
+async def test_an_access_change_for_an_owner_without_legacy_row_deletes_its_document(models: ReadModels) -> None:
+    pool, redis, keys = models.services.pool, models.services.redis, models.keys
+    key = await insert_access(pool, "nobody")
+    await redis.hset(keys.access(key), mapping={"d": b"stale", "v": "stale"})
+    report = await models.apply({"access": {key}})
+    assert report.documents_deleted == 1 and await redis.exists(keys.access(key)) == 0
+    assert await access_reads(models, key) == [None, None, None]
+
+
+async def test_an_access_of_an_owner_without_legacy_row_is_not_found_on_read_through(models: ReadModels) -> None:
+    key = await insert_access(models.services.pool, "nobody")
+    assert await access_reads(models, key) == [None, None, None]
+    assert await models.services.redis.exists(models.keys.access(key)) == 0
+
+
+async def test_a_rebuild_drops_the_access_of_an_owner_without_legacy_row(models: ReadModels) -> None:
+    pool, redis, keys = models.services.pool, models.services.redis, models.keys
+    orphan, kept = await insert_access(pool, "nobody"), await insert_access(pool, "jdupont")
+    await redis.hset(keys.access(orphan), mapping={"d": b"stale", "v": "stale"})
+    seen: list[tuple[int, int]] = []
+    await models.rebuild_all(lambda done, total: seen.append((done, total)))
+    assert await redis.exists(keys.access(orphan)) == 0 and await redis.exists(keys.access(kept)) == 1
+    assert seen[-1][0] == seen[-1][1]
+    assert await models.access_ics(orphan) is None
+
+
+async def test_an_access_comes_back_when_its_owner_gets_a_legacy_row_again(models: ReadModels) -> None:
+    pool = models.services.pool
+    key = await insert_access(pool, "mmartin")
+    await models.apply({"access": {key}})
+    assert await models.access_grant(key) is None
+    await insert_user(pool, "mmartin", ROOM)
+    await models.apply({"user": {"mmartin"}})
+    assert events_of(await models.access_calendar(key)) == ["191050"]
+
+
+async def test_the_http_feed_of_an_access_without_legacy_row_is_404_not_an_empty_calendar(
+    models: ReadModels, api: object
+) -> None:
+    pool = models.services.pool
+    orphan = await insert_access(pool, "nobody")
+    key = await insert_access(pool, "jdupont")
+    await models.rebuild_all()
+    await pool.execute("DELETE FROM public.w_edtperso WHERE uid = 'jdupont'")
+    await models.apply({"user": {"jdupont"}})
+    for access in (orphan, key):
+        for suffix in (".ics", ".json"):
+            response = await api.get(f"/api/timetable/{access}{suffix}")
+            assert response.status_code == 404, (access, suffix, response.text)
+            assert response.json()["code"] == "not_found"
+
+
 async def test_an_access_follows_its_owners_new_selection(models: ReadModels) -> None:
     key = await insert_access(models.services.pool, "jdupont")
     await models.rebuild_all()
