@@ -40,6 +40,8 @@ class Quirks(msgspec.Struct, kw_only=True):
 
 
 def esc(text: str) -> str:
+    """Markup characters escaped; other control characters (U+0007 in a note…) stay raw, as real
+    ADE writes them, although XML 1.0 forbids them: the client must survive that quirk."""
     return text.translate(_ESCAPES)
 
 

@@ -3,12 +3,19 @@
 Only bytes are parsed: the XML declaration decides the encoding, so a missing charset in the HTTP
 ``Content-Type`` cannot turn "é" into "Ã©" (ade-webapi.md §6). ``<error>`` roots and empty bodies
 become exceptions here, whatever the HTTP status was.
+
+ADE writes control characters typed into notes and names raw (U+0007 pasted from a word
+processor…), which XML 1.0 forbids: one of them would make a whole answer unreadable, and every
+later sync fail. :func:`tolerant` drops them before parsing.
 """
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
+
+import structlog
 
 from schedulesy.ade.dates import parse_event_date, parse_stamp
 from schedulesy.ade.errors import (
@@ -27,11 +34,37 @@ from schedulesy.ade.models import (
 
 TREE_NODE_TAGS = frozenset({"branch", "leaf"})
 
+FORBIDDEN_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+"""C0 controls XML 1.0 forbids (tab, LF and CR are allowed). In UTF-8 and the ISO-8859 family
+(what ADE answers in) these bytes never occur inside a multi-byte character."""
+FORBIDDEN_REFERENCE = re.compile(
+    rb"&#(?:0*(?:[0-8]|1[124-9]|2[0-9]|3[01])|[xX]0*(?:[0-8bBcCeEfF]|1[0-9a-fA-F]));"
+)
+"""``&#7;`` / ``&#x1F;``: character references to the same forbidden characters."""
+
+
+def tolerant(function: str, body: bytes) -> bytes:
+    """``body`` without the characters XML 1.0 forbids, raw or as references; logs how many were
+    dropped (once per answer). The common clean answer costs one ``bytes.translate`` and is
+    returned as is."""
+    cleaned = body.translate(None, FORBIDDEN_BYTES)
+    dropped = len(body) - len(cleaned)
+    if b"&#" in cleaned:
+        cleaned, references = FORBIDDEN_REFERENCE.subn(b"", cleaned)
+        dropped += references
+    if not dropped:
+        return body
+    # A fresh logger (a rare path): a module-level one caches the configuration of its first use.
+    structlog.get_logger(__name__).warning("ade answer had forbidden xml characters", function=function,
+                                           dropped=dropped)
+    return cleaned
+
 
 def parse_root(function: str, body: bytes) -> ET.Element:
     """The document element of an answer; raises the typed error an ``<error>`` root stands for."""
     if not body.strip():
         raise AdeEmptyAnswer(function, "ADE answered with an empty body (unknown function or dead session?)")
+    body = tolerant(function, body)
     try:
         root = ET.fromstring(body)
     except ET.ParseError as exc:
@@ -186,6 +219,7 @@ def parse_events_bytes(function: str, body: bytes) -> tuple[Event, ...]:
     read, so a 25 MB answer never becomes a 250 MB element tree. Errors as :func:`parse_root`."""
     if not body.strip():
         raise AdeEmptyAnswer(function, "ADE answered with an empty body (unknown function or dead session?)")
+    body = tolerant(function, body)
     parser = ET.XMLPullParser(events=("start", "end"))
     root: ET.Element | None = None
     found: list[Event] = []

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 import structlog
 
+from schedulesy.ade import client as client_module
 from schedulesy.ade.client import AdeClient
 from schedulesy.ade.dates import format_request_date
 from schedulesy.ade.errors import (
@@ -265,6 +266,22 @@ async def test_names_with_apostrophes_and_accents_survive_a_charsetless_content_
     assert b"&apos;" in answer.raw
 
 
+async def test_a_control_character_in_a_note_does_not_make_the_answer_unreadable(
+        client: AdeClient, ade: AdeSimulatorHandle) -> None:
+    """Real ADE (and the simulator) writes U+0007 raw, which XML 1.0 forbids: the client drops it."""
+    first, second = sorted(ade.app.store.events)[:2]
+    ade.update_event(first, note="a\u0007b", name="TP\u001f chimie")
+    await client.get_projects()  # logged in outside the capture (loggers cache their first use)
+    with structlog.testing.capture_logs() as logs:
+        answer = await client.get_events(event_ids=[first, second], detail=8)
+    assert b"a\x07b" in answer.raw  # the raw bytes (and their fingerprint) are ADE's
+    by_id = {e.id: e for e in answer.events}
+    assert sorted(by_id) == [first, second]
+    assert by_id[first].note == "ab" and by_id[first].name == "TP chimie"
+    dropped = [entry for entry in logs if entry["event"] == "ade answer had forbidden xml characters"]
+    assert [(d["function"], d["dropped"]) for d in dropped] == [("getEvents", 2)]
+
+
 # -- projects and dates ------------------------------------------------------------------------
 
 async def test_projects_and_get_date(client: AdeClient, ade: AdeSimulatorHandle) -> None:
@@ -335,8 +352,12 @@ async def test_counters_measure_requests_bytes_and_latency_per_function(client: 
     assert "connect" in spent and "setProject" in spent
 
 
-async def test_the_password_never_reaches_a_log_line(ade: AdeSimulatorHandle) -> None:
+async def test_the_password_never_reaches_a_log_line(ade: AdeSimulatorHandle,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     secret = "s3cr3t-Pa55"
+    # A fresh module logger: the shared one may have cached the app's configuration on first use
+    # (cache_logger_on_first_use), which capture_logs cannot intercept.
+    monkeypatch.setattr(client_module, "log", structlog.get_logger(client_module.__name__))
     with structlog.testing.capture_logs() as logs:
         async with AdeClient(ade.url, ade.login, secret, ade.project_id, retries=1, backoff_base=0.01) as c:
             with pytest.raises(AdeLoginError):

@@ -136,3 +136,28 @@ def test_streamed_events_match_the_tree_parser_and_raise_the_same_errors() -> No
         xml.parse_events_bytes("getEvents", b"<events><event id='1'>")
     with pytest.raises(AdeProtocolError):
         xml.parse_events_bytes("getEvents", b"<html>oops</html>")
+
+
+# -- characters XML 1.0 forbids ----------------------------------------------------------------
+
+def test_forbidden_control_characters_raw_or_referenced_are_dropped_before_parsing() -> None:
+    body = (b'<?xml version="1.0" encoding="UTF-8"?>\n<events><event id="1" name="a\x07b\x00c" '
+            b'note="x&#7;y&#x1F;z&#0011;" info="keep&#9;&#10;&#13;&#x41;\x7f\xc3\xa9"/></events>')
+    (event,) = xml.parse_events_bytes("getEvents", body)
+    assert event.name == "abc" and event.note == "xyz"
+    assert event.info == "keep\t\n\rA\x7fé"
+    assert xml.parse_root("getEvents", body).find("event").get("name") == "abc"
+
+
+def test_a_clean_answer_is_parsed_from_the_same_bytes() -> None:
+    body = b'<events><event id="1" note="l1&#10;l2&#x9;"/></events>'
+    assert xml.tolerant("getEvents", body) is body
+
+
+def test_forbidden_characters_are_counted_once_per_answer() -> None:
+    import structlog
+
+    body = b"<tree>\x01\x02<category category='trainee'/>&#x0;&#8;</tree>"
+    with structlog.testing.capture_logs() as logs:
+        assert xml.tolerant("getResources", body) == b"<tree><category category='trainee'/></tree>"
+    assert [(e["function"], e["dropped"]) for e in logs] == [("getResources", 4)]

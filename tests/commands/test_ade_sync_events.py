@@ -116,6 +116,22 @@ async def test_a_renamed_event_changes_only_that_event(
     assert report.events.changed == 1
 
 
+async def test_a_control_character_in_a_note_does_not_break_this_or_later_syncs(
+        sync: Sync, ade: AdeSimulatorHandle, pool: asyncpg.Pool) -> None:
+    """ADE sends U+0007 raw (XML 1.0 forbids it): the event is stored without it, and syncs go on."""
+    await sync()
+    event_id = near_event(ade)
+    ade.update_event(event_id, note="a\u0007b")
+
+    report = await sync()
+
+    assert report.status == "ok", report.errors
+    assert (await event_row(pool, event_id))["note"] == "ab"
+    ade.update_event(near_event(ade, skip=1), name="Cours déplacé")
+    later = await sync()
+    assert later.status == "ok" and later.events.changed == 1, later.errors
+
+
 async def test_a_deleted_event_leaves_the_mirror_and_every_timetable(
         sync: Sync, ade: AdeSimulatorHandle, pool: asyncpg.Pool) -> None:
     await sync()
