@@ -30,14 +30,11 @@ import argparse
 import asyncio
 import multiprocessing
 import os
-import platform
 import statistics
 import sys
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, Set
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -46,8 +43,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 import asyncpg  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 
+from bench.common import Environment, machine  # noqa: E402
+
 TARGET_P99_MS = 1000.0
-REDIS_LOCK_PREFIX = "schedulesy-test-lock:"  # the test fixtures' scheme: one session per logical db
 APPLIED = "bench:applied"
 READY = "bench:ready"
 WAIT_SECONDS = 60.0
@@ -56,75 +54,6 @@ WAIT_SECONDS = 60.0
 CHANGE_SELECTION = """
 UPDATE public.w_edtperso SET ressources = $1, date_personnalisation = clock_timestamp() WHERE uid = $2
 """
-
-
-# ---------------------------------------------------------------------------------------------
-# Environment
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{platform.platform()} | Python {platform.python_version()} | {os.cpu_count()} CPUs ({model}) | "
-            f"{memory:.0f} GiB RAM")
-
-
-def with_path(url: str, path: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=path))
-
-
-class Environment:
-    """A database and a Redis logical db of our own, released at the end."""
-
-    def __init__(self, admin_url: str, redis_base: str) -> None:
-        self.admin_url = admin_url
-        self.redis_base = redis_base
-        self.database = f"schedulesy_bench_projector_{uuid.uuid4().hex[:8]}"
-        self.database_url = with_path(admin_url, "/" + self.database)
-        self.redis_url = ""
-        self._token = uuid.uuid4().hex
-        self._index: int | None = None
-
-    async def __aenter__(self) -> Environment:
-        from schedulesy import db
-
-        admin = await asyncpg.connect(self.admin_url)
-        await admin.execute(f'CREATE DATABASE "{self.database}"')
-        await admin.close()
-        await db.migrate(self.database_url)
-        lock = Redis.from_url(with_path(self.redis_base, "/0"))
-        for index in range(1, 16):
-            if await lock.set(f"{REDIS_LOCK_PREFIX}{index}", self._token, nx=True, ex=3600):
-                self._index = index
-                break
-        await lock.aclose()
-        if self._index is None:
-            raise RuntimeError("every Redis logical database is taken")
-        self.redis_url = with_path(self.redis_base, f"/{self._index}")
-        client = Redis.from_url(self.redis_url)
-        await client.flushdb()
-        await client.aclose()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._index is not None:
-            client = Redis.from_url(self.redis_url)
-            await client.flushdb()
-            await client.aclose()
-            lock = Redis.from_url(with_path(self.redis_base, "/0"))
-            if await lock.get(f"{REDIS_LOCK_PREFIX}{self._index}") == self._token.encode():
-                await lock.delete(f"{REDIS_LOCK_PREFIX}{self._index}")
-            await lock.aclose()
-        admin = await asyncpg.connect(self.admin_url)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
-        await admin.close()
 
 
 def bench_settings(database_url: str, redis_url: str):  # type: ignore[no-untyped-def]
@@ -380,7 +309,7 @@ async def run(args: argparse.Namespace) -> None:
     from schedulesy.db import create_pool
     from schedulesy.services import open_services
 
-    async with Environment(args.database_url, args.redis_url) as env:
+    async with Environment(args.database_url, args.redis_url, "schedulesy_bench_projector") as env:
         started = time.perf_counter()
         counts = await bench_rebuild.generate(env.database_url, args.scale)
         print(f"mirror (bench_rebuild.generate, scale {args.scale}): {counts['resources']} resources, "

@@ -28,17 +28,15 @@ import asyncio
 import datetime as dt
 import multiprocessing
 import os
-import platform
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -48,12 +46,10 @@ import httpx  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 from litestar import Litestar, Response, get  # noqa: E402
-from redis.asyncio import Redis  # noqa: E402
-
+from bench.common import Environment, free_port, machine  # noqa: E402
 from queries.delivery import BytesResponse  # noqa: E402
 
 TARGET_RATIO = 0.7
-REDIS_LOCK_PREFIX = "schedulesy-test-lock:"  # the test fixtures' scheme: one session per logical db
 PARIS = dt.timezone(dt.timedelta(hours=1))
 BASELINE_PATH = "/bench/baseline/{size:int}"
 LITESTAR_RESPONSE_PATH = "/bench/litestar-response/{size:int}"
@@ -96,75 +92,7 @@ def bench_app() -> Litestar:
 
 
 # ---------------------------------------------------------------------------------------------
-# Machine, servers, data
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{platform.platform()} | Python {platform.python_version()} | {os.cpu_count()} CPUs ({model}) | "
-            f"{memory:.0f} GiB RAM")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def with_path(url: str, path: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=path))
-
-
-class Environment:
-    """A database and a Redis logical db of our own, released at the end."""
-
-    def __init__(self, admin_url: str, redis_base: str) -> None:
-        self.admin_url = admin_url
-        self.redis_base = redis_base
-        self.database = f"schedulesy_bench_{uuid.uuid4().hex[:10]}"
-        self.database_url = with_path(admin_url, "/" + self.database)
-        self.redis_url = ""
-        self._token = uuid.uuid4().hex
-        self._redis_index: int | None = None
-
-    async def __aenter__(self) -> Environment:
-        from schedulesy import db
-
-        admin = await asyncpg.connect(self.admin_url)
-        await admin.execute(f'CREATE DATABASE "{self.database}"')
-        await admin.close()
-        await db.migrate(self.database_url)
-        lock = Redis.from_url(with_path(self.redis_base, "/0"))
-        for index in range(1, 16):
-            if await lock.set(f"{REDIS_LOCK_PREFIX}{index}", self._token, nx=True, ex=3600):
-                self._redis_index = index
-                break
-        await lock.aclose()
-        if self._redis_index is None:
-            raise RuntimeError("every Redis logical database is taken")
-        self.redis_url = with_path(self.redis_base, f"/{self._redis_index}")
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._redis_index is not None:
-            client = Redis.from_url(self.redis_url)
-            await client.flushdb()
-            await client.aclose()
-            lock = Redis.from_url(with_path(self.redis_base, "/0"))
-            if await lock.get(f"{REDIS_LOCK_PREFIX}{self._redis_index}") == self._token.encode():
-                await lock.delete(f"{REDIS_LOCK_PREFIX}{self._redis_index}")
-            await lock.aclose()
-        admin = await asyncpg.connect(self.admin_url)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
-        await admin.close()
+# Data
 
 
 GROUP, SUBGROUP, ROOM, BRANCH = "3001", "3002", "2001", "2000"

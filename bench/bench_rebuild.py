@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import free_port, peak_rss_mib  # noqa: E402
 from projections.readmodels import ReadModels  # noqa: E402
 from schedulesy import db  # noqa: E402
 from schedulesy.services import open_services  # noqa: E402
@@ -219,12 +218,6 @@ async def generate(database_url: str, scale: float) -> dict[str, int]:
         await conn.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_redis() -> tuple[subprocess.Popen[bytes], str, str]:
     directory = tempfile.mkdtemp(prefix="bench-redis-")
     port = free_port()
@@ -286,7 +279,7 @@ async def run(args: argparse.Namespace) -> None:
             started = time.perf_counter()
             report = await models.rebuild_all(progress)
             first = time.perf_counter() - started
-            rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            rss_mb = peak_rss_mib()
             figures = await redis_figures(services.redis, "sch:")
             print(f"full rebuild (empty Redis): {first:.1f}s, {report}")
             print(f"worker peak RSS: {rss_mb:.0f} MB")

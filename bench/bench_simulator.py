@@ -17,10 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
-import platform
-import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,36 +30,9 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import free_port, machine, peak_rss_mib, proc_memory_mib  # noqa: E402
 from schedulesy.ade.simulator import create_app  # noqa: E402
 from schedulesy.ade.university import generate  # noqa: E402
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{platform.platform()} | Python {platform.python_version()} | {os.cpu_count()} CPUs ({model}) | "
-            f"{memory:.0f} GiB RAM")
-
-
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def proc_memory_mib(pid: int) -> tuple[float, float]:
-    """(current RSS, high-water mark) of a process, from /proc."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            fields[key] = int(value.split()[0]) / 1024
-    return fields.get("VmRSS", 0.0), fields.get("VmHWM", 0.0)
 
 
 def bench_generation(preset: str, seed: int, slot_minutes: int, with_tracemalloc: bool) -> None:
@@ -88,12 +57,6 @@ def bench_generation(preset: str, seed: int, slot_minutes: int, with_tracemalloc
         tracemalloc.stop()
         elapsed = time.perf_counter() - started
         print(f"  tracemalloc peak {peak / 2**20:.0f} MiB (run under tracemalloc: {elapsed:.1f} s)")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_server(preset: str, seed: int, slot_minutes: int) -> tuple[subprocess.Popen[bytes], str, float]:

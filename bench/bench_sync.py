@@ -22,51 +22,25 @@ import argparse
 import asyncio
 import datetime as dt
 import os
-import platform
 import random
-import resource
-import socket
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import Environment, free_port, machine, peak_rss_mib  # noqa: E402
 from commands.ade_sync import SyncReport, run_cycle  # noqa: E402
-from schedulesy import db  # noqa: E402
 from schedulesy.ade.client import AdeClient  # noqa: E402
 from schedulesy.logging import configure_logging  # noqa: E402
 from schedulesy.services import open_services  # noqa: E402
 from schedulesy.settings import load_settings  # noqa: E402
 
 NO_CHANGE_TARGET = 10
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{platform.platform()} | Python {platform.python_version()} | {os.cpu_count()} CPUs ({model}) | "
-            f"{memory:.0f} GiB RAM")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 SIMULATOR_LOG = Path("/tmp/bench_sync_simulator.log")
@@ -112,10 +86,6 @@ def show(label: str, report: SyncReport, *, target: str = "") -> None:
         print(f"  timetable_rows: +{events.timetable_rows_added} -{events.timetable_rows_removed}")
 
 
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
-
-
 async def pick_events(base: str, *, start: dt.date, end: dt.date, share: float, rng: random.Random,
                       project: dict) -> list[tuple[int, dt.date]]:
     """``share`` of the events dated in [start, end], each with a new date 1-6 days later or earlier."""
@@ -157,90 +127,87 @@ async def main() -> None:
     rng = random.Random(args.seed)
 
     admin_url = os.environ.get("SCHEDULESY_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    redis_url = os.environ.get("SCHEDULESY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    name = f"schedulesy_bench_sync_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(admin_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    started = time.perf_counter()
-    process, base = start_simulator(args.preset, args.seed)
-    print(f"simulator: {args.preset} preset up in {time.perf_counter() - started:.1f} s")
-    try:
-        database_url = with_database(admin_url, name)
-        await db.migrate(database_url)
-        project = httpx.get(base + "/admin/project").json()
-        summary = httpx.get(base + "/admin/summary").json()
-        print(f"university: {sum(summary['resources'].values()):,} resources, {summary['events']:,} events")
-        settings = load_settings({
-            "SCHEDULESY_DATABASE_URL": database_url, "SCHEDULESY_REDIS_URL": redis_url,
-            "SCHEDULESY_ADE_URL": base + "/jsp/webapi", "SCHEDULESY_ADE_LOGIN": project["login"],
-            "SCHEDULESY_ADE_PASSWORD": project["password"], "SCHEDULESY_ADE_PROJECT_ID": str(project["id"]),
-            "SCHEDULESY_TIMEZONE": project["timezone"], "SCHEDULESY_LOG_LEVEL": "warning",
-        })
-        async with open_services(settings) as services, AdeClient.from_settings(settings) as ade:
-            first = await run_cycle(services, client=ade)
-            show("initial_sync", first)
-            rows = {t: await services.pool.fetchval(f"SELECT count(*) FROM schedulesy.{t}")
-                    for t in ("resource", "event", "event_resource", "timetable")}
-            print("  rows: " + ", ".join(f"{t} {n:,}" for t, n in rows.items()))
-            print(f"  peak_rss: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
-
-            await services.pool.execute("DELETE FROM schedulesy.change")
-            quiet = await run_cycle(services, client=ade)
-            ok = quiet.requests <= NO_CHANGE_TARGET and quiet.events is not None and quiet.events.details_fetched == 0
-            show("no_change_cycle", quiet,
-                 target=f"  target <= {NO_CHANGE_TARGET} requests and no details: {'OK' if ok else 'MISSED'}")
-            written = await services.pool.fetchval("SELECT count(*) FROM schedulesy.change")
-            print(f"  change_rows: {written}  target 0: {'OK' if written == 0 else 'MISSED'}")
-
-            today = dt.datetime.now(settings.zone).date()
-            monday = today - dt.timedelta(days=today.weekday())
-            near_end = monday + dt.timedelta(weeks=settings.sync_near_weeks, days=-1)
-            moves = await pick_events(base, start=monday, end=near_end, share=args.moved, rng=rng, project=project)
-            spent = apply_moves(base, moves)
-            near = await run_cycle(services, client=ade)
-            detail_requests = near.events.details_fetched if near.events else 0
-            show(f"near_term_{args.moved:.0%}_moved", near)
-            print(f"  moved: {len(moves)} events (admin calls took {spent:.1f} s); "
-                  f"changed seen: {near.events.changed if near.events else 0}")
-            print(f"  original_requests: {near.events.legacy_requests if near.events else 0} "
-                  f"(one getEvents per affected resource and its descendants)  ours: {near.requests}")
-            del detail_requests
-
-            week0 = dt.date.fromisoformat(project["week0"])
-            year_end = week0 + dt.timedelta(weeks=project["weeks"], days=-1)
-            moves = await pick_events(base, start=near_end + dt.timedelta(days=1), end=year_end, share=args.moved,
-                                      rng=rng, project=project)
-            apply_moves(base, moves)
-            await services.pool.execute(
-                "UPDATE schedulesy.sync_state SET last_success_at = now() - interval '1 day' WHERE name = 'events:far'")
-            far = await run_cycle(services, client=ade)
-            show(f"far_term_{args.moved:.0%}_moved", far)
-            batches = -(-len(moves) // 100)
-            print(f"  moved: {len(moves)} events; eventId detail requests expected ≈ {batches} (N/100)")
-            print(f"  original_requests: {far.events.legacy_requests if far.events else 0} "
-                  f"(one getEvents per affected resource and its descendants)  ours: {far.requests}")
-
-            if not args.skip_nightly:
-                nightly = await run_cycle(services, client=ade, full=True)
-                show("nightly_full_reconciliation", nightly)
-                if nightly.events:
-                    print(f"  audit: {nightly.events.audited} timetables checked, "
-                          f"{nightly.events.audit_mismatches} differ")
-                resources = await services.pool.fetchval(
-                    "SELECT count(*) FROM schedulesy.resource WHERE category <> ext_id")
-                print(f"  original_nightly_requests: {resources:,} (one getEvents per resource)")
-            print(f"peak_rss_total: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
-    finally:
-        if process.poll() is not None:
-            print(f"the simulator died (exit {process.returncode}); its log ends with:\n"
-                  + SIMULATOR_LOG.read_text(errors="replace")[-2000:])
-        process.terminate()
+    redis_base = os.environ.get("SCHEDULESY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    async with Environment(admin_url, redis_base, "schedulesy_bench_sync") as env:
+        started = time.perf_counter()
+        process, base = start_simulator(args.preset, args.seed)
+        print(f"simulator: {args.preset} preset up in {time.perf_counter() - started:.1f} s")
         try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+            database_url, redis_url = env.database_url, env.redis_url
+            project = httpx.get(base + "/admin/project").json()
+            summary = httpx.get(base + "/admin/summary").json()
+            print(f"university: {sum(summary['resources'].values()):,} resources, {summary['events']:,} events")
+            settings = load_settings({
+                "SCHEDULESY_DATABASE_URL": database_url, "SCHEDULESY_REDIS_URL": redis_url,
+                "SCHEDULESY_ADE_URL": base + "/jsp/webapi", "SCHEDULESY_ADE_LOGIN": project["login"],
+                "SCHEDULESY_ADE_PASSWORD": project["password"], "SCHEDULESY_ADE_PROJECT_ID": str(project["id"]),
+                "SCHEDULESY_TIMEZONE": project["timezone"], "SCHEDULESY_LOG_LEVEL": "warning",
+            })
+            async with open_services(settings) as services, AdeClient.from_settings(settings) as ade:
+                first = await run_cycle(services, client=ade)
+                show("initial_sync", first)
+                rows = {t: await services.pool.fetchval(f"SELECT count(*) FROM schedulesy.{t}")
+                        for t in ("resource", "event", "event_resource", "timetable")}
+                print("  rows: " + ", ".join(f"{t} {n:,}" for t, n in rows.items()))
+                print(f"  peak_rss: {peak_rss_mib():.0f} MiB")
+
+                await services.pool.execute("DELETE FROM schedulesy.change")
+                quiet = await run_cycle(services, client=ade)
+                ok = (quiet.requests <= NO_CHANGE_TARGET and quiet.events is not None
+                      and quiet.events.details_fetched == 0)
+                show("no_change_cycle", quiet,
+                     target=f"  target <= {NO_CHANGE_TARGET} requests and no details: {'OK' if ok else 'MISSED'}")
+                written = await services.pool.fetchval("SELECT count(*) FROM schedulesy.change")
+                print(f"  change_rows: {written}  target 0: {'OK' if written == 0 else 'MISSED'}")
+
+                today = dt.datetime.now(settings.zone).date()
+                monday = today - dt.timedelta(days=today.weekday())
+                near_end = monday + dt.timedelta(weeks=settings.sync_near_weeks, days=-1)
+                moves = await pick_events(base, start=monday, end=near_end, share=args.moved, rng=rng, project=project)
+                spent = apply_moves(base, moves)
+                near = await run_cycle(services, client=ade)
+                detail_requests = near.events.details_fetched if near.events else 0
+                show(f"near_term_{args.moved:.0%}_moved", near)
+                print(f"  moved: {len(moves)} events (admin calls took {spent:.1f} s); "
+                      f"changed seen: {near.events.changed if near.events else 0}")
+                print(f"  original_requests: {near.events.legacy_requests if near.events else 0} "
+                      f"(one getEvents per affected resource and its descendants)  ours: {near.requests}")
+                del detail_requests
+
+                week0 = dt.date.fromisoformat(project["week0"])
+                year_end = week0 + dt.timedelta(weeks=project["weeks"], days=-1)
+                moves = await pick_events(base, start=near_end + dt.timedelta(days=1), end=year_end, share=args.moved,
+                                          rng=rng, project=project)
+                apply_moves(base, moves)
+                await services.pool.execute(
+                    "UPDATE schedulesy.sync_state SET last_success_at = now() - interval '1 day' "
+                    "WHERE name = 'events:far'")
+                far = await run_cycle(services, client=ade)
+                show(f"far_term_{args.moved:.0%}_moved", far)
+                batches = -(-len(moves) // 100)
+                print(f"  moved: {len(moves)} events; eventId detail requests expected ≈ {batches} (N/100)")
+                print(f"  original_requests: {far.events.legacy_requests if far.events else 0} "
+                      f"(one getEvents per affected resource and its descendants)  ours: {far.requests}")
+
+                if not args.skip_nightly:
+                    nightly = await run_cycle(services, client=ade, full=True)
+                    show("nightly_full_reconciliation", nightly)
+                    if nightly.events:
+                        print(f"  audit: {nightly.events.audited} timetables checked, "
+                              f"{nightly.events.audit_mismatches} differ")
+                    resources = await services.pool.fetchval(
+                        "SELECT count(*) FROM schedulesy.resource WHERE category <> ext_id")
+                    print(f"  original_nightly_requests: {resources:,} (one getEvents per resource)")
+                print(f"peak_rss_total: {peak_rss_mib():.0f} MiB")
+        finally:
+            if process.poll() is not None:
+                print(f"the simulator died (exit {process.returncode}); its log ends with:\n"
+                      + SIMULATOR_LOG.read_text(errors="replace")[-2000:])
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
     print(f"machine: {machine()}")
 
 
