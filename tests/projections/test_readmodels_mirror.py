@@ -8,43 +8,20 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import uuid
-from collections.abc import Iterable, Sequence
-from typing import Any
-from zoneinfo import ZoneInfo
+from collections.abc import Iterable
 
 import asyncpg
 import msgspec
 
-PARIS = ZoneInfo("Europe/Paris")
-ROOM, TEACHER, GROUP, SUBJECT = "1616", "23390", "32291", "40001"
-ROOM_GEOLOCATION = [48.607508, 7.708025, 0.0]
-TEACHER_EMAIL = "Gerard.Toto@example.edu"
-
-
-class Node(msgspec.Struct):
-    ext_id: str
-    category: str
-    name: str
-    parent: str | None
-    code: str = ""
-    email: str | None = None
-    geolocation: list[float] | None = None
+from tests.fixtures.mirror import (  # noqa: F401 - the tests import them from here
+    GROUP, PARIS, ROOM, ROOM_GEOLOCATION, SUBJECT, TEACHER, TEACHER_EMAIL, Node, categories_and_classrooms,
+    insert_access, insert_resources,
+)
 
 
 def university() -> list[Node]:
     """Category roots first, then each tree top-down."""
-    return [
-        Node("classroom", "classroom", "classroom", None),
-        Node("instructor", "instructor", "instructor", None),
-        Node("trainee", "trainee", "trainee", None),
-        Node("category5", "category5", "category5", None),
-        Node("30622", "classroom", "COL  -SITE COLMAR", "classroom"),
-        Node("30618", "classroom", "SCH  -SITE SCHILTIGHEIM", "classroom"),
-        Node("30628", "classroom", "ESPE COLMAR BATIMENT PRINCIPAL", "30622", code="1059240"),
-        Node("1111", "classroom", "ADDITIONAL BRANCH", "30628"),
-        Node(ROOM, "classroom", "BCD Media", "1111", geolocation=ROOM_GEOLOCATION),
-        Node("1617", "classroom", "amphi sans cours", "1111"),
+    return categories_and_classrooms() + [
         Node("5000", "instructor", "enseignants biologie", "instructor"),
         Node(TEACHER, "instructor", "Gerard Toto", "5000", email=TEACHER_EMAIL),
         Node("6000", "trainee", "Master", "trainee"),
@@ -52,59 +29,6 @@ def university() -> list[Node]:
         Node("32292", "trainee", "M2 Biotechnologie Pro", "6000"),
         Node(SUBJECT, "category5", "Biologie cellulaire", "category5"),
     ]
-
-
-def node_fields(node: Node, by_id: dict[str, Node], children: Sequence[Node], has_children: set[str]) -> dict[str, Any]:
-    """The node document of contract §4.3.1, as the sync's Flatten would record it."""
-    if node.parent is None:
-        fields: dict[str, Any] = {"tag": "category", "category": node.category, "id": node.ext_id, "name": node.name}
-    else:
-        chain: list[Node] = []
-        cursor = by_id.get(node.parent)
-        while cursor is not None:
-            chain.insert(0, cursor)
-            cursor = by_id.get(cursor.parent) if cursor.parent else None
-        fields = {
-            "tag": "branch" if node.ext_id in has_children else "leaf",
-            "id": node.ext_id, "name": node.name, "category": node.category,
-            "path": ".".join(n.name for n in chain[1:]),
-        }
-        if node.code:
-            fields["code"] = node.code
-        if node.email:
-            fields["email"] = node.email
-        fields["parent"] = node.parent
-        fields["genealogy"] = [{"id": n.ext_id, "name": n.name, "code": n.code} for n in chain]
-    if children:
-        fields["children"] = [
-            {"id": c.ext_id, "name": c.name, "code": c.code, "has_children": c.ext_id in has_children}
-            for c in children
-        ]
-    return fields
-
-
-async def insert_resources(conn: asyncpg.Connection | asyncpg.Pool, nodes: Iterable[Node]) -> None:
-    nodes = list(nodes)
-    by_id = {n.ext_id: n for n in nodes}
-    children: dict[str, list[Node]] = {}
-    for n in nodes:
-        if n.parent:
-            children.setdefault(n.parent, []).append(n)
-    has_children = set(children)
-    await conn.executemany(
-        """INSERT INTO schedulesy.resource
-               (ext_id, category, parent_ext_id, name, code, email, fields, geolocation, position)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-           ON CONFLICT (ext_id) DO UPDATE SET category = EXCLUDED.category,
-               parent_ext_id = EXCLUDED.parent_ext_id, name = EXCLUDED.name, code = EXCLUDED.code,
-               email = EXCLUDED.email, fields = EXCLUDED.fields, geolocation = EXCLUDED.geolocation,
-               updated_at = now()""",
-        [
-            (n.ext_id, n.category, n.parent, n.name, n.code, n.email,
-             node_fields(n, by_id, children.get(n.ext_id, []), has_children), n.geolocation, i)
-            for i, n in enumerate(nodes)
-        ],
-    )
 
 
 class Ev(msgspec.Struct):
@@ -164,14 +88,6 @@ async def insert_user(conn: asyncpg.Connection | asyncpg.Pool, username: str, re
            VALUES ($1, $2, $3, now(), now())""",
         resources, f"dir-{username}", username,
     )
-
-
-async def insert_access(conn: asyncpg.Connection | asyncpg.Pool, username: str, name: str | None = None) -> str:
-    key = uuid.uuid4()
-    await conn.execute(
-        "INSERT INTO schedulesy.access (key, username, name) VALUES ($1, $2, $3)", key, username, name or username
-    )
-    return str(key)
 
 
 async def standard_mirror(pool: asyncpg.Pool) -> None:

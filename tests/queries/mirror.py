@@ -9,99 +9,28 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any
-from zoneinfo import ZoneInfo
 
 import asyncpg
 import msgspec
 
-PARIS = ZoneInfo("Europe/Paris")
+from tests.fixtures.mirror import (  # noqa: F401 - the tests import them from here
+    GROUP, PARIS, ROOM, ROOM_GEOLOCATION, SUBJECT, TEACHER, TEACHER_EMAIL, Node, categories_and_classrooms,
+    insert_access, insert_resources,
+)
+
 SLOT_MINUTES = 15
-
-ROOM, TEACHER, GROUP, SUBJECT = "1616", "23390", "32291", "40001"
-ROOM_GEOLOCATION = [48.607508, 7.708025, 0.0]
-TEACHER_EMAIL = "Gerard.Toto@example.edu"
-
-
-class Node(msgspec.Struct):
-    ext_id: str
-    category: str
-    name: str
-    parent: str | None
-    code: str = ""
-    email: str | None = None
-    leaf: bool = False
-    geolocation: list[float] | None = None
 
 
 def university() -> list[Node]:
     """Category roots first, then each tree top-down."""
-    return [
-        Node("classroom", "classroom", "classroom", None),
-        Node("instructor", "instructor", "instructor", None),
-        Node("trainee", "trainee", "trainee", None),
-        Node("category5", "category5", "category5", None),
-        Node("30622", "classroom", "COL  -SITE COLMAR", "classroom"),
-        Node("30618", "classroom", "SCH  -SITE SCHILTIGHEIM", "classroom"),
-        Node("30628", "classroom", "ESPE COLMAR BATIMENT PRINCIPAL", "30622", code="1059240"),
-        Node("1111", "classroom", "ADDITIONAL BRANCH", "30628"),
-        Node(ROOM, "classroom", "BCD Media", "1111", leaf=True, geolocation=ROOM_GEOLOCATION),
-        Node("1617", "classroom", "amphi sans cours", "1111", leaf=True),
+    return categories_and_classrooms() + [
         Node("5000", "instructor", "Enseignants biologie", "instructor"),
-        Node(TEACHER, "instructor", "Gerard Toto", "5000", leaf=True, email=TEACHER_EMAIL),
+        Node(TEACHER, "instructor", "Gerard Toto", "5000", email=TEACHER_EMAIL),
         Node("6000", "trainee", "Master", "trainee"),
-        Node(GROUP, "trainee", "M2 Biotechnologie HD", "6000", leaf=True),
-        Node(SUBJECT, "category5", "Biologie cellulaire", "category5", leaf=True),
+        Node(GROUP, "trainee", "M2 Biotechnologie HD", "6000"),
+        Node(SUBJECT, "category5", "Biologie cellulaire", "category5"),
     ]
-
-
-def _fields(node: Node, by_id: dict[str, Node], children: list[Node]) -> dict[str, Any]:
-    refs = [
-        {"id": c.ext_id, "name": c.name, "code": c.code, "has_children": not c.leaf and c.ext_id in _parents(by_id)}
-        for c in children
-    ]
-    if node.parent is None:
-        return {"tag": "category", "category": node.category, "id": node.ext_id, "name": node.name,
-                "children": refs}
-    lineage: list[Node] = []
-    parent = by_id.get(node.parent)
-    while parent is not None:
-        lineage.insert(0, parent)
-        parent = by_id.get(parent.parent) if parent.parent else None
-    fields: dict[str, Any] = {
-        "id": node.ext_id, "name": node.name, "category": node.category,
-        "path": ".".join(n.name for n in lineage[1:]),
-        "tag": "leaf" if node.leaf else "branch", "parent": node.parent,
-        "genealogy": [{"id": n.ext_id, "name": n.name, "code": n.code} for n in lineage],
-    }
-    if node.code:
-        fields["code"] = node.code
-    if node.email:
-        fields["email"] = node.email
-    if refs:
-        fields["children"] = refs
-    return fields
-
-
-def _parents(by_id: dict[str, Node]) -> set[str]:
-    return {n.parent for n in by_id.values() if n.parent}
-
-
-async def insert_resources(pool: asyncpg.Pool, nodes: Sequence[Node]) -> None:
-    by_id = {n.ext_id: n for n in nodes}
-    rows = []
-    for position, node in enumerate(nodes):
-        children = [c for c in nodes if c.parent == node.ext_id]
-        rows.append((node.ext_id, node.category, node.parent, node.name, node.code, node.email,
-                     _fields(node, by_id, children), node.geolocation, position))
-    await pool.executemany(
-        """INSERT INTO schedulesy.resource
-               (ext_id, category, parent_ext_id, name, code, email, fields, geolocation, position)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
-        rows,
-    )
 
 
 class Booking(msgspec.Struct):
@@ -167,16 +96,6 @@ async def insert_user(pool: asyncpg.Pool, username: str, resources: Sequence[str
            RETURNING id""",
         row_id, ",".join(resources), f"dir-{username}"[:32], username,
     )
-
-
-async def insert_access(pool: asyncpg.Pool, username: str, name: str | None = None) -> str:
-    """A direct access (capability key); returns the key as canonical text."""
-    key = str(uuid.uuid4())
-    await pool.execute(
-        "INSERT INTO schedulesy.access (key, username, name) VALUES ($1::uuid, $2, $3)",
-        key, username, name or username,
-    )
-    return key
 
 
 def paris(year: int, month: int, day: int, hour: int, minute: int = 0) -> dt.datetime:
