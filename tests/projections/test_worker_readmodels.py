@@ -18,7 +18,8 @@ from projections.worker import Projector, run_rebuild_command
 from schedulesy.services import Services
 from schedulesy.settings import Settings
 from tests.projections.test_readmodels_mirror import GROUP, ROOM, insert_access, insert_user, standard_mirror
-from tests.projections.test_worker import FAST, GUARD_SECONDS, eventually, last_change, stop_task
+from tests.fixtures.projector import FAST, last_change, stop_task
+from tests.fixtures.waiting import GUARD_SECONDS, eventually
 
 
 async def stored(services: Services, key: str) -> StoredDocument | None:
