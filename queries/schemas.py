@@ -15,18 +15,27 @@ class GenealogyEntry(msgspec.Struct):
     code: str
 
 
-class ChildRef(msgspec.Struct):
-    """A child of a tree node, as served: ``id`` is the absolute URL of its own node document."""
+class StoredChildRef(msgspec.Struct):
+    """A child of a tree node as the mirror stores it: ``id`` is the child's ADE id."""
 
     id: str
     name: str
     code: str
     has_children: bool
+
+
+class ChildRef(StoredChildRef):
+    """A child of a tree node, as ``/api/resource`` serves it: ``id`` is the absolute URL of its own
+    node document, and ``selectable`` says whether the front end may offer it for a selection."""
+
     selectable: bool
 
 
-class ResourceNode(msgspec.Struct, kw_only=True):
-    """A node of an ADE resource tree; category roots have ``tag`` = ``"category"``."""
+class NodeFields(msgspec.Struct, kw_only=True):
+    """What a node of an ADE resource tree says about itself; category roots have ``tag`` =
+    ``"category"``. Besides these fields a node carries the other attributes ADE gives it, verbatim,
+    as strings.
+    """
 
     tag: str
     id: str
@@ -34,8 +43,15 @@ class ResourceNode(msgspec.Struct, kw_only=True):
     category: str
     code: str | None = None
     path: str | None = None
+    email: str | None = None
+    """An instructor's address, which the instructor search matches."""
     parent: str | None = None
     genealogy: list[GenealogyEntry] | None = None
+
+
+class ResourceNode(NodeFields, kw_only=True):
+    """``/api/resource/{id}.json``: a node with its children rewritten for the front end."""
+
     children: list[ChildRef] | None = None
 
 
@@ -50,6 +66,7 @@ class Event(msgspec.Struct, kw_only=True):
     endHour: str
     duration: str
     lastUpdate: str
+    """ADE's last change, ``MM/DD/YYYY HH:MM`` in the service's time zone; empty when ADE gave none."""
     color: str
     note: str
     trainees: list[str] | None = None
@@ -59,25 +76,32 @@ class Event(msgspec.Struct, kw_only=True):
 
 
 class NamedResource(msgspec.Struct, kw_only=True):
+    """An entry of a resource map; a room adds its ``genealogy`` (site down to its parent) and its
+    ``geolocation`` (``[lat, lon, alt]``, empty when the building is unknown)."""
+
     name: str
     genealogy: list[str] | None = None
     geolocation: list[float] | None = None
 
 
 class EventsDocument(msgspec.Struct, kw_only=True):
-    """Events plus the resources they name, looked up by id."""
+    """Events plus the resources they name, looked up by id. The four maps are always present,
+    empty when no event books that category (an anonymous caller's ``instructors`` is always empty);
+    another configured ADE category adds its own map when an event books it."""
 
     events: list[Event]
-    trainees: dict[str, NamedResource] | None = None
-    instructors: dict[str, NamedResource] | None = None
-    classrooms: dict[str, NamedResource] | None = None
-    category5s: dict[str, NamedResource] | None = None
+    trainees: dict[str, NamedResource]
+    instructors: dict[str, NamedResource]
+    classrooms: dict[str, NamedResource]
+    category5s: dict[str, NamedResource]
 
 
-class ResourceWithEvents(ResourceNode, kw_only=True):
-    """``/api/events/{id}.json``: the node document (children not rewritten) plus its events."""
+class ResourceWithEvents(NodeFields, kw_only=True):
+    """``/api/events/{id}.json``: the node document as stored (children keep their ADE ids and
+    have no ``selectable``) plus its events."""
 
-    events: EventsDocument | None = None
+    children: list[StoredChildRef] | None = None
+    events: EventsDocument
 
 
 class Calendar(msgspec.Struct):

@@ -8,10 +8,8 @@ Waits are guards against a hang (``eventually``), never timing assertions.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from collections.abc import AsyncIterator
-from typing import Any
 
 import asyncpg
 import icalendar
@@ -24,13 +22,12 @@ from schedulesy.ade.client import AdeClient
 from schedulesy.services import Services
 from tests.fixtures.ade import AdeSimulatorHandle
 from tests.fixtures.auth import TokenFactory, auth_header
-from tests.queries.conftest import eventually
+from tests.fixtures.projector import FAST, stop_task
+from tests.fixtures.waiting import GUARD_SECONDS, eventually
 
 API = "https://testserver/api"
 SPA_ID = re.compile(r"(\d+)\.json")
 CATEGORIES = ("trainee", "instructor", "classroom", "category5")
-FAST: dict[str, Any] = dict(poll_interval=0.2, heartbeat_interval=0.3, keepalive_timeout=3.0, standby_interval=0.1,
-            reconnect_delay=0.1, max_reconnect_delay=0.5, retry_delay=0.1, max_retry_delay=0.5)
 
 
 @pytest.fixture
@@ -45,11 +42,9 @@ async def synced(services: Services, ade: AdeSimulatorHandle) -> None:
 async def worker(services: Services, synced: None) -> AsyncIterator[Projector]:
     projector = Projector(services, **FAST)
     task = asyncio.create_task(projector.run())
-    await asyncio.wait_for(projector.leading.wait(), 20)
+    await asyncio.wait_for(projector.leading.wait(), GUARD_SECONDS)
     yield projector
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await stop_task(task)
 
 
 def path_of(url: str) -> str:

@@ -11,9 +11,9 @@ import pytest
 from projections.readmodels import ReadModels
 from schedulesy.services import Services
 from tests.fixtures.infra import replace_settings
-from tests.projections.test_readmodels_mirror import (
+from tests.fixtures.mirror import (
     GROUP, ROOM, ROOM_GEOLOCATION, SUBJECT, TEACHER, TEACHER_EMAIL, Ev, Node, insert_events, insert_resources,
-    insert_user, standard_mirror, university,
+    insert_user, seed_university, university,
 )
 
 URL = "https://testserver/api/resource/{}.json/"
@@ -31,7 +31,7 @@ ROOM_ENTRY = {
 
 @pytest.fixture
 async def models(services: Services) -> ReadModels:
-    await standard_mirror(services.pool)
+    await seed_university(services.pool)
     return ReadModels(services)
 
 
@@ -86,7 +86,7 @@ async def test_a_child_of_a_category_root_is_selectable_when_it_has_events(model
 
 
 async def test_a_child_with_more_events_than_the_limit_is_not_selectable(services: Services) -> None:
-    await standard_mirror(services.pool)
+    await seed_university(services.pool)
     services.settings = replace_settings(services.settings, max_events=1)
     models = ReadModels(services)
     children = {c["name"]: c for c in body(await models.resource_node("6000"))["children"]}
@@ -185,7 +185,7 @@ async def test_users_with_the_same_selection_share_one_calendar(models: ReadMode
 
 
 async def test_calendar_above_the_limit_is_a_413_marker_with_the_count(services: Services) -> None:
-    await standard_mirror(services.pool)
+    await seed_university(services.pool)
     await insert_events(services.pool, [Ev(191052, dt.datetime(2020, 1, 15, 8, 0), activity_id=65851)])
     await insert_user(services.pool, "jdupont", GROUP)
     services.settings = replace_settings(services.settings, max_events=2)
@@ -195,7 +195,7 @@ async def test_calendar_above_the_limit_is_a_413_marker_with_the_count(services:
 
 
 async def test_exactly_the_limit_is_allowed(services: Services) -> None:
-    await standard_mirror(services.pool)
+    await seed_university(services.pool)
     await insert_user(services.pool, "jdupont", GROUP)
     services.settings = replace_settings(services.settings, max_events=2)
     assert (await ReadModels(services).user_calendar("jdupont")).status == 200
@@ -216,7 +216,7 @@ async def test_instructors_are_found_by_email_ignoring_case(models: ReadModels) 
 async def test_large_documents_carry_a_gzip_copy_of_the_body(services: Services) -> None:
     import gzip
 
-    await standard_mirror(services.pool)
+    await seed_university(services.pool)
     await insert_events(services.pool, [
         Ev(300000 + i, dt.datetime(2020, 2, 1, 8, 0) + dt.timedelta(days=i), activity_id=70000 + i) for i in range(20)
     ])

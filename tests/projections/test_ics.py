@@ -11,8 +11,8 @@ from projections.builders import ics as ics_builder
 from projections.readmodels import ReadModels
 from schedulesy.services import Services
 from tests.fixtures.infra import replace_settings
-from tests.projections.test_readmodels_mirror import (
-    GROUP, ROOM, SUBJECT, TEACHER, Ev, insert_access, insert_events, insert_user, standard_mirror,
+from tests.fixtures.mirror import (
+    GROUP, ROOM, SUBJECT, TEACHER, Ev, insert_access, insert_events, insert_user, seed_university,
 )
 
 UTC = dt.timezone.utc
@@ -20,7 +20,7 @@ UTC = dt.timezone.utc
 
 @pytest.fixture
 async def models(services: Services) -> ReadModels:
-    await standard_mirror(services.pool)
+    await seed_university(services.pool)
     await insert_user(services.pool, "jdupont", f"{GROUP},{ROOM}")
     return ReadModels(services)
 
@@ -99,7 +99,7 @@ async def test_an_empty_selection_is_a_valid_empty_calendar(models: ReadModels) 
 
 
 async def test_too_many_events_give_the_single_placeholder_event(services: Services) -> None:
-    await standard_mirror(services.pool)
+    await seed_university(services.pool)
     await insert_user(services.pool, "jdupont", GROUP)
     services.settings = replace_settings(services.settings, max_events=1)
     events = list(parse((await ReadModels(services).user_ics("jdupont")).body).walk("VEVENT"))
@@ -142,7 +142,7 @@ async def test_a_replaced_event_keeps_its_uid_and_gets_a_higher_sequence(models:
 
 
 async def test_an_assembled_feed_equals_one_rendered_from_scratch(services: Services) -> None:
-    await standard_mirror(services.pool)
+    await seed_university(services.pool)
     await insert_user(services.pool, "jdupont", f"{GROUP},{ROOM},{SUBJECT}")
     models = ReadModels(services)
     await models.rebuild_all()

@@ -11,15 +11,15 @@ import pytest
 from projections.readmodels import ReadModels
 from schedulesy.keys import Keys, selection_hash
 from schedulesy.services import Services, create_redis
-from tests.projections.test_readmodels_mirror import (
+from tests.fixtures.mirror import (
     GROUP, ROOM, SUBJECT, TEACHER, TEACHER_EMAIL, Ev, insert_access, insert_events, insert_user,
-    standard_mirror,
+    seed_university,
 )
 
 
 @pytest.fixture
 async def models(services: Services) -> ReadModels:
-    await standard_mirror(services.pool)
+    await seed_university(services.pool)
     await insert_user(services.pool, "jdupont", GROUP)
     return ReadModels(services)
 

@@ -12,7 +12,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Set
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Set
 from pathlib import Path
 
 import asyncpg
@@ -26,33 +26,8 @@ from projections.worker import Projector, rebuild
 from queries.health import projection_lag_seconds
 from schedulesy.db import connect
 from schedulesy.services import Services
-
-GUARD_SECONDS = 20.0
-FAST = dict(
-    poll_interval=0.2,
-    heartbeat_interval=0.3,
-    keepalive_timeout=3.0,
-    standby_interval=0.1,
-    reconnect_delay=0.1,
-    max_reconnect_delay=0.5,
-    retry_delay=0.1,
-    max_retry_delay=0.5,
-)
-
-
-async def eventually(predicate: Callable[[], Awaitable[bool] | bool], what: str) -> None:
-    """Wait until ``predicate`` holds; fail (naming ``what``) if it never does within the guard."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + GUARD_SECONDS
-    while True:
-        result = predicate()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        if loop.time() > deadline:
-            pytest.fail(f"gave up waiting: {what}")
-        await asyncio.sleep(0.02)
+from tests.fixtures.projector import FAST, last_change, stop_task
+from tests.fixtures.waiting import GUARD_SECONDS, eventually
 
 
 class RecordingApplier:
@@ -119,14 +94,6 @@ class Running:
         await stop_task(self.task)
 
 
-async def stop_task(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    done, _ = await asyncio.wait({task}, timeout=GUARD_SECONDS)
-    if not done:
-        pytest.fail("the projector kept running after it was cancelled")
-    assert task.cancelled() or task.exception() is None
-
-
 StartProjector = Callable[..., Running]
 
 
@@ -164,11 +131,6 @@ async def pending_since_set(services: Services, expected: bool) -> bool:
     """Whether the leader's heartbeat says a committed change waits (its own measure of lag)."""
     row = await checkpoint_row(services.pool)
     return (row["pending_since"] is not None) == expected
-
-
-async def last_change(pool: asyncpg.Pool) -> Position:
-    row = await pool.fetchrow("SELECT xid, id FROM schedulesy.change ORDER BY xid DESC, id DESC LIMIT 1")
-    return Position(row["xid"], row["id"])
 
 
 # -- delivery ----------------------------------------------------------------------------------

@@ -17,8 +17,9 @@ from projections.readmodels import ReadModels
 from projections.worker import Projector, run_rebuild_command
 from schedulesy.services import Services
 from schedulesy.settings import Settings
-from tests.projections.test_readmodels_mirror import GROUP, ROOM, insert_access, insert_user, standard_mirror
-from tests.projections.test_worker import FAST, GUARD_SECONDS, eventually, last_change, stop_task
+from tests.fixtures.mirror import GROUP, ROOM, insert_access, insert_user, seed_university
+from tests.fixtures.projector import FAST, last_change, stop_task
+from tests.fixtures.waiting import GUARD_SECONDS, eventually
 
 
 async def stored(services: Services, key: str) -> StoredDocument | None:
@@ -53,7 +54,7 @@ async def test_the_worker_applies_with_the_processs_read_models_facade(services:
 async def test_a_direct_sql_write_to_w_edtperso_updates_the_users_calendar_through_the_running_worker(
     services: Services, worker: Projector
 ) -> None:
-    await standard_mirror(services.pool)
+    await seed_university(services.pool)
     await insert_user(services.pool, "jdupont", GROUP)
 
     async def calendar_is(expected: list[str]) -> bool:
@@ -68,7 +69,7 @@ async def test_a_direct_sql_write_to_w_edtperso_updates_the_users_calendar_throu
 async def test_a_revoked_access_disappears_from_redis_through_the_running_worker(
     services: Services, worker: Projector
 ) -> None:
-    await standard_mirror(services.pool)
+    await seed_university(services.pool)
     await insert_user(services.pool, "jdupont", GROUP)
     key = await insert_access(services.pool, "jdupont")
 
@@ -84,7 +85,7 @@ async def test_a_revoked_access_disappears_from_redis_through_the_running_worker
 async def test_schedulesy_rebuild_writes_the_read_models_and_checkpoints_so_the_worker_replays_nothing(
     services: Services, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    await standard_mirror(services.pool)
+    await seed_university(services.pool)
     await insert_user(services.pool, "jdupont", GROUP)
 
     assert await run_rebuild_command(settings) == 0

@@ -11,8 +11,8 @@ from redis.asyncio import Redis
 from projections.builders.document import from_wire
 from schedulesy.keys import Keys, selection_hash
 from schedulesy.settings import Settings
-from tests.queries.conftest import Seeded
-from tests.queries.mirror import GROUP, ROOM
+from tests.fixtures.mirror import GROUP, ROOM
+from tests.fixtures.seeded import Seeded
 
 IDENTITY = {"Accept-Encoding": "identity"}
 GZIP = {"Accept-Encoding": "gzip"}

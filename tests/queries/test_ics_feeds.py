@@ -10,17 +10,9 @@ import icalendar
 from litestar.testing import AsyncTestClient
 
 from projections.readmodels import ReadModels
-from tests.queries.conftest import Seeded, eventually
-from tests.queries.mirror import (
-    BEFORE_DST_END,
-    GROUP,
-    ROOM,
-    TEACHER,
-    insert_access,
-    insert_event,
-    insert_user,
-    paris,
-)
+from tests.fixtures.mirror import COURSE_NAME, GROUP, ROOM, TEACHER, Ev, insert_access, insert_events, insert_user
+from tests.fixtures.seeded import Seeded
+from tests.fixtures.waiting import eventually
 
 UTC = dt.UTC
 
@@ -69,35 +61,32 @@ async def test_every_event_field_survives_a_round_trip_through_icalendar(
     api: AsyncTestClient, seeded: Seeded
 ) -> None:
     events = vevents((await api.get(f"/api/timetable/{seeded.key}.ics")).content)
-    assert set(events) == {"1910500-0-0@testserver", "1910510-0-0@testserver", "1910520-0-0@testserver"}
+    assert set(events) == {"65850-0-0@testserver", "65849-0-0@testserver"}
 
-    before = events["1910500-0-0@testserver"]
-    assert str(before["SUMMARY"]) == "M2 GROUPE C1 INTERC"
-    # Friday 24 October 2025, 10:30 in Paris, still summer time (UTC+2)
-    assert before.decoded("DTSTART") == dt.datetime(2025, 10, 24, 8, 30, tzinfo=UTC)
-    assert before.decoded("DTEND") == dt.datetime(2025, 10, 24, 10, 30, tzinfo=UTC)
-    assert before.decoded("DTSTAMP") == dt.datetime(2025, 9, 23, 12, 51, tzinfo=UTC)  # ADE's lastUpdate
-    assert before.decoded("LAST-MODIFIED") == before.decoded("DTSTAMP")
-    assert int(before["SEQUENCE"]) == 0
-    assert str(before["LOCATION"]) == (
-        "BCD Media (COL  -SITE COLMAR, ESPE COLMAR BATIMENT PRINCIPAL, ADDITIONAL BRANCH)")
-    geo = before["GEO"]
-    assert (round(geo.latitude, 6), round(geo.longitude, 6)) == (48.607508, 7.708025)
-    assert str(before["DESCRIPTION"]) == "Filières : M2 Biotechnologie HD\nIntervenants : Gerard Toto"
-
-    after = events["1910510-0-0@testserver"]
-    assert str(after["SUMMARY"]) == "M2 TP, Groupe; C2"  # escaped in the file, intact once parsed
-    # Monday 27 October 2025, 10:30 in Paris, winter time (UTC+1): the same wall time, one hour later in UTC
-    assert after.decoded("DTSTART") == dt.datetime(2025, 10, 27, 9, 30, tzinfo=UTC)
-    assert after.decoded("DTEND") == dt.datetime(2025, 10, 27, 11, 0, tzinfo=UTC)
-    assert int(after["SEQUENCE"]) == 3
-    assert str(after["DESCRIPTION"]) == (
+    before = events["65850-0-0@testserver"]
+    assert str(before["SUMMARY"]) == COURSE_NAME  # escaped in the file, intact once parsed
+    # Friday 25 October 2019, 10:30 in Paris, still summer time (UTC+2)
+    assert before.decoded("DTSTART") == dt.datetime(2019, 10, 25, 8, 30, tzinfo=UTC)
+    assert before.decoded("DTEND") == dt.datetime(2019, 10, 25, 10, 0, tzinfo=UTC)
+    assert int(before["SEQUENCE"]) == 3
+    assert "LOCATION" not in before and "GEO" not in before  # no room booked
+    assert str(before["DESCRIPTION"]) == (
         "Filières : M2 Biotechnologie HD\nIntervenants : Gerard Toto\nMatières : Biologie cellulaire")
+    assert isinstance(before.decoded("DTSTAMP"), dt.datetime)  # ADE gave no lastUpdate
 
-    roomless = events["1910520-0-0@testserver"]
-    assert "LOCATION" not in roomless and "GEO" not in roomless
-    assert roomless.decoded("DTSTART") == dt.datetime(2025, 11, 3, 13, 0, tzinfo=UTC)
-    assert isinstance(roomless.decoded("DTSTAMP"), dt.datetime)
+    after = events["65849-0-0@testserver"]
+    assert str(after["SUMMARY"]) == "M2 GROUPE C1 INTERC"
+    # Tuesday 14 January 2020, 10:30 in Paris, winter time (UTC+1): the same wall time, one hour later in UTC
+    assert after.decoded("DTSTART") == dt.datetime(2020, 1, 14, 9, 30, tzinfo=UTC)
+    assert after.decoded("DTEND") == dt.datetime(2020, 1, 14, 11, 30, tzinfo=UTC)
+    assert after.decoded("DTSTAMP") == dt.datetime(2019, 9, 23, 12, 51, tzinfo=UTC)  # ADE's lastUpdate
+    assert after.decoded("LAST-MODIFIED") == after.decoded("DTSTAMP")
+    assert int(after["SEQUENCE"]) == 0
+    assert str(after["LOCATION"]) == (
+        "BCD Media (COL  -SITE COLMAR, ESPE COLMAR BATIMENT PRINCIPAL, ADDITIONAL BRANCH)")
+    geo = after["GEO"]
+    assert (round(geo.latitude, 6), round(geo.longitude, 6)) == (48.607508, 7.708025)
+    assert str(after["DESCRIPTION"]) == "Filières : M2 Biotechnologie HD\nIntervenants : Gerard Toto"
 
 
 async def test_uids_survive_a_change_of_event_id(
@@ -106,26 +95,26 @@ async def test_uids_survive_a_change_of_event_id(
     """ADE gives a re-placed event a new id; its stable key (activity, repetition, session) stays."""
     before = set(vevents((await api.get(f"/api/timetable/{seeded.key}.ics")).content))
     await pool.execute("DELETE FROM schedulesy.event WHERE event_id = 191050")
-    await insert_event(pool, 291050, activity_id=1910500, starts=BEFORE_DST_END + dt.timedelta(hours=1),
-                       sequence=1, last_update=paris(2025, 10, 1, 8, 0))
+    await insert_events(pool, [Ev(291050, dt.datetime(2020, 1, 14, 11, 30), sequence=1,
+                                  last_update=dt.datetime(2019, 10, 1, 6, 0, tzinfo=UTC))])
     await read_models.apply({"event": {"191050", "291050"}, "timetable": {ROOM, TEACHER, GROUP}})
 
     async def replaced() -> bool:
         feed = vevents((await api.get(f"/api/timetable/{seeded.key}.ics")).content)
-        return int(feed["1910500-0-0@testserver"]["SEQUENCE"]) == 1
+        return int(feed["65849-0-0@testserver"]["SEQUENCE"]) == 1
 
     await eventually(replaced, "the feed shows the re-placed event")
     events = vevents((await api.get(f"/api/timetable/{seeded.key}.ics")).content)
     assert set(events) == before
-    moved = events["1910500-0-0@testserver"]
+    moved = events["65849-0-0@testserver"]
     assert int(moved["SEQUENCE"]) == 1
-    assert moved.decoded("DTSTART") == dt.datetime(2025, 10, 24, 9, 30, tzinfo=UTC)
+    assert moved.decoded("DTSTART") == dt.datetime(2020, 1, 14, 10, 30, tzinfo=UTC)
 
 
 async def test_an_access_of_a_user_without_a_selection_gets_an_empty_feed(
     api: AsyncTestClient, seeded: Seeded, pool: asyncpg.Pool
 ) -> None:
-    await insert_user(pool, "idle", [])
+    await insert_user(pool, "idle", "")
     key = await insert_access(pool, "idle")
     response = await api.get(f"/api/calendar/{key}/export")
     assert response.status_code == 200  # the original answered 404 (contract §11.10)

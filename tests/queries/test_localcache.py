@@ -14,7 +14,8 @@ from projections.readmodels import ReadModels
 from queries.localcache import CachedReads, InvalidationStream, LocalCopies, tracked_prefixes
 from schedulesy.keys import Keys
 from schedulesy.settings import Settings
-from tests.queries.conftest import Seeded, eventually
+from tests.fixtures.seeded import Seeded
+from tests.fixtures.waiting import eventually
 
 
 def loader(value: str, calls: list[str]) -> Callable[[], Awaitable[str]]:

@@ -14,8 +14,8 @@ from schedulesy.services import Services
 from schedulesy.settings import Settings
 from tests.fixtures.ade import AdeSimulatorHandle
 from tests.fixtures.infra import replace_settings
-from tests.queries.conftest import Seeded
-from tests.queries.mirror import ROOM, insert_access, insert_user
+from tests.fixtures.mirror import ROOM, insert_access, insert_user
+from tests.fixtures.seeded import Seeded
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"
 DEAD_ADE = "http://127.0.0.1:1/jsp/webapi"
@@ -82,7 +82,7 @@ async def synced(pool: asyncpg.Pool, services: Services, ade: AdeSimulatorHandle
 async def test_with_ade_unreachable_the_last_good_timetable_is_served(
     api: AsyncTestClient, pool: asyncpg.Pool, services: Services, synced: str
 ) -> None:
-    await insert_user(pool, "student", [synced])
+    await insert_user(pool, "student", synced)
     key = await insert_access(pool, "student")
     models = ReadModels(services)
     await models.rebuild_all()

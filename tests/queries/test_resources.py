@@ -8,8 +8,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from tests.fixtures.auth import TokenFactory, auth_header
-from tests.queries.conftest import Seeded
-from tests.queries.mirror import ROOM, TEACHER
+from tests.fixtures.mirror import ROOM, TEACHER
+from tests.fixtures.seeded import Seeded
 
 SPA_ID_RULE = re.compile(r"(\d+)\.json")
 """The front end's rule: the run of digits immediately preceding `.json` (contract §7.2)."""

@@ -12,8 +12,9 @@ from litestar.testing import AsyncTestClient
 
 from projections.readmodels import ReadModels
 from queries.qrcodes import draw
-from tests.queries.conftest import Seeded, eventually
-from tests.queries.mirror import insert_access
+from tests.fixtures.mirror import insert_access
+from tests.fixtures.seeded import Seeded
+from tests.fixtures.waiting import eventually
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
