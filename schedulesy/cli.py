@@ -114,7 +114,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 def cmd_ade_simulator(args: argparse.Namespace) -> int:
     try:
-        from schedulesy.ade.simulator import serve
+        from schedulesy.adesim.app import serve
     except ImportError:
         raise NotAvailableYet("ade-simulator") from None
     serve(args.host, args.port, args.preset, args.seed, slot_minutes=args.slot_minutes)

@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from schedulesy.ade.sim_store import Store
-from schedulesy.ade.sim_xml import (
+from schedulesy.adesim.store import Store
+from schedulesy.adesim.xml import (
     ActivityWriter, EventWriter, ResourceWriter, categories_present, document, element, resource_order,
 )
-from schedulesy.ade.university import Event, parse_request_date
+from schedulesy.adesim.model import Event, parse_request_date
 
 if TYPE_CHECKING:
-    from schedulesy.ade.simulator import Simulator
+    from schedulesy.adesim.app import Simulator
 
 NPE = "java.lang.NullPointerException"
 SESSION_ERROR = "com.adesoft.errors.InvalidSessionException"

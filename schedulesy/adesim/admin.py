@@ -1,6 +1,6 @@
 """The simulator's admin API (JSON): change the data, inject faults, read counters.
 
-The routes are listed in :mod:`schedulesy.ade.simulator`'s docstring. A tiny table-driven router is
+The routes are listed in :mod:`schedulesy.adesim.app`'s docstring. A tiny table-driven router is
 enough here; the admin API is for tests and demos, not a product surface.
 """
 
@@ -15,12 +15,12 @@ from urllib.parse import parse_qsl
 
 import msgspec
 
-from schedulesy.ade.sim_store import Store, StoreError
-from schedulesy.ade.sim_xml import Quirks
-from schedulesy.ade.university import NO_ID, Event, Resource, format_hour
+from schedulesy.adesim.store import Store, StoreError
+from schedulesy.adesim.xml import Quirks
+from schedulesy.adesim.model import NO_ID, Event, Resource, format_hour
 
 if TYPE_CHECKING:
-    from schedulesy.ade.simulator import Simulator
+    from schedulesy.adesim.app import Simulator
 
 Handler = Callable[..., tuple[int, Any]]
 _encoder = msgspec.json.Encoder()
@@ -115,20 +115,20 @@ class Admin:
         return 200, {"status": "reset", "events": len(self.sim.store.events)}
 
     def reset_stats(self, *, store: Store, body: dict[str, Any]) -> tuple[int, Any]:
-        from schedulesy.ade.simulator import Stats
+        from schedulesy.adesim.app import Stats
 
         in_flight = self.sim.stats.in_flight
         self.sim.stats = Stats(in_flight=in_flight, max_in_flight=in_flight)
         return 200, self.sim.stats
 
     def put_faults(self, *, store: Store, body: dict[str, Any]) -> tuple[int, Any]:
-        from schedulesy.ade.simulator import Faults
+        from schedulesy.adesim.app import Faults
 
         self.sim.set_faults(msgspec.convert(body, Faults))
         return 200, self.sim.faults
 
     def clear_faults(self, *, store: Store, body: dict[str, Any]) -> tuple[int, Any]:
-        from schedulesy.ade.simulator import Faults
+        from schedulesy.adesim.app import Faults
 
         self.sim.set_faults(Faults())
         return 200, self.sim.faults
@@ -138,7 +138,7 @@ class Admin:
         return 200, self.sim.quirks
 
     def put_config(self, *, store: Store, body: dict[str, Any]) -> tuple[int, Any]:
-        from schedulesy.ade.simulator import Config
+        from schedulesy.adesim.app import Config
 
         self.sim.set_config(msgspec.convert({**msgspec.structs.asdict(self.sim.config), **body}, Config))
         return 200, self.sim.config

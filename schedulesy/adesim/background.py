@@ -13,7 +13,7 @@ import threading
 import time
 from types import TracebackType
 
-from schedulesy.ade.simulator import WEBAPI_PATH, Simulator
+from schedulesy.adesim.app import WEBAPI_PATH, Simulator
 
 
 @dataclasses.dataclass

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from schedulesy.ade import sim_names as names
-from schedulesy.ade.university import NO_ID, Activity, Booking, Event, Requirement
+from schedulesy.adesim import names
+from schedulesy.adesim.model import NO_ID, Activity, Booking, Event, Requirement
 
 if TYPE_CHECKING:
-    from schedulesy.ade.sim_generate import _Builder, _Year
+    from schedulesy.adesim.generate import _Builder, _Year
 
 WORK_DAYS = (0, 1, 2, 3, 4)
 

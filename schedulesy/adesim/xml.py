@@ -15,8 +15,8 @@ from collections.abc import Iterable, Sequence
 
 import msgspec
 
-from schedulesy.ade.sim_store import Store
-from schedulesy.ade.university import CATEGORIES, NO_ID, Activity, Event, Project, Resource, format_hour
+from schedulesy.adesim.store import Store
+from schedulesy.adesim.model import CATEGORIES, NO_ID, Activity, Event, Project, Resource, format_hour
 
 DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;",

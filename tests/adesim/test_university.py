@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
-from schedulesy.ade.sim_store import Store
-from schedulesy.ade.university import (
+from schedulesy.adesim.store import Store
+from schedulesy.adesim.model import (
     University, academic_week0, event_date, event_end_hour, event_start_hour, generate,
 )
 
@@ -108,7 +108,7 @@ def test_data_do_not_depend_on_the_process_hash_seed(tiny: University) -> None:
 
     import msgspec
 
-    code = ("import datetime as dt, hashlib, msgspec; from schedulesy.ade.university import generate; "
+    code = ("import datetime as dt, hashlib, msgspec; from schedulesy.adesim.model import generate; "
             "print(hashlib.sha256(msgspec.json.encode(generate('tiny', 42, today=dt.date(2026, 11, 28))))"
             ".hexdigest())")
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

@@ -1,6 +1,6 @@
 """The simulator's mutable copy of a university, its indexes, and the changes the admin API makes.
 
-Why a separate store: the :class:`~schedulesy.ade.university.University` stays frozen so that a reset
+Why a separate store: the :class:`~schedulesy.adesim.model.University` stays frozen so that a reset
 is a rebuild from it, and every index lives here next to the code that keeps it right.
 
 Indexes: children per folder (in creation order, which is ADE's child order), events per booked
@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from schedulesy.ade.university import (
+from schedulesy.adesim.model import (
     NO_ID, Activity, Booking, Event, Project, Requirement, Resource, University, format_stamp,
 )
 

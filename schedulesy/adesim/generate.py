@@ -1,4 +1,4 @@
-"""Generator of the synthetic university (see :mod:`schedulesy.ade.university` for the model).
+"""Generator of the synthetic university (see :mod:`schedulesy.adesim.model` for the model).
 
 How a year is built, in the order resource ids are handed out:
 1. rooms: site → building (numeric ``code``, address) → floor → room (type, capacity);
@@ -24,9 +24,9 @@ import random
 import unicodedata
 from collections.abc import Sequence
 
-from schedulesy.ade import sim_names as names
-from schedulesy.ade.sim_calendar import AcademicCalendar, build_calendar
-from schedulesy.ade.university import (
+from schedulesy.adesim import names
+from schedulesy.adesim.calendar import AcademicCalendar, build_calendar
+from schedulesy.adesim.model import (
     NO_ID, Activity, ActivityFolder, Event, Preset, Project, Resource, University, academic_week0, format_stamp,
 )
 
@@ -207,7 +207,7 @@ class _Builder:
         weights = [sum(len(p[3]) for p in plan if p[0] == c) for c in range(len(comps))]
         self.build_rooms()
         self.build_instructors(comps, weights)
-        from schedulesy.ade.sim_schedule import Scheduler
+        from schedulesy.adesim.schedule import Scheduler
 
         scheduler = Scheduler(self)
         years: list[_Year] = []

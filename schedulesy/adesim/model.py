@@ -10,7 +10,7 @@ Structs are frozen and, where they hold no containers of their own, untracked by
 collector (``gc=False``): the ``large`` preset holds a quarter of a million events and GC passes over
 them would dominate generation time. Changes replace whole structs (``msgspec.structs.replace``).
 
-Generation lives in :mod:`schedulesy.ade.sim_generate`; call :func:`generate` from here.
+Generation lives in :mod:`schedulesy.adesim.generate`; call :func:`generate` from here.
 """
 
 from __future__ import annotations
@@ -289,7 +289,7 @@ def generate(
     day_start_minutes: int = 8 * 60,
 ) -> University:
     """Build a university; the same arguments (and the same week 0) give the same data."""
-    from schedulesy.ade.sim_generate import build_university
+    from schedulesy.adesim.generate import build_university
 
     if isinstance(preset, str):
         try:

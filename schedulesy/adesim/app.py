@@ -87,10 +87,10 @@ from urllib.parse import parse_qsl
 
 import msgspec
 
-from schedulesy.ade.sim_store import Store
-from schedulesy.ade.sim_webapi import NPE, AdeError, Session, WebApi
-from schedulesy.ade.sim_xml import Quirks, error
-from schedulesy.ade.university import University, generate
+from schedulesy.adesim.store import Store
+from schedulesy.adesim.webapi import NPE, AdeError, Session, WebApi
+from schedulesy.adesim.xml import Quirks, error
+from schedulesy.adesim.model import University, generate
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -139,7 +139,7 @@ class Simulator:
     def __init__(self, university: University, *, login: str = DEFAULT_LOGIN, password: str = DEFAULT_PASSWORD,
                  session_ttl: float = 1800.0, data_token: str = DEFAULT_DATA_TOKEN, quirks: Quirks | None = None,
                  archive_projects: bool = True, max_concurrency: int | None = None) -> None:
-        from schedulesy.ade.sim_admin import Admin
+        from schedulesy.adesim.admin import Admin
 
         self.university = university
         self.login, self.password, self.data_token = login, password, data_token
