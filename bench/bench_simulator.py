@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import free_port, machine, peak_rss_mib, proc_memory_mib  # noqa: E402
 from schedulesy.adesim.app import create_app  # noqa: E402
-from schedulesy.adesim.model import generate  # noqa: E402
+from schedulesy.adesim.generate import generate  # noqa: E402
 
 
 def bench_generation(preset: str, seed: int, slot_minutes: int, with_tracemalloc: bool) -> None:

@@ -17,7 +17,7 @@ import msgspec
 
 from schedulesy.adesim.store import Store, StoreError
 from schedulesy.adesim.xml import Quirks
-from schedulesy.adesim.model import NO_ID, Event, Resource, format_hour
+from schedulesy.adesim.model import NO_ID, PlacedEvent, Resource, format_hour
 
 if TYPE_CHECKING:
     from schedulesy.adesim.app import Simulator
@@ -207,7 +207,7 @@ class Admin:
         return 200, {"deleted": gone, "events_touched": touched}
 
 
-def _placement(store: Store, body: dict[str, Any], current: Event | None = None) -> tuple[int, int, int]:
+def _placement(store: Store, body: dict[str, Any], current: PlacedEvent | None = None) -> tuple[int, int, int]:
     """(week, day, slot) from ``week``/``day``/``slot``, or from ``date`` and ``start`` ("HH:mm")."""
     p = store.project
     week = body.get("week", current.week if current else None)
@@ -223,7 +223,7 @@ def _placement(store: Store, body: dict[str, Any], current: Event | None = None)
     return int(week), int(day), int(slot)
 
 
-def event_json(store: Store, e: Event) -> dict[str, Any]:
+def event_json(store: Store, e: PlacedEvent) -> dict[str, Any]:
     p = store.project
     return {**msgspec.structs.asdict(e),
             "resources": [{"id": b.resource_id, "node_id": b.node_id, "node_or_id": b.node_or_id,

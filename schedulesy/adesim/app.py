@@ -90,7 +90,8 @@ import msgspec
 from schedulesy.adesim.store import Store
 from schedulesy.adesim.webapi import NPE, AdeError, Session, WebApi
 from schedulesy.adesim.xml import Quirks, error
-from schedulesy.adesim.model import University, generate
+from schedulesy.adesim.model import University
+from schedulesy.adesim.generate import generate
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -22,7 +22,7 @@ from schedulesy.adesim.store import Store
 from schedulesy.adesim.xml import (
     ActivityWriter, EventWriter, ResourceWriter, categories_present, document, element, resource_order,
 )
-from schedulesy.adesim.model import Event, parse_request_date
+from schedulesy.adesim.model import PlacedEvent, parse_request_date
 
 if TYPE_CHECKING:
     from schedulesy.adesim.app import Simulator
@@ -242,7 +242,7 @@ class WebApi:
         store = self.store(params)
         detail = detail_of(params, 8)
         ids: Sequence[int]
-        checks: list[Callable[[Event], bool]] = []
+        checks: list[Callable[[PlacedEvent], bool]] = []
         narrowed = True
         if "eventId" in params:
             ids = sorted({e for e in int_list(params["eventId"]) if e in store.events})

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 import msgspec
 
 from schedulesy.adesim.store import Store
-from schedulesy.adesim.model import CATEGORIES, NO_ID, Activity, Event, Project, Resource, format_hour
+from schedulesy.adesim.model import CATEGORIES, NO_ID, Activity, PlacedEvent, GridProject, Resource, format_hour
 
 DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;",
@@ -74,7 +74,7 @@ class EventWriter:
 
     def __init__(self, store: Store, quirks: Quirks) -> None:
         self.store, self.quirks = store, quirks
-        p: Project = store.project
+        p: GridProject = store.project
         self.project = p
         self.hours = [format_hour(p.minutes_of(s)) for s in range(p.slots_per_day + 1)]
         self.dates: dict[int, str] = {}
@@ -94,7 +94,7 @@ class EventWriter:
             text = self.tails[rid] = f'category="{r.category}" name="{esc(r.name)}" id="{rid}"/>\n'
         return text
 
-    def event(self, e: Event, detail: int, indent: str = "\t") -> str:
+    def event(self, e: PlacedEvent, detail: int, indent: str = "\t") -> str:
         q, p = self.quirks, self.project
         out = [f'{indent}<event id="{e.id}" activityId="{e.activity_id}" session="{e.session}" '
                f'repetition="{e.repetition}"']
