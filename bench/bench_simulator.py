@@ -61,7 +61,7 @@ def bench_generation(preset: str, seed: int, slot_minutes: int, with_tracemalloc
 
 def start_server(preset: str, seed: int, slot_minutes: int) -> tuple[subprocess.Popen[bytes], str, float]:
     port = free_port()
-    code = (f"from schedulesy.adesim.app import serve; "
+    code = (f"from schedulesy.adesim.server import serve; "
             f"serve('127.0.0.1', {port}, {preset!r}, {seed}, slot_minutes={slot_minutes})")
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL,

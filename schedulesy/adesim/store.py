@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 
 from schedulesy.adesim.model import (
-    NO_ID, Activity, Booking, PlacedEvent, GridProject, Requirement, Resource, University, format_stamp,
+    NO_ID, Activity, Booking, GridProject, PlacedEvent, Requirement, Resource, University, format_stamp,
 )
 
 
