@@ -1,9 +1,8 @@
-"""The simulator's admin API (JSON): change the data, inject faults, read counters.
+"""The simulator's admin API (JSON, outside the Web API, never affected by faults).
 
-A tiny table-driven router is enough here; the admin API is for tests and demos, not a product surface.
-
-Admin API (JSON, outside the Web API, never affected by faults). Errors answer
-``{"detail": …, "code": …}`` with 400/404/409. ``?project=ID`` picks another project (default: live).
+It changes the data, injects faults and reads counters; a tiny table-driven router is enough, as the
+admin API is for tests and demos, not a product surface. Errors answer ``{"detail": …, "code": …}``
+with 400/404/409. ``?project=ID`` picks another project (default: live).
 
 ==========================================  ==========================================================
 ``GET /admin/health``                       ``{"status": "ok"}``
