@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import free_port, machine, peak_rss_mib, proc_memory_mib  # noqa: E402
-from schedulesy.ade.simulator import create_app  # noqa: E402
-from schedulesy.ade.university import generate  # noqa: E402
+from schedulesy.adesim.app import create_app  # noqa: E402
+from schedulesy.adesim.generate import generate  # noqa: E402
 
 
 def bench_generation(preset: str, seed: int, slot_minutes: int, with_tracemalloc: bool) -> None:
@@ -61,7 +61,7 @@ def bench_generation(preset: str, seed: int, slot_minutes: int, with_tracemalloc
 
 def start_server(preset: str, seed: int, slot_minutes: int) -> tuple[subprocess.Popen[bytes], str, float]:
     port = free_port()
-    code = (f"from schedulesy.ade.simulator import serve; "
+    code = (f"from schedulesy.adesim.server import serve; "
             f"serve('127.0.0.1', {port}, {preset!r}, {seed}, slot_minutes={slot_minutes})")
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL,

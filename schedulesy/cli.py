@@ -113,10 +113,8 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 
 def cmd_ade_simulator(args: argparse.Namespace) -> int:
-    try:
-        from schedulesy.ade.simulator import serve
-    except ImportError:
-        raise NotAvailableYet("ade-simulator") from None
+    from schedulesy.adesim.server import serve
+
     serve(args.host, args.port, args.preset, args.seed, slot_minutes=args.slot_minutes)
     return 0
 

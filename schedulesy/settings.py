@@ -42,6 +42,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ade_connect_timeout: Seconds = 10.0
     ade_read_timeout: Seconds = 60.0
     ade_concurrency: PositiveInt = 4
+    ade_retries: Annotated[int, msgspec.Meta(ge=0)] = 3
 
     poll_interval: Seconds = 300.0
     sync_near_weeks: PositiveInt = 3

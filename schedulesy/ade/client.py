@@ -2,8 +2,9 @@
 
 One long-lived session (``connect`` + ``setProject``) is shared by concurrent calls, at most
 ``concurrency`` in flight. A session error logs in again, selects the project again and retries the
-call once; network errors, timeouts and 5xx are retried with exponential backoff. Every request is
-counted per function (requests, bytes, errors, retries, latency) in :attr:`AdeClient.stats`.
+call once; network errors, timeouts and 5xx are retried as a :class:`~schedulesy.ade.retry.RetryPolicy`
+says (exponential backoff by default; tests pass a fast policy and their own ``sleep``). Every request
+is counted per function (requests, bytes, errors, retries, latency) in :attr:`AdeClient.stats`.
 
 The password travels in the query string (ADE's design): it never reaches a log line — URLs are
 logged through :func:`schedulesy.logging.scrub_url`, and httpx's own request log is kept quiet.
@@ -18,10 +19,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import random
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -47,6 +47,7 @@ from schedulesy.ade.models import (
     ResourceNode,
     ResourceTree,
 )
+from schedulesy.ade.retry import RetryPolicy
 from schedulesy.logging import scrub_url
 from schedulesy.settings import Settings
 
@@ -153,18 +154,17 @@ class AdeClient:
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
         concurrency: int = 4,
-        retries: int = 3,
-        backoff_base: float = 0.5,
-        backoff_max: float = 30.0,
+        retry: RetryPolicy = RetryPolicy(),
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """``sleep`` waits out the backoff: a test may pass one that returns at once or records delays."""
         self.url = url
         self.login = login
         self._password = password
         self.project_id = project_id
-        self.retries = retries
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
+        self.retry = retry
+        self._sleep = sleep
         self.stats = ClientStats()
         self._slots = asyncio.Semaphore(concurrency)
         self._session_lock = asyncio.Lock()
@@ -183,6 +183,7 @@ class AdeClient:
             connect_timeout=settings.ade_connect_timeout,
             read_timeout=settings.ade_read_timeout,
             concurrency=settings.ade_concurrency,
+            retry=RetryPolicy(retries=settings.ade_retries),
         )
         options.update(overrides)
         return cls(settings.ade_url, settings.ade_login, settings.ade_password, settings.ade_project_id, **options)
@@ -238,15 +239,15 @@ class AdeClient:
                     stats.errors += 1
                     raise AdeProtocolError(function, problem)
             stats.errors += 1
-            if attempt >= self.retries:
+            if attempt >= self.retry.retries:
                 log.warning("ade unavailable", function=function, problem=problem, attempts=attempt + 1)
                 raise AdeUnavailable(function, f"{problem} (after {attempt + 1} attempts)")
-            delay = min(self.backoff_max, self.backoff_base * 2**attempt) * random.uniform(0.75, 1.25)
+            delay = self.retry.delay(attempt)
             log.info("ade request failed, retrying", function=function, problem=problem,
                      attempt=attempt + 1, retry_in=round(delay, 2))
             stats.retries += 1
             attempt += 1
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
 
     # -----------------------------------------------------------------------------------------
     # Sessions

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import random
 import zoneinfo
 from collections.abc import AsyncIterator
 
@@ -22,14 +23,16 @@ from schedulesy.ade.errors import (
     AdeUnavailable,
 )
 from schedulesy.ade.models import ResourceNode
+from schedulesy.ade.retry import RetryPolicy
+from schedulesy.settings import Settings
 from tests.fixtures.ade import AdeSimulatorHandle
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 
 
 def make_client(handle: AdeSimulatorHandle, **options: object) -> AdeClient:
-    defaults: dict[str, object] = dict(connect_timeout=2, read_timeout=5, retries=2, backoff_base=0.01,
-                                       backoff_max=0.05)
+    defaults: dict[str, object] = dict(connect_timeout=2, read_timeout=5,
+                                       retry=RetryPolicy(retries=2, base_delay=0.01, max_delay=0.05))
     defaults.update(options)
     return AdeClient(handle.url, handle.login, handle.password, handle.project_id, **defaults)  # type: ignore[arg-type]
 
@@ -68,7 +71,7 @@ async def test_connect_set_project_and_disconnect_speak_the_protocol(client: Ade
 
 
 async def test_a_wrong_password_is_a_login_error(ade: AdeSimulatorHandle) -> None:
-    async with AdeClient(ade.url, ade.login, "wrong", ade.project_id, retries=0) as c:
+    async with AdeClient(ade.url, ade.login, "wrong", ade.project_id, retry=RetryPolicy(retries=0)) as c:
         with pytest.raises(AdeLoginError) as caught:
             await c.get_resource_tree(category="trainee")
     assert "InvalidLogin" in caught.value.name
@@ -297,15 +300,37 @@ async def test_projects_and_get_date(client: AdeClient, ade: AdeSimulatorHandle)
 
 # -- faults, limits, counters ------------------------------------------------------------------
 
-async def test_a_503_is_retried_with_backoff_then_reported_unavailable(client: AdeClient,
-                                                                       ade: AdeSimulatorHandle) -> None:
-    await client.get_projects()
-    ade.set_faults(down="503")
-    with pytest.raises(AdeUnavailable) as caught:
-        await client.get_resource_tree(category="trainee")
-    assert "503" in str(caught.value)
+async def test_a_503_is_retried_with_backoff_then_reported_unavailable(ade: AdeSimulatorHandle) -> None:
+    waited: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waited.append(seconds)
+
+    policy = RetryPolicy(retries=3, base_delay=0.5, max_delay=1.5, jitter=0)
+    async with make_client(ade, retry=policy, sleep=record) as client:
+        await client.get_projects()
+        ade.set_faults(down="503")
+        with pytest.raises(AdeUnavailable) as caught:
+            await client.get_resource_tree(category="trainee")
+    assert "503" in str(caught.value) and "after 4 attempts" in str(caught.value)
     stats = client.stats.of("getResources")
-    assert stats.requests == 3 and stats.retries == 2
+    assert stats.requests == 4 and stats.retries == 3 and stats.errors == 4
+    assert waited == [0.5, 1.0, 1.5]  # doubling, capped at max_delay
+
+
+def test_the_retry_policy_doubles_caps_and_jitters_its_delays() -> None:
+    assert [RetryPolicy(base_delay=0.5, max_delay=3, jitter=0).delay(n) for n in range(5)] == [0.5, 1, 2, 3, 3]
+    rng = random.Random(7)
+    spread = [RetryPolicy(base_delay=1, jitter=0.25).delay(0, rng) for _ in range(200)]
+    assert all(0.75 <= d <= 1.25 for d in spread) and len(set(spread)) > 100
+
+
+async def test_production_retries_three_times_from_half_a_second() -> None:
+    assert RetryPolicy() == RetryPolicy(retries=3, base_delay=0.5, max_delay=30.0, jitter=0.25)
+    async with AdeClient.from_settings(Settings()) as default:
+        assert default.retry == RetryPolicy()
+    async with AdeClient.from_settings(Settings(ade_retries=5)) as configured:
+        assert configured.retry == RetryPolicy(retries=5)
 
 
 async def test_a_dropped_connection_is_retried_and_recovers(client: AdeClient, ade: AdeSimulatorHandle) -> None:
@@ -320,7 +345,7 @@ async def test_a_dropped_connection_is_retried_and_recovers(client: AdeClient, a
 
 async def test_a_slow_answer_hits_the_read_timeout(ade: AdeSimulatorHandle) -> None:
     ade.set_faults(delay_ms=800)
-    async with make_client(ade, read_timeout=0.2, retries=1) as c:
+    async with make_client(ade, read_timeout=0.2, retry=RetryPolicy(retries=1, base_delay=0.01)) as c:
         with pytest.raises(AdeUnavailable) as caught:
             await c.get_projects()
     assert "Timeout" in str(caught.value)
@@ -359,13 +384,14 @@ async def test_the_password_never_reaches_a_log_line(ade: AdeSimulatorHandle,
     # (cache_logger_on_first_use), which capture_logs cannot intercept.
     monkeypatch.setattr(client_module, "log", structlog.get_logger(client_module.__name__))
     with structlog.testing.capture_logs() as logs:
-        async with AdeClient(ade.url, ade.login, secret, ade.project_id, retries=1, backoff_base=0.01) as c:
+        async with AdeClient(ade.url, ade.login, secret, ade.project_id,
+                             retry=RetryPolicy(retries=1, base_delay=0.01)) as c:
             with pytest.raises(AdeLoginError):
                 await c.get_projects()
             assert secret not in repr(c)
         ade.set_faults(down="503")
-        async with AdeClient(ade.url, ade.login, ade.password, ade.project_id, retries=1,
-                             backoff_base=0.01) as c:
+        async with AdeClient(ade.url, ade.login, ade.password, ade.project_id,
+                             retry=RetryPolicy(retries=1, base_delay=0.01)) as c:
             with pytest.raises(AdeUnavailable):
                 await c.get_projects()
     assert logs

@@ -14,6 +14,7 @@ import pytest
 
 from commands.ade_sync import SyncReport, run_cycle
 from schedulesy.ade.client import AdeClient
+from schedulesy.ade.retry import RetryPolicy
 from schedulesy.services import Services
 from tests.fixtures.ade import AdeSimulatorHandle
 
@@ -21,7 +22,7 @@ from tests.fixtures.ade import AdeSimulatorHandle
 def client_for(handle: AdeSimulatorHandle) -> AdeClient:
     """A client with short timeouts and backoff, so fault tests stay quick."""
     return AdeClient(handle.url, handle.login, handle.password, handle.project_id,
-                     connect_timeout=2, read_timeout=5, retries=2, backoff_base=0.01, backoff_max=0.05)
+                     connect_timeout=2, read_timeout=5, retry=RetryPolicy(retries=2, base_delay=0.01, max_delay=0.05))
 
 
 @pytest.fixture

@@ -89,9 +89,10 @@ async def test_a_slow_ade_times_out_and_keeps_the_data(
     before = await counts(pool)
     ade.set_faults(delay_ms=1500)
     from schedulesy.ade.client import AdeClient
+    from schedulesy.ade.retry import RetryPolicy
 
-    async with AdeClient(ade.url, ade.login, ade.password, ade.project_id, read_timeout=0.3, retries=1,
-                         backoff_base=0.01) as slow:
+    async with AdeClient(ade.url, ade.login, ade.password, ade.project_id, read_timeout=0.3,
+                         retry=RetryPolicy(retries=1, base_delay=0.01)) as slow:
         report = await run_cycle(services, client=slow, full=True)
     assert report.status == "failed"
     assert await counts(pool) == before

@@ -19,6 +19,7 @@ from litestar.testing import AsyncTestClient
 from commands.ade_sync import run_cycle
 from projections.worker import Projector
 from schedulesy.ade.client import AdeClient
+from schedulesy.ade.retry import RetryPolicy
 from schedulesy.services import Services
 from tests.fixtures.ade import AdeSimulatorHandle
 from tests.fixtures.auth import TokenFactory, auth_header
@@ -33,7 +34,7 @@ CATEGORIES = ("trainee", "instructor", "classroom", "category5")
 @pytest.fixture
 async def synced(services: Services, ade: AdeSimulatorHandle) -> None:
     async with AdeClient(ade.url, ade.login, ade.password, ade.project_id, connect_timeout=2, read_timeout=10,
-                         retries=2, backoff_base=0.01, backoff_max=0.05) as client:
+                         retry=RetryPolicy(retries=2, base_delay=0.01, max_delay=0.05)) as client:
         report = await run_cycle(services, client=client, full=True)
     assert report.status == "ok", report.errors
 

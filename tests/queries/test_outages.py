@@ -9,6 +9,7 @@ from litestar.testing import AsyncTestClient
 from commands.ade_sync import run_cycle
 from projections.readmodels import ReadModels
 from schedulesy.ade.client import AdeClient
+from schedulesy.ade.retry import RetryPolicy
 from schedulesy.app import create_app
 from schedulesy.services import Services
 from schedulesy.settings import Settings
@@ -67,8 +68,8 @@ async def test_with_redis_unreachable_errors_stay_errors(settings: Settings, see
 async def synced(pool: asyncpg.Pool, services: Services, ade: AdeSimulatorHandle) -> str:
     """One real sync from the simulator; returns a trainee group that has events."""
     async with AdeClient(ade.url, ade.login, ade.password, ade.project_id,
-                         connect_timeout=2, read_timeout=5, retries=1, backoff_base=0.01,
-                         backoff_max=0.05) as client:
+                         connect_timeout=2, read_timeout=5,
+                         retry=RetryPolicy(retries=1, base_delay=0.01, max_delay=0.05)) as client:
         report = await run_cycle(services, client=client, full=True)
     assert report.status == "ok", report.errors
     group = await pool.fetchval(
@@ -91,8 +92,8 @@ async def test_with_ade_unreachable_the_last_good_timetable_is_served(
     assert before_ics.status_code == before_json.status_code == 200
     assert before_ics.content.count(b"BEGIN:VEVENT") >= 1
 
-    async with AdeClient(DEAD_ADE, "x", "y", 1, connect_timeout=0.5, read_timeout=0.5, retries=1,
-                         backoff_base=0.01, backoff_max=0.02) as dead:
+    async with AdeClient(DEAD_ADE, "x", "y", 1, connect_timeout=0.5, read_timeout=0.5,
+                         retry=RetryPolicy(retries=1, base_delay=0.01, max_delay=0.02)) as dead:
         report = await run_cycle(services, client=dead, full=True)
     assert report.status == "failed"
     changed: dict[str, set[str]] = {}

@@ -1,7 +1,56 @@
-"""The simulator's admin API (JSON): change the data, inject faults, read counters.
+"""The simulator's admin API (JSON, outside the Web API, never affected by faults).
 
-The routes are listed in :mod:`schedulesy.ade.simulator`'s docstring. A tiny table-driven router is
-enough here; the admin API is for tests and demos, not a product surface.
+It changes the data, injects faults and reads counters; a tiny table-driven router is enough, as the
+admin API is for tests and demos, not a product surface. Errors answer ``{"detail": …, "code": …}``
+with 400/404/409. ``?project=ID`` picks another project (default: live).
+
+==========================================  ==========================================================
+``GET /admin/health``                       ``{"status": "ok"}``
+``GET /admin/project``                      week0 (ISO), slot_minutes, slots_per_day, days_per_week,
+                                            day_start ("HH:mm"), weeks, timezone, id, name, uid,
+                                            preset, seed, login, password, data_token, current_week
+``GET /admin/summary``                      counts per category, events, activities, and sample ids
+                                            (a TP group, its TD group and year, an instructor, a room,
+                                            a subject, the busiest trainee leaf)
+``POST /admin/reset``                       back to the seeded data; also clears faults, quirks,
+                                            counters, clock, config and sessions
+                                            (body ``{"keep_sessions": true}`` keeps the sessions)
+``GET /admin/stats``                        ``{"total", "functions": {name: n}, "errors_injected",
+                                            "dropped", "max_in_flight", "in_flight"}``
+``POST /admin/stats/reset``                 zero the counters (also ``DELETE /admin/stats``)
+``GET|PUT|DELETE /admin/faults``            PUT replaces: ``{"down": null|"503"|"drop"|"empty",
+                                            "delay_ms": 0, "per_kb_ms": 0, "error_next": 0,
+                                            "error_fraction": 0.0, "error_functions": null|[names],
+                                            "error_name": "java.lang.NullPointerException",
+                                            "error_trace": "…", "seed": 0}``
+``GET|PUT /admin/quirks``                   ``{"legacy_attributes", "empty_dates", "shuffle_events",
+                                            "content_type_charset", "renumber_on_move"}`` (all false
+                                            by default; the last gives every moved event a new id)
+``GET|PUT /admin/config``                   ``{"session_ttl": 1800.0, "max_concurrency": null}``
+``PUT /admin/clock``                        ``{"now": "2026-11-28T10:15"}`` freezes the time stamped
+                                            on changes; ``{"now": null}`` follows the wall clock
+``GET /admin/sessions``                     ``[{"id", "login", "project_id", "idle_seconds"}]``
+``POST /admin/sessions/expire``             expire every session (``{"expired": n}``)
+``GET /admin/events/{id}``                  the event as JSON, with derived date/start/end hours
+``POST /admin/events``                      ``{"name", "week", "day", "slot", "duration",
+                                            "resources": [ids], "activity_id"?, "id"?, "color"?,
+                                            "note"?, "info"?}`` → 201 + event
+``PATCH /admin/events/{id}``                ``{"name"?, "note"?, "info"?, "color"?, "resources"?}``
+``POST /admin/events/{id}/move``            ``{"week"?, "day"?, "slot"?, "duration"?, "date"?
+                                            ("YYYY-MM-DD"), "start"? ("HH:mm"), "new_id"?: true|id}``;
+                                            keeps activityId/repetition/session, fills ``old*``
+``DELETE /admin/events/{id}``               → the deleted event
+``GET /admin/resources/{id}``               the resource with path and its event ids (incl. inherited)
+``POST /admin/resources``                   ``{"category", "name", "parent_id"?: null|id,
+                                            "is_group"?, "id"? (re-use a deleted id), "code"?,
+                                            "email"?, "size"?, "type"?, …}`` → 201
+``PATCH /admin/resources/{id}``             any resource field (``name``, ``code``, ``email``,
+                                            ``parent_id``…); bumps the resource's lastUpdate only
+``DELETE /admin/resources/{id}``            removes it and its subtree; events lose those bookings
+                                            → ``{"deleted": [ids], "events_touched": n}``
+==========================================  ==========================================================
+
+Every change stamps ``lastUpdate`` (minute precision, ``MM/dd/yyyy HH:mm``, project-local time).
 """
 
 from __future__ import annotations
@@ -10,17 +59,15 @@ import datetime as dt
 import re
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl
 
 import msgspec
 
-from schedulesy.ade.sim_store import Store, StoreError
-from schedulesy.ade.sim_xml import Quirks
-from schedulesy.ade.university import NO_ID, Event, Resource, format_hour
-
-if TYPE_CHECKING:
-    from schedulesy.ade.simulator import Simulator
+from schedulesy.adesim.controls import Config, Faults, Quirks, Stats
+from schedulesy.adesim.model import NO_ID, PlacedEvent, Resource, format_hour
+from schedulesy.adesim.simulator import Simulator
+from schedulesy.adesim.store import Store, StoreError
 
 Handler = Callable[..., tuple[int, Any]]
 _encoder = msgspec.json.Encoder()
@@ -115,21 +162,15 @@ class Admin:
         return 200, {"status": "reset", "events": len(self.sim.store.events)}
 
     def reset_stats(self, *, store: Store, body: dict[str, Any]) -> tuple[int, Any]:
-        from schedulesy.ade.simulator import Stats
-
         in_flight = self.sim.stats.in_flight
         self.sim.stats = Stats(in_flight=in_flight, max_in_flight=in_flight)
         return 200, self.sim.stats
 
     def put_faults(self, *, store: Store, body: dict[str, Any]) -> tuple[int, Any]:
-        from schedulesy.ade.simulator import Faults
-
         self.sim.set_faults(msgspec.convert(body, Faults))
         return 200, self.sim.faults
 
     def clear_faults(self, *, store: Store, body: dict[str, Any]) -> tuple[int, Any]:
-        from schedulesy.ade.simulator import Faults
-
         self.sim.set_faults(Faults())
         return 200, self.sim.faults
 
@@ -138,8 +179,6 @@ class Admin:
         return 200, self.sim.quirks
 
     def put_config(self, *, store: Store, body: dict[str, Any]) -> tuple[int, Any]:
-        from schedulesy.ade.simulator import Config
-
         self.sim.set_config(msgspec.convert({**msgspec.structs.asdict(self.sim.config), **body}, Config))
         return 200, self.sim.config
 
@@ -207,7 +246,7 @@ class Admin:
         return 200, {"deleted": gone, "events_touched": touched}
 
 
-def _placement(store: Store, body: dict[str, Any], current: Event | None = None) -> tuple[int, int, int]:
+def _placement(store: Store, body: dict[str, Any], current: PlacedEvent | None = None) -> tuple[int, int, int]:
     """(week, day, slot) from ``week``/``day``/``slot``, or from ``date`` and ``start`` ("HH:mm")."""
     p = store.project
     week = body.get("week", current.week if current else None)
@@ -223,7 +262,7 @@ def _placement(store: Store, body: dict[str, Any], current: Event | None = None)
     return int(week), int(day), int(slot)
 
 
-def event_json(store: Store, e: Event) -> dict[str, Any]:
+def event_json(store: Store, e: PlacedEvent) -> dict[str, Any]:
     p = store.project
     return {**msgspec.structs.asdict(e),
             "resources": [{"id": b.resource_id, "node_id": b.node_id, "node_or_id": b.node_or_id,

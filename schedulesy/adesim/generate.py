@@ -1,4 +1,4 @@
-"""Generator of the synthetic university (see :mod:`schedulesy.ade.university` for the model).
+"""Generator of the synthetic university (see :mod:`schedulesy.adesim.model` for the model): :func:`generate`.
 
 How a year is built, in the order resource ids are handed out:
 1. rooms: site → building (numeric ``code``, address) → floor → room (type, capacity);
@@ -20,19 +20,18 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import itertools
-import random
 import unicodedata
 from collections.abc import Sequence
+from typing import Any
 
-from schedulesy.ade import sim_names as names
-from schedulesy.ade.sim_calendar import AcademicCalendar, build_calendar
-from schedulesy.ade.university import (
-    NO_ID, Activity, ActivityFolder, Event, Preset, Project, Resource, University, academic_week0, format_stamp,
-)
+from schedulesy.adesim import names
+from schedulesy.adesim.draft import Draft, YearOfStudy
+from schedulesy.adesim.model import ActivityFolder, University
+from schedulesy.adesim.presets import PRESETS, Preset
+from schedulesy.adesim.schedule import Scheduler
 
 LAB_DOMAINS = frozenset({"maths", "info", "physique", "chimie", "biologie", "medecine", "ingenierie",
                          "pharmacie", "sport", "geo"})
-BLOCK_STARTS = (8 * 60, 9 * 60 + 45, 11 * 60 + 30, 13 * 60 + 30, 15 * 60 + 15, 17 * 60)
 DEGREES = (("Licence", ("L1", "L2", "L3")), ("Master", ("M1", "M2")), ("BUT", ("BUT1", "BUT2", "BUT3")),
            ("Licence professionnelle", ("LP",)), ("Diplôme d'université", ("DU",)))
 
@@ -42,73 +41,12 @@ def _slug(text: str) -> str:
     return "".join(c for c in ascii_text if c.isalnum() or c == "-").strip("-")
 
 
-class _Year:
-    """A year of study being built: its group nodes and the clash masks of its weekly template."""
+class UniversityBuilder(Draft):
+    """Builds the resource trees and the year plan, then hands each programme to the scheduler."""
 
-    def __init__(self, branch: int, label: str, component: int, programme: int) -> None:
-        self.branch, self.label, self.component, self.programme = branch, label, component, programme
-        self.td: list[int] = []
-        self.tp: dict[int, list[int]] = {}
-        self.size = 0
-        self.related: dict[int, tuple[int, ...]] = {}
-
-    def link(self) -> None:
-        """Clashes inside a year: a node clashes with its ancestors and its descendants."""
-        tps = [tp for td in self.td for tp in self.tp[td]]
-        self.related[self.branch] = (self.branch, *self.td, *tps)
-        for td in self.td:
-            self.related[td] = (self.branch, td, *self.tp[td])
-            for tp in self.tp[td]:
-                self.related[tp] = (self.branch, td, tp)
-
-
-class _Builder:
-    def __init__(self, knobs: Preset, *, name: str, seed: int, slot_minutes: int, today: dt.date,
-                 project_id: int, days_per_week: int, day_start_minutes: int) -> None:
-        self.knobs, self.name, self.seed = knobs, name, seed
-        week0 = academic_week0(today)
-        self.project = Project(
-            id=project_id, name=f"{week0.year}-{week0.year + 1}",
-            uid=int(dt.datetime.combine(week0 - dt.timedelta(days=75), dt.time(9, 12),
-                                        tzinfo=dt.UTC).timestamp() * 1000),
-            week0=week0, days_per_week=days_per_week, slot_minutes=slot_minutes,
-            day_start_minutes=day_start_minutes, slots_per_day=(22 * 60 - day_start_minutes) // slot_minutes,
-        )
-        self.calendar: AcademicCalendar = build_calendar(week0, self.project.weeks, today)
-        self.rng = random.Random(f"schedulesy:{seed}:{name}")
-        self.resources: list[Resource] = []
-        self.folders: list[ActivityFolder] = []
-        self.activities: list[Activity] = []
-        self.events: list[Event] = []
-        self.resource_ids = itertools.count(1)
-        self.activity_ids = itertools.count(10_001)
-        self.event_ids = itertools.count(100_001)
-        self.node_ids = itertools.count(500_001)
-        self.busy: dict[tuple[object, int], int] = {}
-        self.rooms_by_site: list[dict[str, list[tuple[int, int]]]] = []
-        self.instructors: dict[int, list[int]] = {}
-        self.all_subjects: list[tuple[int, str]] = []
-        self.folder_of: dict[int, int] = {}
+    def __init__(self, knobs: Preset, **options: Any) -> None:
+        super().__init__(knobs, **options)
         self.emails: set[str] = set()
-        self.slots = [(m - day_start_minutes) // slot_minutes for m in BLOCK_STARTS if m >= day_start_minutes]
-
-    # -- helpers ---------------------------------------------------------------------------------
-    def stamp(self, low_days: float, high_days: float) -> str:
-        """A time stamp between two offsets from week 0, on a working hour."""
-        base = dt.datetime.combine(self.project.week0, dt.time(8))
-        moment = base + dt.timedelta(days=int(self.rng.uniform(low_days, high_days)),
-                                     minutes=self.rng.randrange(0, 11 * 60))
-        return format_stamp(moment)
-
-    def add(self, category: str, name: str, parent: int = NO_ID, *, group: bool = False, **fields: object) -> int:
-        rid = next(self.resource_ids)
-        created = self.stamp(-400, -30)
-        self.resources.append(Resource(id=rid, category=category, parent_id=parent, is_group=group, name=name,
-                                       creation=created, last_update=created, **fields))  # type: ignore[arg-type]
-        return rid
-
-    def minutes(self, minutes: int) -> int:
-        return max(1, minutes // self.project.slot_minutes)
 
     # -- resources -------------------------------------------------------------------------------
     def build_rooms(self) -> None:
@@ -207,10 +145,8 @@ class _Builder:
         weights = [sum(len(p[3]) for p in plan if p[0] == c) for c in range(len(comps))]
         self.build_rooms()
         self.build_instructors(comps, weights)
-        from schedulesy.ade.sim_schedule import Scheduler
-
         scheduler = Scheduler(self)
-        years: list[_Year] = []
+        years: list[YearOfStudy] = []
         trainee_roots: dict[int, int] = {}
         subject_roots: dict[int, int] = {}
         for c, degree, discipline, year_plan in plan:
@@ -234,11 +170,11 @@ class _Builder:
                           activity_folders=tuple(self.folders), activities=tuple(self.activities),
                           events=tuple(self.events))
 
-    def build_year(self, component: int, programme: int, discipline: str, plan: tuple[str, int, int]) -> _Year:
+    def build_year(self, component: int, programme: int, discipline: str, plan: tuple[str, int, int]) -> YearOfStudy:
         label, td_count, tp_count = plan
         short = discipline.split()[0].rstrip(",")
         branch = self.add("trainee", f"{label} {discipline}", programme, group=True)
-        year = _Year(branch, label, component, programme)
+        year = YearOfStudy(branch, label, component, programme)
         for t in range(td_count):
             td_name = f"{label} {short} – Gr. {t + 1}"
             size = self.rng.randrange(26, 40)
@@ -251,14 +187,36 @@ class _Builder:
         return year
 
 
-def build_university(knobs: Preset, *, name: str, seed: int, slot_minutes: int, today: dt.date, project_id: int,
-                     days_per_week: int, day_start_minutes: int) -> University:
-    """Generate with the cyclic GC paused: nothing here makes cycles, and a million objects make it slow."""
+def generate(
+    preset: str | Preset = "tiny",
+    seed: int = 42,
+    *,
+    slot_minutes: int = 15,
+    today: dt.date | None = None,
+    project_id: int = 1,
+    days_per_week: int = 7,
+    day_start_minutes: int = 8 * 60,
+) -> University:
+    """Build a university; the same arguments (and the same week 0) give the same data.
+
+    The cyclic GC is paused meanwhile: nothing here makes cycles, and a million objects make it slow.
+    """
+    if isinstance(preset, str):
+        try:
+            knobs = PRESETS[preset]
+        except KeyError:
+            raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}") from None
+        name = preset
+    else:
+        knobs, name = preset, "custom"
+    if slot_minutes not in (15, 30):
+        raise ValueError("slot_minutes must be 15 or 30")
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _Builder(knobs, name=name, seed=seed, slot_minutes=slot_minutes, today=today, project_id=project_id,
-                        days_per_week=days_per_week, day_start_minutes=day_start_minutes).build()
+        return UniversityBuilder(knobs, name=name, seed=seed, slot_minutes=slot_minutes,
+                                 today=today or dt.date.today(), project_id=project_id,
+                                 days_per_week=days_per_week, day_start_minutes=day_start_minutes).build()
     finally:
         if enabled:
             gc.enable()

@@ -8,10 +8,10 @@ from collections import Counter
 
 import pytest
 
-from schedulesy.ade.sim_store import Store
-from schedulesy.ade.university import (
-    University, academic_week0, event_date, event_end_hour, event_start_hour, generate,
-)
+from schedulesy.adesim.calendar import academic_week0
+from schedulesy.adesim.generate import generate
+from schedulesy.adesim.model import University, format_hour
+from schedulesy.adesim.store import Store
 
 TODAY = dt.date(2026, 11, 28)
 
@@ -41,7 +41,7 @@ def test_week0_is_the_august_monday_starting_the_academic_year(today: dt.date, w
 
 
 def test_events_cross_both_daylight_saving_changes(tiny: University) -> None:
-    dates = {event_date(tiny.project, e) for e in tiny.events}
+    dates = {tiny.project.date_of(e.week, e.day) for e in tiny.events}
     october_change, march_change = dt.date(2026, 10, 25), dt.date(2027, 3, 28)
     assert any(d < october_change for d in dates) and any(october_change < d < march_change for d in dates)
     assert any(d > march_change for d in dates)
@@ -82,8 +82,8 @@ def test_thirty_minute_slots_keep_the_same_hours_on_the_grid() -> None:
     u = generate("tiny", 42, slot_minutes=30, today=TODAY)
     assert u.project.slot_minutes == 30 and u.project.slots_per_day == 28
     for e in u.events[::11]:
-        assert event_start_hour(u.project, e)[-2:] in ("00", "30")
-        assert event_end_hour(u.project, e) > event_start_hour(u.project, e)
+        start, end = format_hour(u.project.minutes_of(e.slot)), format_hour(u.project.minutes_of(e.slot + e.duration))
+        assert start[-2:] in ("00", "30") and end > start
 
 
 def test_events_are_booked_at_every_level_of_the_trainee_tree(tiny: University) -> None:
@@ -108,7 +108,7 @@ def test_data_do_not_depend_on_the_process_hash_seed(tiny: University) -> None:
 
     import msgspec
 
-    code = ("import datetime as dt, hashlib, msgspec; from schedulesy.ade.university import generate; "
+    code = ("import datetime as dt, hashlib, msgspec; from schedulesy.adesim.generate import generate; "
             "print(hashlib.sha256(msgspec.json.encode(generate('tiny', 42, today=dt.date(2026, 11, 28))))"
             ".hexdigest())")
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

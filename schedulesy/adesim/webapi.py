@@ -1,10 +1,20 @@
 """The ``/jsp/webapi`` functions of the simulator, one method each, answering XML bytes.
 
-Parameter handling follows what real clients send (``shared/docs/ade-webapi.md`` §1.1): names are
-case-sensitive, booleans are not (``True``, ``TRUE``, ``true``), lists split on ``|`` (and ``,`` for
-``weeks``/``days``), unknown parameters (``hash``, ``attribute_filter``) are ignored. Failures raise
-:class:`AdeError`, which the app turns into HTTP 200 + ``<error name=… trace=…/>``; Java class names are
-reused so that clients meet the names they will meet in production.
+Protocol: ``GET /jsp/webapi?function=…`` as described in ``shared/docs/ade-webapi.md`` — the interface
+shared with our ADE client. Functions: connect (login/password, HTTP Basic, or ``data=`` token),
+disconnect, getProjects, setProject, getResources, getEvents, getActivities, getDate, and stubs for
+getCosts, getCaracteristics, imageET. An unknown function answers an empty 200; every error is HTTP
+200 with ``<error name=… trace=…/>``. Answers are UTF-8 XML with a declaration, tab indentation,
+``&apos;`` escaping, a Content-Type without charset, and the same bytes for the same data.
+
+getEvents with ``resources=`` returns the events booked on each resource *or any folder above it*.
+Detail absent or 0 means full (events 8, resources 11, activities 16). ``startDate``/``endDate`` are
+inclusive. getProjects lists the live project plus two archives (ids +1, +2) that hold no data.
+
+Parameters are read as :mod:`schedulesy.adesim.params` says; unknown ones (``hash``,
+``attribute_filter``) are ignored. Failures raise :class:`~schedulesy.adesim.errors.ErrorAnswer`, which
+the app turns into HTTP 200 + ``<error name=… trace=…/>``; Java class names are reused so that
+clients meet the names they will meet in production (see :mod:`schedulesy.adesim.errors`).
 """
 
 from __future__ import annotations
@@ -14,79 +24,23 @@ import datetime as dt
 import time
 import zoneinfo
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
 
-import msgspec
-
-from schedulesy.ade.sim_store import Store
-from schedulesy.ade.sim_xml import (
-    ActivityWriter, EventWriter, ResourceWriter, categories_present, document, element, resource_order,
+from schedulesy.adesim.activity_xml import ActivityWriter
+from schedulesy.adesim.errors import (
+    INVALID_LOGIN, NOT_FOUND, NULL_POINTER, PROJECT_NOT_FOUND, SESSION_ERROR, ErrorAnswer,
 )
-from schedulesy.ade.university import Event, parse_request_date
+from schedulesy.adesim.model import PlacedEvent
+from schedulesy.adesim.params import boolean, detail_of, int_list, integer, request_date
+from schedulesy.adesim.resource_xml import ResourceWriter, categories_present, resource_order
+from schedulesy.adesim.simulator import Session, Simulator
+from schedulesy.adesim.store import Store
+from schedulesy.adesim.xml import EventWriter, document, element
 
-if TYPE_CHECKING:
-    from schedulesy.ade.simulator import Simulator
-
-NPE = "java.lang.NullPointerException"
-SESSION_ERROR = "com.adesoft.errors.InvalidSessionException"
 RESOURCE_FILTERS = {"name": "name", "code": "code", "email": "email", "type": "type", "url": "url",
                     "size": "size", "info": "info", "city": "city", "country": "country", "zipCode": "zip_code",
                     "address1": "address1", "address2": "address2", "telephone": "telephone",
                     "jobCategory": "job_category", "codeX": "code_x", "codeY": "code_y", "codeZ": "code_z"}
 GIF_1X1 = base64.b64decode("R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
-
-
-class AdeError(Exception):
-    def __init__(self, name: str, trace: str) -> None:
-        super().__init__(f"{name}: {trace}")
-        self.name, self.trace = name, trace
-
-
-class Session(msgspec.Struct):
-    id: str
-    login: str
-    project_id: int | None
-    last_seen: float
-
-
-def boolean(value: str | None, default: bool = False) -> bool:
-    return default if value is None else value.strip().lower() == "true"
-
-
-def integer(value: str) -> int:
-    try:
-        return int(value.strip())
-    except ValueError:
-        raise AdeError("java.lang.NumberFormatException", f'For input string: "{value}"') from None
-
-
-def int_list(value: str) -> list[int]:
-    """``1|2|3``, ``1,2,3`` and ranges ``4-7``; empty items are skipped."""
-    out: list[int] = []
-    for item in value.replace(",", "|").split("|"):
-        item = item.strip()
-        if not item:
-            continue
-        low, sep, high = item.partition("-")
-        if sep and low:
-            out.extend(range(integer(low), integer(high) + 1))
-        else:
-            out.append(integer(item))
-    return out
-
-
-def request_date(value: str) -> dt.date:
-    try:
-        return parse_request_date(value)
-    except (ValueError, TypeError):
-        raise AdeError("java.text.ParseException", f'Unparseable date: "{value}"') from None
-
-
-def detail_of(params: Mapping[str, str], full: int) -> int:
-    """``detail`` absent or 0 means the full level ``full`` (§3.3); above it is clamped."""
-    raw = params.get("detail", "")
-    level = integer(raw) if raw.strip() else 0
-    return full if level <= 0 or level > full else level
 
 
 class WebApi:
@@ -111,7 +65,7 @@ class WebApi:
             del self.sim.sessions[sid]
             session = None
         if session is None:
-            raise AdeError(SESSION_ERROR, f"Session expired or unknown: {sid!r}" if sid else "No session id given")
+            raise ErrorAnswer(SESSION_ERROR, f"Session expired or unknown: {sid!r}" if sid else "No session id given")
         session.last_seen = now
         return session
 
@@ -119,16 +73,16 @@ class WebApi:
         """The project of the call: the session's, or ``projectId=`` (accepted per call, §1.4)."""
         if "data" in params and "sessionId" not in params:
             if params["data"] != self.sim.data_token:
-                raise AdeError("com.adesoft.errors.InvalidLogin", "Invalid login.")
+                raise ErrorAnswer(INVALID_LOGIN, "Invalid login.")
             project_id = integer(params["projectId"]) if "projectId" in params else None
         else:
             session = self.session(params)
             project_id = integer(params["projectId"]) if "projectId" in params else session.project_id
         if project_id is None:
-            raise AdeError(NPE, "")
+            raise ErrorAnswer(NULL_POINTER, "")
         store = self.sim.stores.get(project_id)
         if store is None:
-            raise AdeError("com.adesoft.errors.ProjectNotFoundException", f"Project not found. Id={project_id}")
+            raise ErrorAnswer(PROJECT_NOT_FOUND, f"Project not found. Id={project_id}")
         return store
 
     # -- functions --------------------------------------------------------------------------------
@@ -157,7 +111,7 @@ class WebApi:
                     login = password = None
             ok = login == sim.login and password == sim.password
         if not ok:
-            raise AdeError("com.adesoft.errors.InvalidLogin", "Invalid login.")
+            raise ErrorAnswer(INVALID_LOGIN, "Invalid login.")
         return element("session", [("id", self.new_session(login or "").id)])
 
     def fn_disconnect(self, params: Mapping[str, str]) -> bytes:
@@ -169,7 +123,7 @@ class WebApi:
         session = self.session(params)
         project_id = integer(params.get("projectId", "null"))
         if project_id not in self.sim.stores:
-            raise AdeError("com.adesoft.errors.ProjectNotFoundException", f"Project not found. Id={project_id}")
+            raise ErrorAnswer(PROJECT_NOT_FOUND, f"Project not found. Id={project_id}")
         session.project_id = project_id
         return element("setProject", [("sessionId", session.id), ("projectId", project_id)])
 
@@ -242,7 +196,7 @@ class WebApi:
         store = self.store(params)
         detail = detail_of(params, 8)
         ids: Sequence[int]
-        checks: list[Callable[[Event], bool]] = []
+        checks: list[Callable[[PlacedEvent], bool]] = []
         narrowed = True
         if "eventId" in params:
             ids = sorted({e for e in int_list(params["eventId"]) if e in store.events})
@@ -322,7 +276,7 @@ class WebApi:
     def fn_getCosts(self, params: Mapping[str, str]) -> bytes:
         self.store(params)
         if "id" in params:
-            raise AdeError("com.adesoft.errors.NotFoundException", f"Cost not found. Id={params['id']}")
+            raise ErrorAnswer(NOT_FOUND, f"Cost not found. Id={params['id']}")
         return document("<costs/>\n")
 
     def fn_getCaracteristics(self, params: Mapping[str, str]) -> bytes:

@@ -1,8 +1,8 @@
-"""Run the simulator in a background thread over real HTTP (tests, benchmarks, the demo command).
+"""Run the simulator in a background thread over real HTTP (the tests' fixtures).
 
-uvicorn is used here rather than granian: it runs inside a thread of the current process, so tests
-can also look at the simulator object directly, and it binds an already-open socket, so port 0 gives
-a free port without races.
+uvicorn (a test dependency) is used here rather than granian: it runs inside a thread of the current
+process, so tests can also look at the simulator object directly, and it binds an already-open
+socket, so port 0 gives a free port without races.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ import threading
 import time
 from types import TracebackType
 
-from schedulesy.ade.simulator import WEBAPI_PATH, Simulator
+from schedulesy.adesim.app import WEBAPI_PATH, SimulatorApp
 
 
 @dataclasses.dataclass
 class RunningSimulator:
     """A simulator served on ``base_url``; ``stop()`` shuts it down."""
 
-    app: Simulator
+    app: SimulatorApp
     host: str
     port: int
     server: object = dataclasses.field(repr=False)
@@ -46,7 +46,8 @@ class RunningSimulator:
         self.stop()
 
 
-def run_in_thread(app: Simulator, host: str = "127.0.0.1", port: int = 0, *, timeout: float = 10.0) -> RunningSimulator:
+def run_in_thread(app: SimulatorApp, host: str = "127.0.0.1", port: int = 0, *,
+                  timeout: float = 10.0) -> RunningSimulator:
     """Start serving ``app`` and return once the server accepts connections."""
     import uvicorn
 

@@ -1,4 +1,4 @@
-"""The academic calendar of a generated year: which project weeks hold classes, exams and resits.
+"""The academic calendar of a generated year: when it starts, which weeks hold classes, exams and resits.
 
 Weeks are chosen from real dates (the French university rhythm: teaching from September, a break
 around All Saints' Day, Christmas, winter and spring breaks, exams in January and May, resits in
@@ -11,6 +11,21 @@ from __future__ import annotations
 import datetime as dt
 
 import msgspec
+
+
+def academic_week0(today: dt.date) -> dt.date:
+    """The second Monday of August that starts ``today``'s academic year.
+
+    ADE projects start on a Monday in August (§3.4 table: 2019-08-12, 2022-08-15, 2024-08-05); the
+    second Monday keeps the first days of August, still last year's resits, out of the new year.
+    """
+
+    def second_monday(year: int) -> dt.date:
+        first = dt.date(year, 8, 1)
+        return first + dt.timedelta(days=(7 - first.weekday()) % 7 + 7)
+
+    start = second_monday(today.year)
+    return start if today >= start else second_monday(today.year - 1)
 
 
 class AcademicCalendar(msgspec.Struct, frozen=True):

@@ -1,6 +1,6 @@
 """The simulator's mutable copy of a university, its indexes, and the changes the admin API makes.
 
-Why a separate store: the :class:`~schedulesy.ade.university.University` stays frozen so that a reset
+Why a separate store: the :class:`~schedulesy.adesim.model.University` stays frozen so that a reset
 is a rebuild from it, and every index lives here next to the code that keeps it right.
 
 Indexes: children per folder (in creation order, which is ADE's child order), events per booked
@@ -18,8 +18,8 @@ from typing import Any
 
 import msgspec
 
-from schedulesy.ade.university import (
-    NO_ID, Activity, Booking, Event, Project, Requirement, Resource, University, format_stamp,
+from schedulesy.adesim.model import (
+    NO_ID, Activity, Booking, GridProject, PlacedEvent, Requirement, Resource, University, format_stamp,
 )
 
 
@@ -51,7 +51,7 @@ class Store:
         self.reset()
 
     @property
-    def project(self) -> Project:
+    def project(self) -> GridProject:
         return self.university.project
 
     # -- building -------------------------------------------------------------------------------
@@ -59,7 +59,7 @@ class Store:
         u = self.university
         self.resources: dict[int, Resource] = {r.id: r for r in u.resources}
         self.activities: dict[int, Activity] = {a.id: a for a in u.activities}
-        self.events: dict[int, Event] = {e.id: e for e in u.events}
+        self.events: dict[int, PlacedEvent] = {e.id: e for e in u.events}
         self.children: dict[int, list[int]] = {}
         for r in u.resources:
             self.children.setdefault(r.parent_id, []).append(r.id)
@@ -75,13 +75,13 @@ class Store:
                                             default=500_000) + 1)
         self._changed()
 
-    def _index(self, event: Event) -> None:
+    def _index(self, event: PlacedEvent) -> None:
         for b in event.resources:
             self.direct.setdefault(b.resource_id, set()).add(event.id)
         self.by_week.setdefault(event.week, set()).add(event.id)
         self.by_activity.setdefault(event.activity_id, set()).add(event.id)
 
-    def _unindex(self, event: Event) -> None:
+    def _unindex(self, event: PlacedEvent) -> None:
         for b in event.resources:
             self.direct.get(b.resource_id, set()).discard(event.id)
         self.by_week.get(event.week, set()).discard(event.id)
@@ -160,13 +160,13 @@ class Store:
     def now_stamp(self) -> str:
         return format_stamp(self.clock())
 
-    def get_event(self, eid: int) -> Event:
+    def get_event(self, eid: int) -> PlacedEvent:
         try:
             return self.events[eid]
         except KeyError:
             raise StoreError(404, "event_not_found", f"no event {eid}") from None
 
-    def _replace_event(self, old: Event | None, new: Event | None) -> None:
+    def _replace_event(self, old: PlacedEvent | None, new: PlacedEvent | None) -> None:
         if old is not None:
             self._unindex(old)
             del self.events[old.id]
@@ -178,7 +178,7 @@ class Store:
         self._changed()
 
     def move_event(self, eid: int, *, week: int | None = None, day: int | None = None, slot: int | None = None,
-                   duration: int | None = None, new_id: bool | int = False) -> Event:
+                   duration: int | None = None, new_id: bool | int = False) -> PlacedEvent:
         """Re-place an event, keeping its business key; ``new_id`` mimics ADE re-numbering it (§5.3)."""
         old = self.get_event(eid)
         week = old.week if week is None else week
@@ -199,7 +199,7 @@ class Store:
         self._replace_event(old, moved)
         return moved
 
-    def update_event(self, eid: int, changes: dict[str, Any]) -> Event:
+    def update_event(self, eid: int, changes: dict[str, Any]) -> PlacedEvent:
         old = self.get_event(eid)
         fields: dict[str, Any] = {k: v for k, v in changes.items() if k in ("name", "note", "info", "color")}
         if changes.get("resources") is not None:
@@ -208,14 +208,14 @@ class Store:
         self._replace_event(old, updated)
         return updated
 
-    def delete_event(self, eid: int) -> Event:
+    def delete_event(self, eid: int) -> PlacedEvent:
         old = self.get_event(eid)
         self._replace_event(old, None)
         return old
 
     def add_event(self, *, name: str, week: int, day: int, slot: int, duration: int, resources: list[int],
                   activity_id: int | None = None, event_id: int | None = None, color: str = "",
-                  note: str = "", info: str = "", session: int = 0, repetition: int | None = None) -> Event:
+                  note: str = "", info: str = "", session: int = 0, repetition: int | None = None) -> PlacedEvent:
         self._check(lambda: self.project.check_placement(week, day, slot, duration))
         stamp = self.now_stamp()
         if activity_id is None:
@@ -228,7 +228,7 @@ class Store:
         if repetition is None:
             siblings = [self.events[e].repetition for e in self.by_activity.get(activity_id, ())]
             repetition = max(siblings, default=-1) + 1
-        event = Event(id=next(self.event_ids) if event_id is None else event_id, activity_id=activity_id,
+        event = PlacedEvent(id=next(self.event_ids) if event_id is None else event_id, activity_id=activity_id,
                       repetition=repetition, session=session, week=week, day=day, slot=slot, duration=duration,
                       name=name, color=color or self.activities[activity_id].color, note=note, info=info,
                       creation=stamp, last_update=stamp, resources=self._bookings(resources, ()))

@@ -10,7 +10,12 @@ Structs are frozen and, where they hold no containers of their own, untracked by
 collector (``gc=False``): the ``large`` preset holds a quarter of a million events and GC passes over
 them would dominate generation time. Changes replace whole structs (``msgspec.structs.replace``).
 
-Generation lives in :mod:`schedulesy.ade.sim_generate`; call :func:`generate` from here.
+The client has its own ``Project`` and ``Event`` (:mod:`schedulesy.ade.models`, what an answer
+says); the simulator's are named :class:`GridProject` and :class:`PlacedEvent` after what they store.
+The simulator never imports the client: it is the independent oracle the client is tested against,
+so it keeps its own model, formats and error names even where they look alike.
+
+Generation lives in :mod:`schedulesy.adesim.generate` (:func:`~schedulesy.adesim.generate.generate`).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ NO_ID: Final = -1
 """ADE's "unknown / none" numeric value (``nodeOrId``, ``old*``, a root's parent)."""
 
 
-class Project(msgspec.Struct, frozen=True, kw_only=True):
+class GridProject(msgspec.Struct, frozen=True, kw_only=True):
     """An ADE project: one academic year and its slot grid."""
 
     id: int
@@ -147,7 +152,7 @@ class Booking(msgspec.Struct, frozen=True, gc=False):
     from_workflow: bool = False
 
 
-class Event(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class PlacedEvent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A placed occurrence. Date and hours are derived from (week, day, slot, duration)."""
 
     id: int
@@ -177,19 +182,15 @@ class University(msgspec.Struct, frozen=True, kw_only=True):
 
     preset: str
     seed: int
-    project: Project
+    project: GridProject
     resources: tuple[Resource, ...]
     activity_folders: tuple[ActivityFolder, ...]
     activities: tuple[Activity, ...]
-    events: tuple[Event, ...]
+    events: tuple[PlacedEvent, ...]
 
 
 # ---------------------------------------------------------------------------------------------
 # Formats (§6): request dates MM/dd/yyyy, event dates dd/MM/yyyy, stamps MM/dd/yyyy HH:mm.
-
-def format_event_date(day: dt.date) -> str:
-    return f"{day.day:02d}/{day.month:02d}/{day.year:04d}"
-
 
 def format_hour(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
@@ -203,105 +204,3 @@ def parse_request_date(text: str) -> dt.date:
     """``MM/dd/yyyy``, single-digit month and day accepted (``1/19/2025``)."""
     month, day, year = text.strip().split("/")
     return dt.date(int(year), int(month), int(day))
-
-
-def parse_stamp(text: str) -> dt.datetime:
-    return dt.datetime.strptime(text, "%m/%d/%Y %H:%M")
-
-
-def event_date(project: Project, event: Event) -> dt.date:
-    return project.date_of(event.week, event.day)
-
-
-def event_start_hour(project: Project, event: Event) -> str:
-    return format_hour(project.minutes_of(event.slot))
-
-
-def event_end_hour(project: Project, event: Event) -> str:
-    return format_hour(project.minutes_of(event.slot + event.duration))
-
-
-def event_absolute_slot(project: Project, event: Event) -> int:
-    return project.absolute_slot(event.week, event.day, event.slot)
-
-
-# ---------------------------------------------------------------------------------------------
-# Academic calendar
-
-def academic_week0(today: dt.date) -> dt.date:
-    """The second Monday of August that starts ``today``'s academic year.
-
-    ADE projects start on a Monday in August (§3.4 table: 2019-08-12, 2022-08-15, 2024-08-05); the
-    second Monday keeps the first days of August, still last year's resits, out of the new year.
-    """
-
-    def second_monday(year: int) -> dt.date:
-        first = dt.date(year, 8, 1)
-        return first + dt.timedelta(days=(7 - first.weekday()) % 7 + 7)
-
-    start = second_monday(today.year)
-    return start if today >= start else second_monday(today.year - 1)
-
-
-# ---------------------------------------------------------------------------------------------
-# Presets
-
-class Preset(msgspec.Struct, frozen=True, kw_only=True):
-    """Knobs of the generator. Counts are targets; the result lands near them."""
-
-    trainee_nodes: int
-    """Trainee resources (branches and leaves) to create."""
-    instructors: int
-    rooms: int
-    """Room leaves; sites, buildings and floors come on top."""
-    sites: int
-    components: int
-    subjects_per_semester: tuple[int, int]
-    td_groups: tuple[int, int]
-    """TD groups per year of study (the first year gets the upper bound)."""
-    tp_per_td: tuple[int, int]
-    tp_sessions: int
-    big_groups: int = 0
-    """Years of study given a large elective catalogue (§7.4: the biggest groups pass 7,000 events)."""
-    electives_per_big_group: int = 0
-
-
-PRESETS: Final[dict[str, Preset]] = {
-    "tiny": Preset(trainee_nodes=24, instructors=10, rooms=8, sites=1, components=1,
-                   subjects_per_semester=(2, 2), td_groups=(2, 2), tp_per_td=(2, 2), tp_sessions=3),
-    "demo": Preset(trainee_nodes=600, instructors=330, rooms=190, sites=2, components=6,
-                   subjects_per_semester=(3, 4), td_groups=(3, 7), tp_per_td=(1, 3), tp_sessions=6,
-                   big_groups=1, electives_per_big_group=40),
-    "large": Preset(trainee_nodes=6000, instructors=5000, rooms=2225, sites=6, components=36,
-                    subjects_per_semester=(2, 3), td_groups=(2, 7), tp_per_td=(1, 3), tp_sessions=6,
-                    big_groups=3, electives_per_big_group=280),
-}
-
-
-def generate(
-    preset: str | Preset = "tiny",
-    seed: int = 42,
-    *,
-    slot_minutes: int = 15,
-    today: dt.date | None = None,
-    project_id: int = 1,
-    days_per_week: int = 7,
-    day_start_minutes: int = 8 * 60,
-) -> University:
-    """Build a university; the same arguments (and the same week 0) give the same data."""
-    from schedulesy.ade.sim_generate import build_university
-
-    if isinstance(preset, str):
-        try:
-            knobs = PRESETS[preset]
-        except KeyError:
-            raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}") from None
-        name = preset
-    else:
-        knobs, name = preset, "custom"
-    if slot_minutes not in (15, 30):
-        raise ValueError("slot_minutes must be 15 or 30")
-    return build_university(
-        knobs, name=name, seed=seed, slot_minutes=slot_minutes, today=today or dt.date.today(),
-        project_id=project_id, days_per_week=days_per_week, day_start_minutes=day_start_minutes,
-    )

@@ -9,23 +9,21 @@ free of double bookings without a per-week search.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import msgspec
 
-from schedulesy.ade import sim_names as names
-from schedulesy.ade.university import NO_ID, Activity, Booking, Event, Requirement
-
-if TYPE_CHECKING:
-    from schedulesy.ade.sim_generate import _Builder, _Year
+from schedulesy.adesim import names
+from schedulesy.adesim.draft import Draft, YearOfStudy
+from schedulesy.adesim.model import NO_ID, Activity, Booking, PlacedEvent, Requirement
 
 WORK_DAYS = (0, 1, 2, 3, 4)
 
 
 class Scheduler:
-    def __init__(self, builder: _Builder) -> None:
-        self.b = builder
-        self.rng = builder.rng
-        self.project = builder.project
-        self.calendar = builder.calendar
+    def __init__(self, draft: Draft) -> None:
+        self.b = draft
+        self.rng = draft.rng
+        self.project = draft.project
+        self.calendar = draft.calendar
         self.orders: dict[int, list[list[tuple[int, int]]]] = {}
         self.room_pools: dict[tuple[int, str], list[int]] = {}
         self.booking_cache: dict[tuple[tuple[int, int, int], ...], tuple[Booking, ...]] = {}
@@ -145,7 +143,7 @@ class Scheduler:
                                      last_update=created))
         for rep, week in enumerate(weeks):
             roll = rng.random()
-            event = Event(id=next(b.event_ids), activity_id=aid, repetition=rep, week=week, day=day, slot=slot,
+            event = PlacedEvent(id=next(b.event_ids), activity_id=aid, repetition=rep, week=week, day=day, slot=slot,
                           duration=duration, name=name, color=color,
                           note=names.NOTES[rng.randrange(len(names.NOTES))] if roll < 0.02 else "",
                           info="Séance dédoublée" if 0.02 <= roll < 0.03 else "",
@@ -157,7 +155,7 @@ class Scheduler:
             b.events.append(event)
 
     # -- what a year, a programme and a component get -------------------------------------------
-    def schedule_programme(self, c: int, domain: str, programme: int, folder: int, years: list[_Year]) -> None:
+    def schedule_programme(self, c: int, domain: str, programme: int, folder: int, years: list[YearOfStudy]) -> None:
         b, rng, cal = self.b, self.rng, self.calendar
         site = c % len(b.rooms_by_site)
         staff = b.instructors[c]
@@ -182,7 +180,7 @@ class Scheduler:
                     if rng.random() < 0.4:
                         self.schedule_exam(c, site, year, subject, subject_name, cal.resits, i, "Rattrapage")
 
-    def schedule_subject(self, c: int, site: int, key: object, year: _Year, subject: int, subject_name: str,
+    def schedule_subject(self, c: int, site: int, key: object, year: YearOfStudy, subject: int, subject_name: str,
                          weeks: list[int], *, with_tp: bool) -> None:
         b, rng = self.b, self.rng
         staff = b.instructors[c]
@@ -209,7 +207,7 @@ class Scheduler:
                               weeks=weeks[2::2][: b.knobs.tp_sessions], day=day, slot=slot, duration=tp_length,
                               teachers=(teacher,), room=room, group=tp, subject=subject)
 
-    def schedule_exam(self, c: int, site: int, year: _Year, subject: int, subject_name: str,
+    def schedule_exam(self, c: int, site: int, year: YearOfStudy, subject: int, subject_name: str,
                       weeks: tuple[int, ...], index: int, kind: str) -> None:
         if not weeks:
             return
@@ -234,7 +232,7 @@ class Scheduler:
                       day=3, slot=slot, duration=b.minutes(90), teachers=(rng.choice(b.instructors[c]),),
                       room=rooms[0], group=root, subject=None)
 
-    def schedule_electives(self, years: list[_Year]) -> None:
+    def schedule_electives(self, years: list[YearOfStudy]) -> None:
         """A large elective catalogue on the biggest years (their timetables pass 7,000 events)."""
         b, rng = self.b, self.rng
         count = b.knobs.electives_per_big_group
@@ -264,8 +262,6 @@ def _code(domain: str) -> str:
     return domain[:3].upper()
 
 
-def _with_old(event: Event, week: int, day: int, slot: int) -> Event:
+def _with_old(event: PlacedEvent, week: int, day: int, slot: int) -> PlacedEvent:
     """An event that ADE shows as moved once: its previous placement in the ``old*`` fields."""
-    import msgspec
-
     return msgspec.structs.replace(event, old_week=week, old_day=day, old_slot=slot, old_duration=event.duration)
