@@ -56,7 +56,7 @@ async def run_sync(services: Services, actor: Identity, request: SyncRequest) ->
     """
     require_superuser(actor)
     try:
-        from commands.ade_sync import run_cycle
+        from commands.ade_sync.cycle import run_cycle
     except ImportError:
         raise Unavailable("The ADE sync is not available in this build") from None
     try:

@@ -12,7 +12,7 @@ import asyncpg
 import msgspec
 import pytest
 
-from commands.ade_sync import SyncReport, run_cycle
+from commands.ade_sync.cycle import SyncReport, run_cycle
 from schedulesy.ade.client import AdeClient
 from schedulesy.services import Services
 from tests.fixtures.ade import AdeSimulatorHandle

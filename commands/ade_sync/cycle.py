@@ -4,8 +4,8 @@ timetable) and of ``sync_state``.
 A *cycle* (:func:`run_cycle`) runs under a Postgres advisory lock (one runner across workers):
 
 1. every configured category tree is fetched (``getResources(tree, detail=11)``); a tree whose
-   fingerprint is unchanged is skipped, any other is reconciled (:mod:`commands.ade_sync_trees`);
-2. events are checked (:mod:`commands.ade_sync_events`): the near term every cycle, the rest of the
+   fingerprint is unchanged is skipped, any other is reconciled (:mod:`commands.ade_sync.trees`);
+2. events are checked (:mod:`commands.ade_sync.events`): the near term every cycle, the rest of the
    year when ``sync_far_interval`` has passed, and everything — at full detail, with an audit of a
    sample of timetables — once a night after ``sync_nightly_hour`` (or with ``full=True``);
 3. the figures go to ``sync_state`` (one row per tree, per events tier, and ``cycle``).
@@ -29,8 +29,8 @@ import asyncpg
 import msgspec
 import structlog
 
-from commands.ade_sync_buildings import load_buildings
-from commands.ade_sync_events import (
+from commands.ade_sync.buildings import load_buildings
+from commands.ade_sync.events import (
     AUDIT_SAMPLE,
     EventsOutcome,
     EventSync,
@@ -42,8 +42,8 @@ from commands.ade_sync_events import (
     near_windows,
     project_week0,
 )
-from commands.ade_sync_trees import TreeOutcome, fingerprint, flatten, tree_ids, write_category
-from commands.ade_sync_writes import ANALYZE_AFTER_ROWS, timetable_for_resources
+from commands.ade_sync.trees import TreeOutcome, fingerprint, flatten, tree_ids, write_category
+from commands.ade_sync.writes import ANALYZE_AFTER_ROWS, timetable_for_resources
 from schedulesy.ade.client import AdeClient, FunctionStats
 from schedulesy.ade.errors import AdeError, AdeLoginError, AdeUnavailable
 from schedulesy.ade.models import ResourceNode, ResourceTree

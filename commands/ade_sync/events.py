@@ -35,7 +35,7 @@ import asyncpg
 import msgspec
 import structlog
 
-from commands.ade_sync_writes import delete_events, event_row, lineage_size, write_events
+from commands.ade_sync.writes import delete_events, event_row, lineage_size, write_events
 from schedulesy.ade.client import AdeClient
 from schedulesy.ade.dates import format_event_date, local_stamp, monday_of
 from schedulesy.ade.errors import AdeBusinessError, AdeError

@@ -20,7 +20,7 @@ import asyncpg
 import msgspec
 import structlog
 
-from commands.ade_sync_buildings import Buildings, Geolocation, geolocate
+from commands.ade_sync.buildings import Buildings, Geolocation, geolocate
 from schedulesy.ade.models import ResourceNode, ResourceTree
 
 log = structlog.get_logger(__name__)
