@@ -75,7 +75,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     except ImportError:
         raise NotAvailableYet("worker") from None
     try:
-        from commands.ade_sync.cycle import run_poller
+        from commands.ade_sync.poller import run_poller
     except ImportError:
         run_poller = None
 
@@ -96,7 +96,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     settings = _settings()
     _configure_logs(settings)
     try:
-        from commands.ade_sync.cycle import run_sync_command
+        from commands.ade_sync.cli import run_sync_command
     except ImportError:
         raise NotAvailableYet("sync") from None
     return asyncio.run(run_sync_command(settings, force=args.force, full=args.full))

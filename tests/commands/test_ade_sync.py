@@ -12,7 +12,8 @@ import asyncpg
 import msgspec
 import pytest
 
-from commands.ade_sync.cycle import SyncReport, run_cycle
+from commands.ade_sync.cycle import run_cycle
+from commands.ade_sync.report import SyncReport
 from schedulesy.ade.client import AdeClient
 from schedulesy.services import Services
 from tests.fixtures.ade import AdeSimulatorHandle

@@ -7,7 +7,9 @@ import random
 
 import asyncpg
 
-from commands.ade_sync.cycle import SYNC_LOCK, next_delay, plan_cycle, run_cycle, run_sync_command
+from commands.ade_sync.cli import run_sync_command
+from commands.ade_sync.cycle import SYNC_LOCK, plan_cycle, run_cycle
+from commands.ade_sync.poller import next_delay
 from schedulesy.services import Services
 from tests.commands.test_ade_sync import (  # noqa: F401
     Sync,
@@ -206,7 +208,7 @@ async def test_the_poller_runs_cycles_until_cancelled(
         settings, ade: AdeSimulatorHandle, pool: asyncpg.Pool) -> None:
     import asyncio
 
-    from commands.ade_sync.cycle import run_poller
+    from commands.ade_sync.poller import run_poller
 
     configured = replace_settings(settings, ade_url=ade.url, ade_login=ade.login, ade_password=ade.password,
                                   ade_project_id=ade.project_id, poll_interval=0.2)
