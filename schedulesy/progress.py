@@ -18,10 +18,10 @@ class ProgressBar:
     """``(step, done, total)`` → a bar redrawn in place on a terminal (at most ten times a second);
     elsewhere a line per tenth of each step, so that logs stay readable."""
 
-    def __init__(self, stream: TextIO = sys.stderr, width: int = 30) -> None:
-        self.stream = stream
+    def __init__(self, stream: TextIO | None = None, width: int = 30) -> None:
+        self.stream = stream or sys.stderr
         self.width = width
-        self.interactive = stream.isatty()
+        self.interactive = self.stream.isatty()
         self._step: str | None = None
         self._reached = False  # the step got to its total: later calls for it draw nothing
         self._last_draw = 0.0

@@ -192,6 +192,7 @@ async def test_the_sync_command_prints_a_summary_and_exits_zero(
     assert code == 0
     out = capsys.readouterr()
     assert "ADE sync ok (full)" in out.out and "tree trainee" in out.out
+    assert "trees: 100%" in out.err and "events: 100%" in out.err  # the progress, one line per tenth off a terminal
     assert ade.password not in out.out + out.err or ade.password == ade.login
     assert await pool.fetchval("SELECT count(*) FROM schedulesy.event") > 0
 
