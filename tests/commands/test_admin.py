@@ -119,7 +119,6 @@ async def test_sync_with_ade_unreachable_is_a_503_json_not_a_500(
 async def test_sync_runs_one_cycle_against_ade_and_answers_its_report(
     settings: Settings, pool: asyncpg.Pool, admin: dict[str, str], request: pytest.FixtureRequest
 ) -> None:
-    pytest.importorskip("commands.ade_sync.cycle")
     ade = request.getfixturevalue("ade")
     simulated = replace_settings(
         settings, ade_url=ade.url, ade_login=ade.login, ade_password=ade.password, ade_project_id=ade.project_id
