@@ -14,7 +14,7 @@ import msgspec
 import structlog
 
 from commands.ade_sync.cycle import run_cycle
-from commands.customizations import in_transaction
+from commands.common import in_transaction
 from schedulesy.auth import Identity
 from schedulesy.errors import Conflict, Forbidden, Unavailable
 from schedulesy.services import Services

@@ -21,10 +21,12 @@ from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import FromPath
 from litestar.types import ControllerRouterHandler
 
-from commands import accesses, admin, customizations
+from commands import accesses, admin, customization_info, customizations
 from commands.accesses import Access, NewAccess
 from commands.admin import Reconciled, RebuildRequested, SyncRequest
-from commands.customizations import Customization, CustomizationFields, CustomizationInfo
+from commands.customization_fields import CustomizationFields
+from commands.customization_info import CustomizationInfo
+from commands.customizations import Customization
 from schedulesy.auth import REQUIRE_IDENTITY, IdentityDep
 from schedulesy.errors import BadRequest, ErrorBody
 from schedulesy.http import strip_json_suffix
@@ -295,7 +297,7 @@ class InfoController(Controller):
     async def info(self, name: FromPath[str], identity: IdentityDep, services: ServicesDep) -> CustomizationInfo:
         username = strip_json_suffix(name)
         async with services.pool.acquire() as conn:
-            return await customizations.inspect_customization(conn, identity, username, zone=services.settings.zone)
+            return await customization_info.inspect_customization(conn, identity, username, zone=services.settings.zone)
 
 
 class AdminController(Controller):
