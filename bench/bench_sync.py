@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import Environment, free_port, machine, peak_rss_mib  # noqa: E402
-from commands.ade_sync import SyncReport, run_cycle  # noqa: E402
+from commands.ade_sync.cycle import run_cycle  # noqa: E402
+from commands.ade_sync.report import SyncReport  # noqa: E402
 from schedulesy.ade.client import AdeClient  # noqa: E402
 from schedulesy.logging import configure_logging  # noqa: E402
 from schedulesy.services import open_services  # noqa: E402

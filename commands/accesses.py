@@ -15,7 +15,7 @@ import asyncpg
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from commands.customizations import (
+from commands.common import (
     check_text,
     create_default_access,
     customization_exists,

@@ -13,7 +13,8 @@ import asyncpg
 import msgspec
 import structlog
 
-from commands.customizations import in_transaction
+from commands.ade_sync.cycle import run_cycle
+from commands.common import in_transaction
 from schedulesy.auth import Identity
 from schedulesy.errors import Conflict, Forbidden, Unavailable
 from schedulesy.services import Services
@@ -55,10 +56,6 @@ async def run_sync(services: Services, actor: Identity, request: SyncRequest) ->
     both carrying the report; a partial one is a 200 whose report lists what failed.
     """
     require_superuser(actor)
-    try:
-        from commands.ade_sync import run_cycle
-    except ImportError:
-        raise Unavailable("The ADE sync is not available in this build") from None
     try:
         report = await run_cycle(services, force=request.force, full=request.full)
     except Exception as exc:  # ADE down, bad credentials...: the caller gets a JSON answer, the log the trace

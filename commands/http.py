@@ -1,67 +1,37 @@
 """HTTP controllers for the commands: translate HTTP ↔ command, nothing more.
 
-Bodies are decoded here with msgspec into the commands' Structs (unknown fields refused); a
-decoding error is a 400 naming the field. The caller comes from the ``identity`` dependency.
-
-Because the handlers decode bodies by hand, Litestar cannot see them: each handler documents its
-body (:func:`body_operation`), its error answers (``{"detail", "code"}``) and its ``.json`` path.
+Bodies are decoded by hand into the commands' Structs (:mod:`commands.bodies`: unknown fields
+refused, a decoding error is a 400 naming the field). The caller comes from the ``identity``
+dependency. Litestar cannot see hand-decoded bodies: each handler documents its body
+(:func:`~commands.bodies.body_operation`), its error answers (``{"detail", "code"}``) and its
+``.json`` path.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
-from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import FromPath
 from litestar.types import ControllerRouterHandler
 
-from commands import accesses, admin, customizations
+from commands import accesses, admin, customization_info, customizations
 from commands.accesses import Access, NewAccess
 from commands.admin import Reconciled, RebuildRequested, SyncRequest
-from commands.customizations import Customization, CustomizationFields, CustomizationInfo
+from commands.bodies import body_operation, decode_body
+from commands.customization_fields import CustomizationFields
+from commands.customization_info import CustomizationInfo
+from commands.customizations import Customization
 from schedulesy.auth import REQUIRE_IDENTITY, IdentityDep
-from schedulesy.errors import BadRequest, ErrorBody
+from schedulesy.errors import ErrorBody
 from schedulesy.http import strip_json_suffix
 from schedulesy.services import ServicesDep
 
-S = TypeVar("S", bound=msgspec.Struct)
-
-_FIELD_PATH = re.compile(r"at `\$\.([A-Za-z_][A-Za-z0-9_]*)")
-_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]*)`")
-
-
-def _named_field(message: str) -> dict[str, str]:
-    found = _FIELD_PATH.search(message) or _UNKNOWN_FIELD.search(message)
-    return {"field": found.group(1)} if found else {}
-
-
-async def decode_body(request: Request, into: type[S], *, empty: S | None = None) -> S:
-    """The JSON body as ``into``; ``empty`` answers for a body-less request when given."""
-    raw = await request.body()  # over settings.max_body_bytes: Litestar answers 413 itself
-    if not raw.strip():
-        if empty is not None:
-            return empty
-        raise BadRequest("A JSON object body is required")
-    try:
-        return msgspec.json.decode(raw, type=into)
-    except msgspec.ValidationError as exc:
-        raise BadRequest(f"Invalid body: {exc}", **_named_field(str(exc))) from None
-    except UnicodeDecodeError:
-        raise BadRequest("Malformed JSON body: not valid UTF-8; send application/json") from None
-    except msgspec.DecodeError as exc:
-        raise BadRequest(f"Malformed JSON body ({exc}); send application/json") from None
-    except RecursionError:
-        raise BadRequest("Malformed JSON body: nested too deeply") from None
-
 
 # ---------------------------------------------------------------------------------------------
-# OpenAPI: what the hand decoding hides from Litestar
+# OpenAPI: the error answers and the bodies, which Litestar cannot see
 
 
 def _error(description: str) -> ResponseSpec:
@@ -79,48 +49,6 @@ def errors(**specs: ResponseSpec) -> dict[int, ResponseSpec]:
     mapping = {400: BAD_REQUEST, 403: FORBIDDEN}
     mapping.update({int(name.removeprefix("r")): spec for name, spec in specs.items()})
     return mapping
-
-
-_SCHEMA_FIELDS = {"title": "title", "description": "description", "default": "default", "enum": "enum",
-                  "format": "format", "maxLength": "max_length", "minLength": "min_length"}
-
-
-def _openapi_schema(json_schema: dict[str, Any]) -> Schema:
-    """msgspec's JSON Schema of a flat Struct as Litestar's OpenAPI Schema objects."""
-    fields: dict[str, Any] = {
-        attribute: json_schema[key] for key, attribute in _SCHEMA_FIELDS.items() if key in json_schema
-    }
-    if "type" in json_schema:
-        fields["type"] = OpenAPIType(json_schema["type"])
-    if "properties" in json_schema:
-        fields["properties"] = {name: _openapi_schema(value) for name, value in json_schema["properties"].items()}
-        fields["required"] = json_schema.get("required", [])
-    if "anyOf" in json_schema:
-        fields["any_of"] = [_openapi_schema(option) for option in json_schema["anyOf"]]
-    if "items" in json_schema:
-        fields["items"] = _openapi_schema(json_schema["items"])
-    additional = json_schema.get("additionalProperties")
-    if isinstance(additional, bool):
-        fields["additional_properties"] = additional
-    elif isinstance(additional, dict):
-        fields["additional_properties"] = _openapi_schema(additional)
-    return Schema(**fields)
-
-
-def body_operation(struct: type[msgspec.Struct], description: str, *, required: bool = True) -> type[Operation]:
-    """An operation class documenting ``struct`` as the JSON request body (decoded by hand)."""
-    _, components = msgspec.json.schema_components([struct])
-    schema = _openapi_schema(components[struct.__name__])
-    body = RequestBody(
-        content={"application/json": OpenAPIMediaType(schema=schema)}, description=description, required=required
-    )
-
-    @dataclass
-    class WithBody(Operation):
-        def __post_init__(self) -> None:
-            self.request_body = body
-
-    return WithBody
 
 
 _LOGIN_PATH = (
@@ -295,7 +223,7 @@ class InfoController(Controller):
     async def info(self, name: FromPath[str], identity: IdentityDep, services: ServicesDep) -> CustomizationInfo:
         username = strip_json_suffix(name)
         async with services.pool.acquire() as conn:
-            return await customizations.inspect_customization(conn, identity, username, zone=services.settings.zone)
+            return await customization_info.inspect_customization(conn, identity, username, zone=services.settings.zone)
 
 
 class AdminController(Controller):

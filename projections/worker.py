@@ -36,7 +36,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Set
 from datetime import datetime, timezone
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol
 
 import asyncpg
 import msgspec
@@ -46,6 +46,7 @@ from projections import changelog
 from projections.changelog import CHANNEL, DEFAULT_PROJECTION, Position
 from projections.readmodels import ApplyReport, ReadModels
 from schedulesy.db import connect
+from schedulesy.progress import ProgressBar
 from schedulesy.services import Services, open_services
 from schedulesy.settings import Settings
 
@@ -441,49 +442,12 @@ async def rebuild(
     return RebuildResult(report=report, checkpoint=start, seconds=time.perf_counter() - started)
 
 
-class ProgressBar:
-    """``(done, total)`` → a bar on a terminal, a line every tenth otherwise (logs stay readable)."""
-
-    def __init__(self, stream: TextIO = sys.stderr, label: str = "rebuilding read models", width: int = 30) -> None:
-        self.stream = stream
-        self.label = label
-        self.width = width
-        self.interactive = stream.isatty()
-        self._last_draw = 0.0
-        self._last_tenth = -1
-        self._drawn = False
-
-    def __call__(self, done: int, total: int) -> None:
-        fraction = 1.0 if total <= 0 else min(1.0, max(0.0, done / total))
-        if self.interactive:
-            now = time.monotonic()
-            if done < total and now - self._last_draw < 0.1:
-                return
-            self._last_draw = now
-            filled = int(fraction * self.width)
-            bar = "#" * filled + "-" * (self.width - filled)
-            self.stream.write(f"\r{self.label} [{bar}] {fraction:4.0%} {done}/{total}")
-            self._drawn = True
-        else:
-            tenth = int(fraction * 10)
-            if tenth == self._last_tenth:
-                return
-            self._last_tenth = tenth
-            self.stream.write(f"{self.label}: {fraction:.0%} ({done}/{total})\n")
-        self.stream.flush()
-
-    def finish(self) -> None:
-        if self.interactive and self._drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
 async def run_rebuild_command(settings: Settings) -> int:
     """``schedulesy rebuild``: every read model rebuilt from Postgres; 0 on success."""
-    bar = ProgressBar(sys.stderr)
+    bar = ProgressBar()
     async with open_services(settings) as services:
         try:
-            result = await rebuild(services, read_models(services), bar)
+            result = await rebuild(services, read_models(services), bar.step("rebuilding read models"))
         except NotImplementedError:
             bar.finish()
             print("schedulesy rebuild: the read models are not available in this version", file=sys.stderr)

@@ -13,11 +13,6 @@ from collections.abc import Callable, Sequence
 from schedulesy.settings import Settings, SettingsError, get_settings
 
 
-class NotAvailableYet(SystemExit):
-    def __init__(self, command: str) -> None:
-        super().__init__(f"schedulesy {command}: not available yet in this version")
-
-
 def _settings() -> Settings:
     try:
         return get_settings()
@@ -68,20 +63,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from commands.ade_sync.poller import run_poller
+    from projections.worker import run_projector
+
     settings = _settings()
     _configure_logs(settings)
-    try:
-        from projections.worker import run_projector
-    except ImportError:
-        raise NotAvailableYet("worker") from None
-    try:
-        from commands.ade_sync import run_poller
-    except ImportError:
-        run_poller = None
 
     async def run() -> None:
         tasks = [run_projector(settings)]
-        if run_poller is not None and not args.no_poll:
+        if not args.no_poll:
             tasks.append(run_poller(settings))
         await asyncio.gather(*tasks)
 
@@ -93,22 +83,18 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
+    from commands.ade_sync.cli import run_sync_command
+
     settings = _settings()
     _configure_logs(settings)
-    try:
-        from commands.ade_sync import run_sync_command
-    except ImportError:
-        raise NotAvailableYet("sync") from None
     return asyncio.run(run_sync_command(settings, force=args.force, full=args.full))
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
+    from projections.worker import run_rebuild_command
+
     settings = _settings()
     _configure_logs(settings)
-    try:
-        from projections.worker import run_rebuild_command
-    except ImportError:
-        raise NotAvailableYet("rebuild") from None
     return asyncio.run(run_rebuild_command(settings))
 
 
@@ -126,11 +112,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
+    from schedulesy.auth import mint_token
+
     settings = _settings()
-    try:
-        from schedulesy.auth import mint_token
-    except ImportError:
-        raise NotAvailableYet("token") from None
     try:
         print(mint_token(settings, args.username, superuser=args.superuser,
                          directory_id=args.directory_id, lifetime_seconds=args.lifetime))

@@ -59,14 +59,6 @@ class PreconditionFailed(ApiError):
     status_code, code = 412, "precondition_failed"
 
 
-class TooManyEvents(ApiError):
-    status_code, code = 413, "too_much_events"
-
-
-class PayloadTooLarge(ApiError):
-    status_code, code = 413, "payload_too_large"
-
-
 class Unavailable(ApiError):
     status_code, code = 503, "unavailable"
 

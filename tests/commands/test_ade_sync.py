@@ -12,7 +12,8 @@ import asyncpg
 import msgspec
 import pytest
 
-from commands.ade_sync import SyncReport, run_cycle
+from commands.ade_sync.cycle import run_cycle
+from commands.ade_sync.report import SyncReport
 from schedulesy.ade.client import AdeClient
 from schedulesy.ade.retry import RetryPolicy
 from schedulesy.services import Services

@@ -233,7 +233,7 @@ async def test_daylight_saving_changes_give_the_right_utc_instants(
 
 async def test_a_thirty_minute_slot_project_ends_events_at_their_end_hour(
         services, ade_30min: AdeSimulatorHandle, pool: asyncpg.Pool) -> None:
-    from commands.ade_sync import run_cycle
+    from commands.ade_sync.cycle import run_cycle
     from tests.commands.test_ade_sync import client_for
 
     async with client_for(ade_30min) as client:

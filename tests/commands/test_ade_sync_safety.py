@@ -7,7 +7,9 @@ import random
 
 import asyncpg
 
-from commands.ade_sync import SYNC_LOCK, next_delay, plan_cycle, run_cycle, run_sync_command
+from commands.ade_sync.cli import run_sync_command
+from commands.ade_sync.cycle import SYNC_LOCK, plan_cycle, run_cycle
+from commands.ade_sync.poller import next_delay
 from schedulesy.services import Services
 from tests.commands.test_ade_sync import (  # noqa: F401
     Sync,
@@ -191,6 +193,7 @@ async def test_the_sync_command_prints_a_summary_and_exits_zero(
     assert code == 0
     out = capsys.readouterr()
     assert "ADE sync ok (full)" in out.out and "tree trainee" in out.out
+    assert "trees: 100%" in out.err and "events: 100%" in out.err  # the progress, one line per tenth off a terminal
     assert ade.password not in out.out + out.err or ade.password == ade.login
     assert await pool.fetchval("SELECT count(*) FROM schedulesy.event") > 0
 
@@ -207,7 +210,7 @@ async def test_the_poller_runs_cycles_until_cancelled(
         settings, ade: AdeSimulatorHandle, pool: asyncpg.Pool) -> None:
     import asyncio
 
-    from commands.ade_sync import run_poller
+    from commands.ade_sync.poller import run_poller
 
     configured = replace_settings(settings, ade_url=ade.url, ade_login=ade.login, ade_password=ade.password,
                                   ade_project_id=ade.project_id, poll_interval=0.2)

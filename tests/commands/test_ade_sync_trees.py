@@ -7,8 +7,8 @@ import asyncpg
 import msgspec
 import pytest
 
-from commands.ade_sync import run_cycle
-from commands.ade_sync_buildings import Buildings, geolocate, load_buildings, parse_buildings
+from commands.ade_sync.cycle import run_cycle
+from commands.ade_sync.buildings import Buildings, geolocate, load_buildings, parse_buildings
 from schedulesy.ade.client import AdeClient
 from schedulesy.services import Services
 from tests.commands.test_ade_sync import Sync, ade_client, changes, clear_changes, sync  # noqa: F401

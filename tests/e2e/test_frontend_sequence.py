@@ -16,7 +16,7 @@ import icalendar
 import pytest
 from litestar.testing import AsyncTestClient
 
-from commands.ade_sync import run_cycle
+from commands.ade_sync.cycle import run_cycle
 from projections.worker import Projector
 from schedulesy.ade.client import AdeClient
 from schedulesy.ade.retry import RetryPolicy

@@ -6,7 +6,7 @@ import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
-from commands.ade_sync import run_cycle
+from commands.ade_sync.cycle import run_cycle
 from projections.readmodels import ReadModels
 from schedulesy.ade.client import AdeClient
 from schedulesy.ade.retry import RetryPolicy

@@ -20,7 +20,8 @@ import asyncpg
 import msgspec
 import structlog
 
-from commands.ade_sync_buildings import Buildings, Geolocation, geolocate
+from commands.ade_sync.buildings import Buildings, Geolocation, geolocate
+from commands.ade_sync.report import TreeReport
 from schedulesy.ade.models import ResourceNode, ResourceTree
 
 log = structlog.get_logger(__name__)
@@ -43,23 +44,16 @@ class ResourceRow(msgspec.Struct, frozen=True, kw_only=True):
     position: int
 
 
-class TreeOutcome(msgspec.Struct, kw_only=True):
-    """What writing one category did (the cycle report's per-category part)."""
+class TreeChanges(msgspec.Struct, frozen=True):
+    """What writing a category leaves for the later steps to act on."""
 
-    category: str
-    status: str = "unchanged"
-    """``unchanged`` | ``modified`` | ``refused`` | ``failed``."""
-    nodes: int = 0
-    created: int = 0
-    updated: int = 0
-    deleted: int = 0
-    recycled: int = 0
-    selections_cleaned: int = 0
-    fingerprint: str = ""
-    error: str = ""
-    # Resources whose place in a tree is new or moved: their timetables must be recomputed.
-    restructured: list[str] = []
-    removed: list[str] = []
+    restructured: list[str]
+    """Resources whose place in a tree is new or moved: their timetables must be recomputed."""
+    removed: list[str]
+    """Resources ADE deleted or re-used in another category: events that booked them are rechecked."""
+
+
+NO_CHANGES = TreeChanges(restructured=[], removed=[])
 
 
 def _child_ref(node: ResourceNode) -> dict[str, Any]:
@@ -146,18 +140,18 @@ def _records(rows: Sequence[ResourceRow]) -> list[tuple[Any, ...]]:
 
 
 async def write_category(conn: asyncpg.Connection, key: str, rows: Sequence[ResourceRow], *,
-                         max_shrink: float, force: bool, outcome: TreeOutcome) -> None:
-    """Reconcile one category with ``rows`` in the caller's transaction; fill ``outcome``."""
+                         max_shrink: float, force: bool, report: TreeReport) -> TreeChanges:
+    """Reconcile one category with ``rows`` in the caller's transaction; the counts go to ``report``."""
     node_count = len(rows) - 1  # the root is ours, not ADE's
     previous = await conn.fetchval(
         "SELECT count(*) FROM schedulesy.resource WHERE category = $1 AND ext_id <> $1", key)
-    outcome.nodes = node_count
+    report.nodes = node_count
     if previous and not force and node_count < previous * (1 - max_shrink):
-        outcome.status = "refused"
-        outcome.error = (f"tree {key!r} shrank from {previous} to {node_count} nodes (more than "
-                         f"{max_shrink:.0%}); kept the previous tree — run with --force to accept it")
+        report.status = "refused"
+        report.error = (f"tree {key!r} shrank from {previous} to {node_count} nodes (more than "
+                        f"{max_shrink:.0%}); kept the previous tree — run with --force to accept it")
         log.warning("ade tree refused", category=key, previous=previous, now=node_count)
-        return
+        return NO_CHANGES
 
     await conn.execute(
         """
@@ -212,7 +206,7 @@ async def write_category(conn: asyncpg.Connection, key: str, rows: Sequence[Reso
         """, key)]
     gone = deleted + recycled
     if gone:
-        outcome.selections_cleaned = await remove_from_selections(conn, gone)
+        report.selections_cleaned = await remove_from_selections(conn, gone)
     if deleted:
         await conn.execute("DELETE FROM schedulesy.timetable WHERE resource_ext_id = ANY($1::text[])", deleted)
     if renamed:
@@ -226,13 +220,12 @@ async def write_category(conn: asyncpg.Connection, key: str, rows: Sequence[Reso
 
     inserted = sum(1 for r in written if r["inserted"])
     # A re-used id is an upsert of an existing row, but means "old one deleted, new one created".
-    outcome.created = inserted + len(recycled)
-    outcome.updated = len(written) - inserted - len(recycled)
-    outcome.deleted = len(deleted) + len(recycled)
-    outcome.recycled = len(recycled)
-    outcome.restructured = restructured
-    outcome.removed = gone
-    outcome.status = "modified"
+    report.created = inserted + len(recycled)
+    report.updated = len(written) - inserted - len(recycled)
+    report.deleted = len(deleted) + len(recycled)
+    report.recycled = len(recycled)
+    report.status = "modified"
+    return TreeChanges(restructured=restructured, removed=gone)
 
 
 async def remove_from_selections(conn: asyncpg.Connection, ext_ids: Sequence[str]) -> int:

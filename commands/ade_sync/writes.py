@@ -4,8 +4,8 @@ Rows go into temporary tables (COPY), then ``INSERT … ON CONFLICT … DO UPDAT
 differs and ``DELETE … WHERE NOT EXISTS``: unchanged rows are never written, so the statement-level
 triggers log nothing for them, and each statement fires its trigger once.
 
-Timetables are derived here: ADE returns for resource R the events booked on R or on any ancestor
-of R, so the timetable of R is the set of events booked on R's ancestors-or-self.
+The timetable rows of the written events are derived in the same transaction
+(:mod:`commands.ade_sync.timetables`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import asyncpg
 import msgspec
 import structlog
 
+from commands.ade_sync.report import EventsReport
+from commands.ade_sync.timetables import timetable_for_events
 from schedulesy.ade.dates import format_event_date, local_stamp
 from schedulesy.ade.models import Event, StableKey
 
@@ -94,15 +96,6 @@ _EVENT_COLUMNS = ("event_id", "activity_id", "repetition", "session", "name", "s
 _ER_COLUMNS = ("event_id", "resource_ext_id", "category", "name", "position")
 
 
-class WriteResult(msgspec.Struct):
-    new: int = 0
-    changed: int = 0
-    timetable_added: int = 0
-    timetable_removed: int = 0
-    affected: set[str] = set()
-    """Resources booked by the written events, before or after: what the original refreshed."""
-
-
 def _dedupe(rows: Iterable[EventRow]) -> list[EventRow]:
     """One row per id and per stable key (the highest id wins a key: the latest placement)."""
     by_id = {r.event_id: r for r in rows}
@@ -112,15 +105,17 @@ def _dedupe(rows: Iterable[EventRow]) -> list[EventRow]:
     return list(by_key.values())
 
 
-async def write_events(pool: asyncpg.Pool, rows: Sequence[EventRow]) -> WriteResult:
+async def write_events(pool: asyncpg.Pool, rows: Sequence[EventRow], report: EventsReport) -> set[str]:
     """Upsert events and what they book, then their timetable rows; only differing rows are written.
+    The counts go to ``report``; the answer is the resources the written events book, before or
+    after: what the original refreshed.
 
     An event that ADE gave a new id (same stable key) replaces the old row and inherits its
     ``sequence``, plus one if its content changed.
     """
     rows = _dedupe(rows)
     if not rows:
-        return WriteResult()
+        return set()
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(
             """
@@ -214,13 +209,16 @@ async def write_events(pool: asyncpg.Pool, rows: Sequence[EventRow]) -> WriteRes
         )
         inserted = sum(1 for r in written if r["inserted"])
         # Brand-new events have no timetable rows to take away.
-        added, removed = await _timetable_for_events(conn, only_new=inserted == len(rows) and not replaced)
+        added, removed = await timetable_for_events(conn, only_new=inserted == len(rows) and not replaced)
     if inserted >= ANALYZE_AFTER_ROWS:
         await pool.execute("ANALYZE schedulesy.event, schedulesy.event_resource, schedulesy.timetable")
     if replaced:
         affected.update(r["resource_ext_id"] for r in affected_old)
-    return WriteResult(new=inserted - replaced, changed=len(written) - inserted + replaced,
-                       timetable_added=added, timetable_removed=removed, affected=affected)
+    report.new += inserted - replaced
+    report.changed += len(written) - inserted + replaced
+    report.timetable_rows_added += added
+    report.timetable_rows_removed += removed
+    return affected
 
 
 async def _delete_events(conn: asyncpg.Connection, ids_query: str, *args: Any) -> int:
@@ -231,103 +229,14 @@ async def _delete_events(conn: asyncpg.Connection, ids_query: str, *args: Any) -
     return int(status.split()[-1])
 
 
-async def delete_events(pool: asyncpg.Pool, ids: Sequence[int]) -> tuple[int, set[str]]:
-    """(events deleted, resources they booked)."""
+async def delete_events(pool: asyncpg.Pool, ids: Sequence[int], report: EventsReport) -> set[str]:
+    """Delete events (counted in ``report``); the answer is the resources they booked."""
     if not ids:
-        return 0, set()
+        return set()
     async with pool.acquire() as conn, conn.transaction():
         booked = {r["resource_ext_id"] for r in await conn.fetch(
             "SELECT DISTINCT resource_ext_id FROM schedulesy.event_resource WHERE event_id = ANY($1::bigint[])",
             list(ids))}
-        return await _delete_events(conn, "SELECT unnest($1::bigint[])", list(ids)), booked
-
-
-async def _apply_timetable(conn: asyncpg.Connection, scope_filter: str, *, remove: bool = True) -> tuple[int, int]:
-    """Make ``timetable`` match the ``sync_desired`` temp table within ``scope_filter``."""
-    await conn.execute("ANALYZE sync_desired")
-    removed = await conn.execute(
-        f"""
-        DELETE FROM schedulesy.timetable t
-        WHERE {scope_filter}
-          AND NOT EXISTS (SELECT 1 FROM sync_desired d
-                          WHERE d.resource_ext_id = t.resource_ext_id AND d.event_id = t.event_id)
-        """
-    ) if remove else "DELETE 0"
-    added = await conn.execute(
-        """
-        INSERT INTO schedulesy.timetable (resource_ext_id, event_id)
-        SELECT resource_ext_id, event_id FROM sync_desired
-        ON CONFLICT DO NOTHING
-        """
-    )
-    await conn.execute("DROP TABLE sync_desired")
-    return int(added.split()[-1]), int(removed.split()[-1])
-
-
-async def _timetable_for_events(conn: asyncpg.Connection, *, only_new: bool = False) -> tuple[int, int]:
-    """Timetable rows of the events in ``sync_event``: each resource they book (``sync_event_resource``,
-    their new state) and every descendant of it."""
-    await conn.execute(
-        """
-        CREATE TEMP TABLE sync_desired ON COMMIT DROP AS
-        WITH RECURSIVE below (ancestor, descendant) AS (
-            SELECT DISTINCT resource_ext_id, resource_ext_id FROM sync_event_resource
-            UNION
-            SELECT b.ancestor, r.ext_id FROM below b JOIN schedulesy.resource r ON r.parent_ext_id = b.descendant
-        )
-        SELECT DISTINCT b.descendant AS resource_ext_id, x.event_id
-        FROM sync_event_resource x JOIN below b ON b.ancestor = x.resource_ext_id
-        """
-    )
-    return await _apply_timetable(conn, "t.event_id IN (SELECT event_id FROM sync_event)", remove=not only_new)
-
-
-async def timetable_for_resources(conn: asyncpg.Connection, ext_ids: Sequence[str]) -> tuple[int, int]:
-    """Timetable rows of resources whose place in a tree changed, and of all their descendants:
-    the events booked on their ancestors-or-self."""
-    if not ext_ids:
-        return 0, 0
-    await conn.execute(
-        """
-        CREATE TEMP TABLE sync_scope_resources ON COMMIT DROP AS
-        WITH RECURSIVE scope (ext_id) AS (
-            SELECT unnest($1::text[])
-            UNION
-            SELECT r.ext_id FROM scope s JOIN schedulesy.resource r ON r.parent_ext_id = s.ext_id
-        ) SELECT ext_id FROM scope
-        """, list(ext_ids))
-    await conn.execute("ANALYZE sync_scope_resources")
-    await conn.execute(
-        """
-        CREATE TEMP TABLE sync_desired ON COMMIT DROP AS
-        WITH RECURSIVE up (resource, ancestor) AS (
-            SELECT ext_id, ext_id FROM sync_scope_resources
-            UNION
-            SELECT u.resource, r.parent_ext_id FROM up u JOIN schedulesy.resource r ON r.ext_id = u.ancestor
-            WHERE r.parent_ext_id IS NOT NULL
-        )
-        SELECT DISTINCT u.resource AS resource_ext_id, er.event_id
-        FROM up u JOIN schedulesy.event_resource er ON er.resource_ext_id = u.ancestor
-        """
-    )
-    result = await _apply_timetable(
-        conn, "t.resource_ext_id IN (SELECT ext_id FROM sync_scope_resources)")
-    await conn.execute("DROP TABLE sync_scope_resources")
-    return result
-
-
-async def lineage_size(pool: asyncpg.Pool, ext_ids: Iterable[str]) -> int:
-    """How many resources the original refreshed for these: each one and all its descendants."""
-    ids = list(ext_ids)
-    if not ids:
-        return 0
-    return await pool.fetchval(
-        """
-        WITH RECURSIVE lineage (ext_id) AS (
-            SELECT unnest($1::text[])
-            UNION
-            SELECT r.ext_id FROM lineage l JOIN schedulesy.resource r ON r.parent_ext_id = l.ext_id
-        ) SELECT count(*) FROM lineage
-        """, ids)
-
-
+        deleted = await _delete_events(conn, "SELECT unnest($1::bigint[])", list(ids))
+    report.deleted += deleted
+    return booked

@@ -15,31 +15,30 @@ Change detection (ADE has no "modified since", ade-webapi.md §5.1):
 
 Freshness is tiered by the caller: near term every cycle, the rest of the year when due, and a
 nightly full pass that fetches every window at detail 8 (so even a change of booked resources that
-left ``lastUpdate`` alone is caught) and audits a sample of per-resource timetables.
-
-Timetables are derived, not fetched: ADE returns for resource R the events booked on R or on any
-ancestor of R, so timetable(R) = events booked on R's ancestors-or-self, computed in SQL from
-``event_resource`` and the resource tree. Each chunk of writes is one short transaction.
+left ``lastUpdate`` alone is caught) and audits a sample of per-resource timetables
+(:mod:`commands.ade_sync.timetables`). Each chunk of writes is one short transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import random
 import zoneinfo
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from typing import Any, TypeVar
 
 import asyncpg
 import msgspec
 import structlog
 
-from commands.ade_sync_writes import delete_events, event_row, lineage_size, write_events
+from commands.ade_sync.report import EventsReport
+from commands.ade_sync.timetables import lineage_size
+from commands.ade_sync.windows import Window
+from commands.ade_sync.writes import delete_events, event_row, write_events
 from schedulesy.ade.client import AdeClient
-from schedulesy.ade.dates import format_event_date, local_stamp, monday_of
-from schedulesy.ade.errors import AdeBusinessError, AdeError
+from schedulesy.ade.dates import format_event_date, local_stamp
 from schedulesy.ade.models import Event, StableKey
+from schedulesy.progress import Progress
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -51,17 +50,11 @@ DETAIL_BATCH = 100
 """Event ids per ``eventId=a|b|…`` request (about 1 kB of URL)."""
 WINDOW_REFETCH_FRACTION = 0.3
 """Refetch a whole window at detail 8 rather than in batches when this share of it changed."""
-FAR_WINDOW_WEEKS = 4
-YEAR_WEEKS = 53
-TAIL_YEARS = 5
-AUDIT_SAMPLE = 5
 WINDOWS_IN_FLIGHT = 3
 """Windows fetched and parsed at once: bounds the memory of a full pass (a window of the large
 preset at detail 8 is ~20 MB of XML)."""
 SHRINK_FLOOR = 50
 """Below this many events in the probed range, deletions are never refused as implausible."""
-
-Progress = Callable[[str, int, int], None]
 
 
 async def gather_all(coroutines: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
@@ -75,37 +68,6 @@ async def gather_all(coroutines: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
             first = first.exceptions[0]
         raise first from None
     return [t.result() for t in tasks]
-
-
-class Window(msgspec.Struct, frozen=True):
-    start: dt.date
-    end: dt.date
-    """Inclusive."""
-    label: str = ""
-
-    def contains(self, day: dt.date) -> bool:
-        return self.start <= day <= self.end
-
-
-class EventsOutcome(msgspec.Struct, kw_only=True):
-    mode: str
-    windows: int = 0
-    probed: int = 0
-    new: int = 0
-    changed: int = 0
-    deleted: int = 0
-    moved_out: int = 0
-    details_fetched: int = 0
-    invalid: int = 0
-    deletions_refused: int = 0
-    timetable_rows_added: int = 0
-    timetable_rows_removed: int = 0
-    legacy_requests: int = 0
-    """What the original would have spent: one getEvents per resource affected, and descendants."""
-    audited: int = 0
-    audit_mismatches: int = 0
-    status: str = "ok"
-    error: str = ""
 
 
 class Summary(msgspec.Struct, frozen=True, gc=False):
@@ -127,53 +89,6 @@ def summary_of(event: Event, zone: zoneinfo.ZoneInfo) -> Summary | None:
     return Summary(name=event.name, date=format_event_date(event.date), start_hour=event.start_hour,
                    end_hour=event.end_hour, duration=event.duration or 0, color=event.color_hex,
                    note=event.note, last_update=local_stamp(event.last_update, zone))
-
-
-# ---------------------------------------------------------------------------------------------
-# Planning windows
-
-def near_windows(today: dt.date, weeks: int) -> list[Window]:
-    """This week and the next ``weeks - 1``, as one window (one probe request)."""
-    start = monday_of(today)
-    return [Window(start, start + dt.timedelta(weeks=weeks, days=-1), "near")]
-
-
-def split(start: dt.date, end: dt.date, weeks: int, label: str) -> list[Window]:
-    windows = []
-    cursor = start
-    while cursor <= end:
-        last = min(end, cursor + dt.timedelta(weeks=weeks, days=-1))
-        windows.append(Window(cursor, last, label))
-        cursor = last + dt.timedelta(days=1)
-    return windows
-
-
-def far_windows(today: dt.date, near_weeks: int, week0: dt.date, year_weeks: int = YEAR_WEEKS) -> list[Window]:
-    """The rest of the project year after the near term (past weeks wait for the nightly pass)."""
-    start = monday_of(today) + dt.timedelta(weeks=near_weeks)
-    end = week0 + dt.timedelta(weeks=year_weeks, days=-1)
-    return split(start, end, FAR_WINDOW_WEEKS, "far") if start <= end else []
-
-
-def full_windows(week0: dt.date, year_weeks: int = YEAR_WEEKS) -> list[Window]:
-    """Every week of the project, plus open tails before and after it: the whole timeline."""
-    end = week0 + dt.timedelta(weeks=year_weeks, days=-1)
-    windows = split(week0, end, FAR_WINDOW_WEEKS, "full")
-    windows.insert(0, Window(week0.replace(year=week0.year - TAIL_YEARS), week0 - dt.timedelta(days=1), "tail"))
-    windows.append(Window(end + dt.timedelta(days=1), end.replace(year=end.year + TAIL_YEARS), "tail"))
-    return windows
-
-
-async def project_week0(client: AdeClient, zone: zoneinfo.ZoneInfo, today: dt.date) -> dt.date:
-    """The Monday of project week 0, from ``getDate(0, 0, 0)`` (in the institution's zone)."""
-    try:
-        answer = await client.get_date(0, 0, 0)
-        return monday_of(answer.instant.astimezone(zone).date())
-    except AdeBusinessError as exc:
-        log.warning("getDate refused; guessing the project year", error=exc.message)
-        return monday_of(today) - dt.timedelta(weeks=26)
-
-
 # ---------------------------------------------------------------------------------------------
 # Fetching
 
@@ -230,7 +145,7 @@ async def load_mirror(pool: asyncpg.Pool, start: dt.date, end: dt.date, zone: zo
 
 
 class EventSync:
-    """One events step: probes, detail fetches and writes, with its counters in ``outcome``."""
+    """One events step: probes, detail fetches and writes, with its counters in ``report``."""
 
     def __init__(self, pool: asyncpg.Pool, client: AdeClient, zone: zoneinfo.ZoneInfo, *, mode: str,
                  windows: Sequence[Window], max_shrink: float, force: bool,
@@ -243,7 +158,7 @@ class EventSync:
         self.max_shrink = max_shrink
         self.force = force
         self.progress = progress
-        self.outcome = EventsOutcome(mode=mode, windows=len(self.windows))
+        self.report = EventsReport(mode=mode, windows=len(self.windows))
         self._write_lock = asyncio.Lock()
         self._window_slots = asyncio.Semaphore(WINDOWS_IN_FLIGHT)
         self._seen_ids: set[int] = set()
@@ -253,13 +168,13 @@ class EventSync:
         self._done_windows = 0
         self._affected: set[str] = set()
 
-    def _report(self, step: str) -> None:
+    def _show_progress(self, step: str) -> None:
         if self.progress:
             self.progress(step, self._done_windows, len(self.windows))
 
-    async def run(self) -> EventsOutcome:
+    async def run(self) -> EventsReport:
         if not self.windows:
-            return self.outcome
+            return self.report
         start = min(w.start for w in self.windows)
         end = max(w.end for w in self.windows)
         # The full pass fetches everything at full detail: it needs no summaries to compare with.
@@ -270,7 +185,7 @@ class EventSync:
                 if w.contains(m.day):
                     by_window[w].append(m)
                     break
-        self._report("events")
+        self._show_progress("events")
         # Every window is fetched before anything is deleted: a failure leaves the mirror intact.
         await gather_all(self._window(w, by_window[w]) for w in self.windows)
 
@@ -288,18 +203,18 @@ class EventSync:
             # booked a resource ADE deleted (ADE may not have re-stamped those).
             found = await fetch_ids(self.client, sorted(self._pending | missing | self._recheck))
             found_ids = {e.id for e in found}
-            self.outcome.moved_out = len(missing & found_ids)
+            self.report.moved_out = len(missing & found_ids)
             await self._write(found)
             gone = sorted((missing | self._recheck) - found_ids - self._seen_ids)
         await self._delete(gone, len(known_in_range))
-        self.outcome.legacy_requests = await lineage_size(self.pool, self._affected)
-        return self.outcome
+        self.report.legacy_requests = await lineage_size(self.pool, self._affected)
+        return self.report
 
     async def _window(self, window: Window, mirrored: list[MirrorEvent]) -> None:
         async with self._window_slots:
             await self._check_window(window, mirrored)
         self._done_windows += 1
-        self._report("events")
+        self._show_progress("events")
 
     async def _check_window(self, window: Window, mirrored: list[MirrorEvent]) -> None:
         if self.full or not mirrored:
@@ -323,7 +238,7 @@ class EventSync:
         for e in events:
             self._seen_ids.add(e.id)
             self._seen_keys.add(e.stable_key)
-        self.outcome.probed = len(self._seen_ids)
+        self.report.probed = len(self._seen_ids)
 
     async def _write(self, events: Sequence[Event]) -> None:
         if not events:
@@ -332,64 +247,24 @@ class EventSync:
         for event in events:
             row = event_row(event, self.zone)
             if row is None:
-                self.outcome.invalid += 1
+                self.report.invalid += 1
                 log.warning("ade event with an unreadable date or hour skipped", event_id=event.id,
                             date=event.attributes.get("date"), start=event.start_hour, end=event.end_hour)
                 continue
             rows.append(row)
-        self.outcome.details_fetched += len(events)
+        self.report.details_fetched += len(events)
         async with self._write_lock:
-            result = await write_events(self.pool, rows)
-        self._affected |= result.affected
-        self.outcome.new += result.new
-        self.outcome.changed += result.changed
-        self.outcome.timetable_rows_added += result.timetable_added
-        self.outcome.timetable_rows_removed += result.timetable_removed
+            self._affected |= await write_events(self.pool, rows, self.report)
 
     async def _delete(self, ids: Sequence[int], in_range: int) -> None:
         if not ids:
             return
         if (not self.force and in_range >= SHRINK_FLOOR and len(ids) > self.max_shrink * in_range):
-            self.outcome.deletions_refused = len(ids)
-            self.outcome.status = "refused"
-            self.outcome.error = (f"{len(ids)} of {in_range} events vanished from ADE at once (more than "
-                                  f"{self.max_shrink:.0%}); kept them — run with --force to accept")
+            self.report.deletions_refused = len(ids)
+            self.report.status = "refused"
+            self.report.error = (f"{len(ids)} of {in_range} events vanished from ADE at once (more than "
+                                 f"{self.max_shrink:.0%}); kept them — run with --force to accept")
             log.warning("ade event deletions refused", vanished=len(ids), of=in_range)
             return
         async with self._write_lock:
-            deleted, booked = await delete_events(self.pool, ids)
-        self.outcome.deleted += deleted
-        self._affected |= booked
-
-
-# ---------------------------------------------------------------------------------------------
-# Audit (nightly): ADE's own per-resource answer against our derived timetable
-
-async def audit_timetables(pool: asyncpg.Pool, client: AdeClient, *, sample: int = AUDIT_SAMPLE,
-                           rng: random.Random | None = None) -> tuple[int, int]:
-    """(resources audited, resources whose timetable differs); every difference is logged."""
-    rng = rng or random.Random()
-    candidates = [r["ext_id"] for r in await pool.fetch(
-        """
-        SELECT ext_id FROM schedulesy.resource
-        WHERE ext_id ~ '^[0-9]+$' AND category <> ext_id
-        """)]
-    if not candidates:
-        return 0, 0
-    chosen = rng.sample(candidates, min(sample, len(candidates)))
-    mismatches = 0
-    for ext_id in chosen:
-        try:
-            answer = await client.get_events(resources=[ext_id], detail=1)
-        except AdeError as exc:
-            log.warning("timetable audit skipped a resource", ext_id=ext_id, error=exc.message)
-            continue
-        theirs = {e.id for e in answer.events}
-        ours = {r["event_id"] for r in await pool.fetch(
-            "SELECT event_id FROM schedulesy.timetable WHERE resource_ext_id = $1", ext_id)}
-        if theirs != ours:
-            mismatches += 1
-            log.warning("timetable audit: mirror differs from ADE", ext_id=ext_id,
-                        missing=sorted(theirs - ours)[:20], extra=sorted(ours - theirs)[:20],
-                        missing_count=len(theirs - ours), extra_count=len(ours - theirs))
-    return len(chosen), mismatches
+            self._affected |= await delete_events(self.pool, ids, self.report)

@@ -1,0 +1,266 @@
+"""The ADE → Postgres sync: the only writer of the ADE mirror (resource, event, event_resource,
+timetable) and of ``sync_state``.
+
+A *cycle* (:func:`run_cycle`) runs under a Postgres advisory lock (one runner across workers):
+
+1. every configured category tree is fetched (``getResources(tree, detail=11)``); a tree whose
+   fingerprint is unchanged is skipped, any other is reconciled (:mod:`commands.ade_sync.trees`);
+2. events are checked (:mod:`commands.ade_sync.events`): the near term every cycle, the rest of the
+   year when ``sync_far_interval`` has passed, and everything — at full detail, with an audit of a
+   sample of timetables — once a night after ``sync_nightly_hour`` (or with ``full=True``);
+3. the figures go to ``sync_state`` (one row per tree, per events tier, and ``cycle``; see
+   :mod:`commands.ade_sync.report`).
+
+ADE failing (down, slow, ``<error>``, an implausibly small answer) never deletes anything: the step
+keeps the last good data, records ``last_error``, and the poller backs off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import msgspec
+import structlog
+
+from commands.ade_sync.buildings import Buildings, load_buildings
+from commands.ade_sync.events import EventSync
+from commands.ade_sync.report import EventsReport, SyncReport, TreeReport, record_cycle, record_state
+from commands.ade_sync.timetables import audit_timetables, timetable_for_resources
+from commands.ade_sync.trees import fingerprint, flatten, tree_ids, write_category
+from commands.ade_sync.windows import windows_to_check
+from commands.ade_sync.writes import ANALYZE_AFTER_ROWS
+from schedulesy.ade.client import AdeClient
+from schedulesy.ade.errors import AdeError, AdeLoginError, AdeUnavailable
+from schedulesy.ade.models import ResourceNode, ResourceTree
+from schedulesy.progress import Progress
+from schedulesy.services import Services
+from schedulesy.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+SYNC_LOCK = 0x5C_AD_E5_1C
+"""Advisory lock id: one sync runner at a time across every worker."""
+TREE_DETAIL = 11
+
+
+class CyclePlan(msgspec.Struct, frozen=True):
+    mode: str
+    far: bool
+    full: bool
+
+
+# ---------------------------------------------------------------------------------------------
+# Planning
+
+async def _states(pool: asyncpg.Pool) -> dict[str, asyncpg.Record]:
+    return {r["name"]: r for r in await pool.fetch("SELECT * FROM schedulesy.sync_state")}
+
+
+def _last(states: dict[str, Any], name: str, column: str) -> dt.datetime | None:
+    row = states.get(name)
+    return None if row is None else row[column]
+
+
+def plan_cycle(settings: Settings, states: dict[str, Any], now: dt.datetime, *, full: bool) -> CyclePlan:
+    """Near term always; the rest of the year when due; everything once a night (and at first).
+
+    A tier that failed is retried after ``sync_far_interval``, not at every cycle: a nightly pass
+    that keeps failing (or keeps being refused) must not turn every cycle into a full one.
+    """
+    retry = dt.timedelta(seconds=settings.sync_far_interval)
+    local = now.astimezone(settings.zone)
+    nightly_today = local.replace(hour=settings.sync_nightly_hour, minute=0, second=0, microsecond=0)
+    last_nightly_slot = nightly_today if local >= nightly_today else nightly_today - dt.timedelta(days=1)
+    full_done = _last(states, "events:full", "last_success_at")
+    full_tried = _last(states, "events:full", "last_attempt_at")
+    if full or (
+        (full_done is None or full_done < last_nightly_slot)
+        and (full_tried is None or full_tried < last_nightly_slot or now - full_tried >= retry)
+    ):
+        return CyclePlan(mode="full", far=True, full=True)
+    far_tried = _last(states, "events:far", "last_attempt_at")
+    if far_tried is None or now - far_tried >= retry:
+        return CyclePlan(mode="far", far=True, full=False)
+    return CyclePlan(mode="near", far=False, full=False)
+
+
+@asynccontextmanager
+async def _sync_lock(pool: asyncpg.Pool) -> AsyncIterator[bool]:
+    async with pool.acquire() as conn:
+        acquired = await conn.fetchval("SELECT pg_try_advisory_lock($1)", SYNC_LOCK)
+        try:
+            yield bool(acquired)
+        finally:
+            if acquired:
+                await conn.execute("SELECT pg_advisory_unlock($1)", SYNC_LOCK)
+
+
+# ---------------------------------------------------------------------------------------------
+# The cycle
+
+async def run_cycle(
+    services: Services,
+    *,
+    force: bool = False,
+    full: bool = False,
+    client: AdeClient | None = None,
+    now: dt.datetime | None = None,
+    progress: Progress | None = None,
+    near_first: bool = False,
+) -> SyncReport:
+    """One sync cycle. ``force`` accepts trees (and event deletions) beyond ``sync_max_shrink``;
+    ``full`` reconciles every event of the year now instead of waiting for the night;
+    ``near_first`` makes a mirror that never had its near term start with it (this week is
+    served within seconds of a first start; the whole year follows in the next cycle)."""
+    settings = services.settings
+    started = now or dt.datetime.now(dt.timezone.utc)
+    own_client = client is None
+    ade = client or AdeClient.from_settings(settings)
+    before = ade.stats.snapshot()
+    clock = time.perf_counter()
+    try:
+        async with _sync_lock(services.pool) as acquired:
+            if not acquired:
+                log.info("ade sync skipped: another runner holds the lock")
+                return SyncReport(status="skipped", started_at=started)
+            report = await _cycle(services, ade, force=force, full=full, now=started, progress=progress,
+                                  near_first=near_first)
+    finally:
+        if own_client:
+            await ade.aclose()
+    spent = ade.stats.since(before)
+    report.duration_seconds = round(time.perf_counter() - clock, 3)
+    report.ade = spent
+    report.ade_requests = {name: s.requests for name, s in spent.items()}
+    report.ade_bytes = sum(s.bytes for s in spent.values())
+    await record_cycle(services.pool, report)
+    log.info("ade sync cycle", status=report.status, mode=report.mode, seconds=report.duration_seconds,
+             requests=report.requests, bytes=report.ade_bytes,
+             events_new=report.events.new if report.events else 0,
+             events_changed=report.events.changed if report.events else 0,
+             events_deleted=report.events.deleted if report.events else 0,
+             errors=len(report.errors))
+    return report
+
+
+async def _cycle(services: Services, ade: AdeClient, *, force: bool, full: bool, now: dt.datetime,
+                 progress: Progress | None, near_first: bool = False) -> SyncReport:
+    settings = services.settings
+    pool = services.pool
+    states = await _states(pool)
+    plan = plan_cycle(settings, states, now, full=full)
+    if near_first and not full and _last(states, "events:near", "last_success_at") is None:
+        plan = CyclePlan(mode="near", far=False, full=False)
+    report = SyncReport(status="ok", mode=plan.mode, started_at=now)
+
+    # 1. Trees, every cycle.
+    buildings = load_buildings(settings.buildings_file)
+    if buildings.warning:
+        report.warnings.append(buildings.warning)
+    if progress:
+        progress("trees", 0, len(settings.ade_categories))
+    answers = await asyncio.gather(
+        *(ade.get_resource_tree(category=c, detail=TREE_DETAIL) for c in settings.ade_categories),
+        return_exceptions=True,
+    )
+    claimed: set[str] = set()
+    gone: list[str] = []
+    for index, (key, answer) in enumerate(zip(settings.ade_categories, answers, strict=True)):
+        tree, removed = await _sync_tree(pool, key, answer, claimed, states.get(f"tree:{key}"), buildings,
+                                         settings=settings, force=force, now=now)
+        report.categories.append(tree)
+        gone += removed
+        if tree.error:
+            report.errors.append(f"tree {key}: {tree.error}")
+        if progress:
+            progress("trees", index + 1, len(settings.ade_categories))
+
+    # 2. Events: near term always, the rest when due; and every event that booked a resource ADE
+    #    just deleted, wherever it is in the year.
+    recheck = [r["event_id"] for r in await pool.fetch(
+        "SELECT DISTINCT event_id FROM schedulesy.event_resource WHERE resource_ext_id = ANY($1::text[])", gone)
+    ] if gone else []
+    unreachable = [a for a in answers if isinstance(a, (AdeUnavailable, AdeLoginError))]
+    # ADE down or refusing us for every tree: do not spend the events' requests (and retries) too.
+    down = unreachable[0].message if unreachable and len(unreachable) == len(answers) else None
+    report.events = await _sync_events(services, ade, plan, force=force, now=now, progress=progress,
+                                       recheck=recheck, ade_down=down)
+    if report.events.error:
+        report.errors.append(f"events: {report.events.error}")
+    if report.errors:
+        report.status = "partial"
+        if all(c.status == "failed" for c in report.categories) and report.events.status == "failed":
+            report.status = "failed"
+    return report
+
+
+async def _sync_tree(pool: asyncpg.Pool, key: str, answer: ResourceTree | BaseException, claimed: set[str],
+                     state: asyncpg.Record | None, buildings: Buildings, *, settings: Settings, force: bool,
+                     now: dt.datetime) -> tuple[TreeReport, list[str]]:
+    """One category: skipped when its fingerprint is the stored one, else written in one transaction.
+    Answers its report and the resources ADE deleted from it."""
+    name = f"tree:{key}"
+    if isinstance(answer, BaseException):
+        if not isinstance(answer, AdeError):
+            raise answer
+        log.warning("ade tree fetch failed; keeping the previous tree", category=key, error=answer.message)
+        report = TreeReport(category=key, status="failed", error=answer.message)
+        await record_state(pool, name, ok=False, error=answer.message, figures=report.figures(), at=now)
+        return report, []
+    node = answer.category(key) or ResourceNode(tag="category", attributes={"category": key})
+    ids = tree_ids(node)
+    conflicts = frozenset(ids & claimed)
+    if conflicts:
+        log.warning("ade ids present in two categories; the earlier category keeps them",
+                    category=key, ids=sorted(conflicts)[:20], count=len(conflicts))
+    claimed |= ids
+    digest = fingerprint(answer, key, buildings, conflicts)
+    report = TreeReport(category=key, fingerprint=digest, nodes=len(ids - conflicts), bytes=len(answer.raw))
+    if state is not None and digest == state["fingerprint"]:
+        await record_state(pool, name, ok=True, figures=report.figures(), at=now)
+        return report, []
+    rows = flatten(node, key, buildings, claimed=conflicts, position=settings.ade_categories.index(key))
+    async with pool.acquire() as conn, conn.transaction():
+        changes = await write_category(conn, key, rows, max_shrink=settings.sync_max_shrink, force=force,
+                                       report=report)
+        if report.status == "refused":
+            await record_state(conn, name, ok=False, error=report.error, figures=report.figures(), at=now)
+            return report, []
+        report.timetable_rows_added, report.timetable_rows_removed = await timetable_for_resources(
+            conn, changes.restructured)
+        await record_state(conn, name, ok=True, fingerprint=digest, figures=report.figures(), at=now)
+    if report.created >= ANALYZE_AFTER_ROWS // 4:
+        await pool.execute("ANALYZE schedulesy.resource")
+    log.info("ade tree synced", category=key, nodes=report.nodes, created=report.created,
+             updated=report.updated, deleted=report.deleted)
+    return report, changes.removed
+
+
+async def _sync_events(services: Services, ade: AdeClient, plan: CyclePlan, *, force: bool, now: dt.datetime,
+                       progress: Progress | None, recheck: list[int], ade_down: str | None) -> EventsReport:
+    settings = services.settings
+    try:
+        if ade_down:
+            raise AdeUnavailable("getResources", f"skipped, ADE is unreachable: {ade_down}")
+        windows = await windows_to_check(ade, settings.zone, now.astimezone(settings.zone).date(),
+                                         settings.sync_near_weeks, far=plan.far, full=plan.full)
+        step = EventSync(services.pool, ade, settings.zone, mode=plan.mode, windows=windows,
+                         max_shrink=settings.sync_max_shrink, force=force, recheck=recheck,
+                         progress=progress)
+        report = await step.run()
+        if plan.full and report.status == "ok":
+            report.audited, report.audit_mismatches = await audit_timetables(services.pool, ade)
+    except AdeError as exc:
+        log.warning("ade events step failed; keeping the previous events", error=exc.message)
+        report = EventsReport(mode=plan.mode, status="failed", error=exc.message)
+    tiers = ["near"] + (["far"] if plan.far else []) + (["full"] if plan.full else [])
+    for tier in tiers:
+        await record_state(services.pool, f"events:{tier}", ok=report.status == "ok", error=report.error, at=now,
+                           figures=report.figures() if tier == plan.mode else None)
+    return report

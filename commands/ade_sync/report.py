@@ -1,0 +1,152 @@
+"""What a sync cycle did: one report, with a part per category tree and one for the events step.
+
+The same figures serve three readers: the ``schedulesy sync`` summary, the admin endpoint's JSON
+answer (``msgspec.to_builtins(report)``), and ``sync_state``, one row per tree (``tree:<category>``),
+per events tier (``events:<tier>``) and for the ``cycle``, whose numeric ``figures`` the health
+check and the metrics page read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from schedulesy.ade.client import FunctionStats
+
+
+class TreeReport(msgspec.Struct, kw_only=True):
+    """What the step of one category tree did."""
+
+    category: str
+    status: str = "unchanged"
+    """``unchanged`` | ``modified`` | ``refused`` | ``failed``."""
+    nodes: int = 0
+    bytes: int = 0
+    """Size of ADE's answer."""
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    recycled: int = 0
+    selections_cleaned: int = 0
+    timetable_rows_added: int = 0
+    timetable_rows_removed: int = 0
+    fingerprint: str = ""
+    error: str = ""
+
+    def figures(self) -> dict[str, int] | None:
+        """The ``tree:<category>`` figures; ``None`` (keep the last ones) when ADE's answer failed."""
+        if self.status == "failed":
+            return None
+        seen = {"nodes": self.nodes, "bytes": self.bytes}
+        if self.status == "unchanged":
+            return {**seen, "unchanged": 1}
+        if self.status == "refused":
+            return {**seen, "refused": 1}
+        return {**seen, "unchanged": 0, "created": self.created, "updated": self.updated,
+                "deleted": self.deleted, "recycled": self.recycled, "selections_cleaned": self.selections_cleaned,
+                "timetable_rows_added": self.timetable_rows_added,
+                "timetable_rows_removed": self.timetable_rows_removed}
+
+
+class EventsReport(msgspec.Struct, kw_only=True):
+    """What the events step did; its writes add their figures here as they go."""
+
+    mode: str
+    windows: int = 0
+    probed: int = 0
+    new: int = 0
+    changed: int = 0
+    deleted: int = 0
+    moved_out: int = 0
+    details_fetched: int = 0
+    invalid: int = 0
+    deletions_refused: int = 0
+    timetable_rows_added: int = 0
+    timetable_rows_removed: int = 0
+    legacy_requests: int = 0
+    """What the original would have spent: one getEvents per resource affected, and descendants."""
+    audited: int = 0
+    audit_mismatches: int = 0
+    status: str = "ok"
+    error: str = ""
+
+    def figures(self) -> dict[str, int]:
+        """The ``events:<mode>`` figures: every count above."""
+        return {name: value for name, value in msgspec.structs.asdict(self).items() if isinstance(value, int)}
+
+
+class SyncReport(msgspec.Struct, kw_only=True):
+    """What one cycle did; JSON-encodable (``msgspec.json.encode(report)``)."""
+
+    status: str
+    """``ok`` | ``partial`` (some step failed or was refused) | ``failed`` | ``skipped`` (another runner)."""
+    mode: str = "near"
+    """``near`` | ``far`` | ``full``: how much of the year the events step covered."""
+    started_at: dt.datetime
+    duration_seconds: float = 0.0
+    categories: list[TreeReport] = []
+    events: EventsReport | None = None
+    ade_requests: dict[str, int] = {}
+    """HTTP requests by ADE function (retries included)."""
+    ade_bytes: int = 0
+    ade: dict[str, FunctionStats] = {}
+    errors: list[str] = []
+    warnings: list[str] = []
+
+    @property
+    def requests(self) -> int:
+        return sum(self.ade_requests.values())
+
+    def figures(self) -> dict[str, Any]:
+        """The ``cycle`` figures: requests (in all and per ADE function), time, and what changed."""
+        events = self.events or EventsReport(mode=self.mode)
+        figures: dict[str, Any] = {
+            "requests": self.requests,
+            "bytes": self.ade_bytes,
+            "seconds": self.duration_seconds,
+            "errors": len(self.errors),
+            "full": 1 if self.mode == "full" else 0,
+            "events_probed": events.probed,
+            "events_new": events.new,
+            "events_changed": events.changed,
+            "events_deleted": events.deleted,
+            "events_details_fetched": events.details_fetched,
+            "legacy_requests": events.legacy_requests,
+            "resources_created": sum(c.created for c in self.categories),
+            "resources_updated": sum(c.updated for c in self.categories),
+            "resources_deleted": sum(c.deleted for c in self.categories),
+        }
+        for function, count in self.ade_requests.items():
+            figures[f"requests_{function}"] = count
+        return figures
+
+
+async def record_state(conn: asyncpg.Connection | asyncpg.Pool, name: str, *, ok: bool, error: str = "",
+                       figures: dict[str, Any] | None = None, fingerprint: str | None = None,
+                       at: dt.datetime) -> None:
+    """One ``sync_state`` row per part; a failure keeps the last success time and the last good
+    fingerprint, and ``figures=None`` the last figures."""
+    await conn.execute(
+        """
+        INSERT INTO schedulesy.sync_state AS s
+            (name, fingerprint, last_attempt_at, last_success_at, last_error, figures, updated_at)
+        VALUES ($1::text, $2::text, $3::timestamptz, CASE WHEN $4::boolean THEN $3::timestamptz END,
+                nullif($5::text, ''), coalesce($6::jsonb, '{}'::jsonb), now())
+        ON CONFLICT (name) DO UPDATE SET
+            fingerprint = coalesce(excluded.fingerprint, s.fingerprint),
+            last_attempt_at = excluded.last_attempt_at,
+            last_success_at = CASE WHEN $4::boolean THEN excluded.last_attempt_at ELSE s.last_success_at END,
+            last_error = excluded.last_error,
+            figures = CASE WHEN $6::jsonb IS NULL THEN s.figures ELSE excluded.figures END,
+            updated_at = now()
+        """,
+        name, fingerprint, at, ok, error, figures,
+    )
+
+
+async def record_cycle(pool: asyncpg.Pool, report: SyncReport) -> None:
+    await record_state(pool, "cycle", ok=report.status == "ok", error="; ".join(report.errors)[:2000],
+                       figures=report.figures(), at=report.started_at)

@@ -1,0 +1,99 @@
+"""What every command about one user needs: one retried transaction, the user's lock, the
+owner check, and the text checks of the legacy columns.
+
+Concurrency: every command that changes one user's rows first takes that user's advisory
+transaction lock (:func:`lock_user`), so two creates or many PATCHes of one user run one after
+the other (a create that finds the row answers 409) instead of racing on a table whose ``uid``
+column ADE never made unique. Deadlocks between two users' locks (swapped logins) are retried.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import asyncpg
+import structlog
+
+from schedulesy.auth import Identity
+from schedulesy.errors import BadRequest, Forbidden, NotFound, Unavailable
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+MAX_UID_LENGTH = 32  # w_edtperso.uid varchar(32)
+UNSTORABLE_CATEGORIES = frozenset({"Cc", "Cs"})  # control characters (NUL...) and lone surrogates
+
+# pg_advisory_xact_lock(class, hashtext(value)): the two-key form never collides with the
+# one-bigint locks of the migrator and the projector.
+USER_LOCK_CLASS = 0x5C4E_0C05
+DIRECTORY_LOCK_CLASS = 0x5C4E_0D1D
+TRANSACTION_ATTEMPTS = 3
+
+
+async def in_transaction(conn: asyncpg.Connection, work: Callable[[], Awaitable[T]]) -> T:
+    """Run ``work`` as one transaction, again when Postgres picked it as a deadlock victim."""
+    for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+        try:
+            async with conn.transaction():
+                return await work()
+        except (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError):
+            log.warning("command_retried", attempt=attempt)
+    raise Unavailable("The database is busy with conflicting changes; try again")
+
+
+async def lock_user(conn: asyncpg.Connection, username: str) -> None:
+    """Serialise this transaction with every other command about ``username`` (until commit)."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", USER_LOCK_CLASS, username)
+
+
+async def lock_directory_id(conn: asyncpg.Connection, directory_id: str) -> None:
+    """Serialise this transaction with every other create claiming ``directory_id`` (until commit)."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", DIRECTORY_LOCK_CLASS, directory_id)
+
+
+def require_owner(actor: Identity, username: str) -> None:
+    """Owner-or-superuser, checked before any lookup so that nothing leaks about other users.
+
+    Then a path username that no ``w_edtperso.uid`` can be is a 404 before any SQL (Postgres
+    refuses NUL in text: the query itself would fail).
+    """
+    if not actor.may_act_for(username):
+        raise Forbidden("You do not have permission to perform this action")
+    require_possible_uid(username)
+
+
+def require_possible_uid(username: str) -> None:
+    """Too long, empty or with control characters: no customization has that login."""
+    if not 0 < len(username) <= MAX_UID_LENGTH or any(
+        unicodedata.category(ch) in UNSTORABLE_CATEGORIES for ch in username
+    ):
+        raise NotFound("No customization for this user")
+
+
+async def customization_exists(conn: asyncpg.Connection, username: str) -> bool:
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM public.w_edtperso WHERE uid = $1)", username))
+
+
+async def create_default_access(conn: asyncpg.Connection, username: str) -> None:
+    """Every customization has at least one access; the first is named after its user (§4.2)."""
+    await conn.execute(
+        "INSERT INTO schedulesy.access (key, username, name) VALUES ($1, $2, $2) ON CONFLICT DO NOTHING",
+        uuid.uuid4(), username,
+    )
+
+
+def check_text(field: str, value: str, max_length: int, *, min_length: int = 0) -> str:
+    """Reject what the legacy columns cannot hold or should never hold (control characters)."""
+    if len(value) < min_length:
+        raise BadRequest(f"{field}: at least {min_length} character(s) needed", field=field)
+    if len(value) > max_length:
+        raise BadRequest(
+            f"{field}: {len(value)} characters, at most {max_length} allowed", field=field, limit=max_length
+        )
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise BadRequest(f"{field}: control characters are not allowed", field=field)
+    return value
