@@ -1,7 +1,7 @@
 """Direct accesses: named, revocable keys whose URLs serve a user's timetable (ICS/JSON) without login.
 
-A key is a capability, so only its owner (or a superuser) may list, create or revoke keys (§11.1),
-and keys are always generated here (§11.4). Revoking deletes the row; the projector drops the
+A key is a capability, so only its owner (or a superuser) may list, create or revoke keys (docs/compatibility.md §11.1),
+and keys are always generated here (docs/compatibility.md §11.4). Revoking deletes the row; the projector drops the
 key's read model from the change log, so the URLs stop answering within a second.
 """
 
@@ -52,7 +52,7 @@ async def _require_customization(conn: asyncpg.Connection, username: str) -> Non
 
 
 async def list_accesses(conn: asyncpg.Connection, actor: Identity, username: str, *, zone: ZoneInfo) -> list[Access]:
-    """Oldest first: the default access, created with the customization, is ``[0]`` (§11.18).
+    """Oldest first: the default access, created with the customization, is ``[0]`` (docs/compatibility.md §11.18).
 
     A customization another tool inserted by SQL has no access yet; listing gives it its default
     one, the only write a read does here, because the front end links ``[0].key`` and every
@@ -109,7 +109,7 @@ async def create_access(
 
 
 async def delete_access(conn: asyncpg.Connection, actor: Identity, username: str, key: str) -> None:
-    """Revoke one key; the last one stays (a customization always has an access, §3.7)."""
+    """Revoke one key; the last one stays (a customization always has an access, docs/compatibility.md §3.7)."""
     require_owner(actor, username)
     try:
         parsed = uuid.UUID(key)

@@ -1,7 +1,7 @@
 """Superuser maintenance: run an ADE sync, ask for a full rebuild, reconcile our tables with ADE's.
 
-These replace the original's session-only views (§3.13): JSON in and out, 403 for anyone but a
-superuser (§11.7). Commands never write Redis: a rebuild is a row in the change log that the
+These replace the original's session-only views (docs/compatibility.md §3.13): JSON in and out, 403 for anyone but a
+superuser (docs/compatibility.md §11.7). Commands never write Redis: a rebuild is a row in the change log that the
 projector acts on.
 """
 

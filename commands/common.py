@@ -79,7 +79,7 @@ async def customization_exists(conn: asyncpg.Connection, username: str) -> bool:
 
 
 async def create_default_access(conn: asyncpg.Connection, username: str) -> None:
-    """Every customization has at least one access; the first is named after its user (§4.2)."""
+    """Every customization has at least one access; the first is named after its user (docs/compatibility.md §4.2)."""
     await conn.execute(
         "INSERT INTO schedulesy.access (key, username, name) VALUES ($1, $2, $2) ON CONFLICT DO NOTHING",
         uuid.uuid4(), username,

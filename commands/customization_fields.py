@@ -15,7 +15,7 @@ from commands.common import check_text
 from schedulesy.auth import Identity
 from schedulesy.errors import BadRequest, Forbidden
 
-USERNAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,32}")  # legacy login rule (contract §1.2), uid varchar(32)
+USERNAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,32}")  # legacy login rule (docs/compatibility.md §1.2), uid varchar(32)
 MAX_RESOURCES_LENGTH = 300  # w_edtperso.ressources is varchar(300): a 400, never a truncation
 MAX_DIRECTORY_ID_LENGTH = 32
 MAX_DISPLAY_CONFIGURATION_LENGTH = 60
@@ -121,7 +121,8 @@ def _directory_id_text(value: str | int) -> str:
 
 
 def refuse_identity_changes(row: asyncpg.Record, fields: CustomizationFields) -> None:
-    """``username`` and ``directory_id`` are fixed at creation (§11.3): equal values are accepted."""
+    """``username`` and ``directory_id`` are fixed at creation (docs/compatibility.md §11.3); equal
+    values are accepted."""
     if fields.username is not UNSET and fields.username != row["uid"]:
         raise BadRequest("username is read-only: it comes from your login", field="username")
     if fields.directory_id is not UNSET and str(fields.directory_id) != row["uds_directory_id"]:
@@ -135,7 +136,7 @@ class CreationTarget(msgspec.Struct, frozen=True):
 
 
 def creation_target(actor: Identity, fields: CustomizationFields) -> CreationTarget:
-    """Who a create is for: the token's login and directory id, never the body's word (§11.2)."""
+    """Who a create is for: the token's login and directory id, never the body's word (docs/compatibility.md §11.2)."""
     username = actor.username if fields.username is UNSET else fields.username
     if username != actor.username and not actor.is_superuser:
         raise Forbidden("username must be your own login", field="username")

@@ -1,4 +1,4 @@
-"""Support inspection (contract §3.9): everything support needs to see about one customization."""
+"""Support inspection (docs/compatibility.md §3.9): everything support needs to see about one customization."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def _genealogy_path(fields: Any, category: str) -> str:
     """Ancestors' names from the category root down, as the original printed them."""
     genealogy = fields.get("genealogy") if isinstance(fields, dict) else None
     if not isinstance(genealogy, list) or not genealogy:
-        return category  # a category root or a node without genealogy: no 500 (§11.19)
+        return category  # a category root or a node without genealogy: no 500 (docs/compatibility.md §11.19)
     return " - ".join(str(step.get("name", "")) for step in genealogy if isinstance(step, dict))
 
 

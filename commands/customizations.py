@@ -40,7 +40,7 @@ log = structlog.get_logger(__name__)
 
 
 class Customization(msgspec.Struct, kw_only=True):
-    """The contract's Customization object (§3.1); ``ignored_resources`` only in write answers."""
+    """The contract's Customization object (docs/compatibility.md §3.1); ``ignored_resources`` only in write answers."""
 
     id: int
     configuration: dict[str, Any] | None
@@ -77,7 +77,7 @@ _SELECT = """
       FROM public.w_edtperso w
       LEFT JOIN schedulesy.customization_config c ON c.username = w.uid
 """
-# uid is not unique in ADE's table (§11.20): several rows of one login are possible when other
+# uid is not unique in ADE's table (docs/compatibility.md §11.20): several rows of one login are possible when other
 # tools write it. The most recently customized row is "the" customization, deterministically.
 _LATEST_FIRST = "ORDER BY w.date_personnalisation DESC NULLS LAST, w.id DESC"
 
@@ -119,7 +119,8 @@ async def find_customization(conn: asyncpg.Connection, username: str, *, zone: Z
 async def get_customization(
     conn: asyncpg.Connection, actor: Identity, username: str, *, zone: ZoneInfo
 ) -> Customization:
-    """One user's customization; no side effect (the original repaired mirrors on read, §11.23)."""
+    """One user's customization; no side effect (the original repaired mirrors on read,
+    docs/compatibility.md §11.23)."""
     require_owner(actor, username)
     customization = await find_customization(conn, username, zone=zone)
     if customization is None:
@@ -178,7 +179,7 @@ async def create_customization(
 ) -> Customization:
     """Create the caller's customization, or take over the row of their previous login.
 
-    Same directory id, another login = the person's login changed (§3.1): the row, its
+    Same directory id, another login = the person's login changed (docs/compatibility.md §3.1): the row, its
     configuration and its accesses move to the new login in this transaction, and the answer is
     the customization (201) rather than the original's 409, which the front end shows as an error.
     Only a directory id vouched for by the token (or a superuser) may claim a row: one typed in a
@@ -238,7 +239,7 @@ async def _move_login(conn: asyncpg.Connection, row_id: int, old: str | None, ne
     """The login-change case: rename the row, its configuration and its accesses in one go.
 
     Only the accesses of that person move (the original renamed every access named after the old
-    login, across all users, §11.16); the default access, named after the login, is renamed too.
+    login, across all users, docs/compatibility.md §11.16); the default access, named after the login, is renamed too.
     """
     # Move our rows before the legacy row: the w_edtperso trigger that follows renames made by
     # other tools (sql/005) then finds nothing left to move, and the default access gets renamed.

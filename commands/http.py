@@ -73,7 +73,7 @@ NO_OPTIONS_BODY = body_operation(_NoOptions, "No options: send no body, or `{}`.
 
 
 class LegacyCustomizationController(Controller):
-    """``/legacy/customization…`` (contract §3.1, §3.2), what the front end calls first."""
+    """``/legacy/customization…`` (docs/compatibility.md §3.1, §3.2), what the front end calls first."""
 
     path = "/legacy"
     dependencies = REQUIRE_IDENTITY
@@ -162,7 +162,7 @@ class LegacyCustomizationController(Controller):
 
 
 class AccessController(Controller):
-    """``/api/customization/{username}/uuid…`` (contract §3.6, §3.7): the direct access keys."""
+    """``/api/customization/{username}/uuid…`` (docs/compatibility.md §3.6, §3.7): the direct access keys."""
 
     path = "/api/customization/{username:str}"
     dependencies = REQUIRE_IDENTITY
@@ -209,7 +209,7 @@ class AccessController(Controller):
 
 
 class InfoController(Controller):
-    """``GET /api/info/{username}.json`` (contract §3.9): support inspection, superusers only."""
+    """``GET /api/info/{username}.json`` (docs/compatibility.md §3.9): support inspection, superusers only."""
 
     path = "/api/info"
     dependencies = REQUIRE_IDENTITY
@@ -227,7 +227,7 @@ class InfoController(Controller):
 
 
 class AdminController(Controller):
-    """Superuser maintenance, JSON in and out (replaces the session-only views of §3.13)."""
+    """Superuser maintenance, JSON in and out (replaces the session-only views of docs/compatibility.md §3.13)."""
 
     path = "/api/admin"
     dependencies = REQUIRE_IDENTITY

@@ -95,7 +95,7 @@ def _short(text: str) -> str:
 def http_exception_handler(_: Request, exc: HTTPException) -> Response[bytes]:
     status = exc.status_code
     if status == 401:
-        status = 403  # the front end expects 403 for every authentication failure (contract §1.4)
+        status = 403  # the front end expects 403 for every authentication failure (docs/compatibility.md §1.4)
     extra: dict[str, Any] = {}
     detail = str(exc.detail)
     if isinstance(exc, ValidationException):

@@ -1,5 +1,5 @@
 -- ADE's legacy personal-timetable table. In production it already exists (ADE owns its schema):
--- create it only when absent, with the legacy column types (contract §4.1).
+-- create it only when absent, with the legacy column types (docs/compatibility.md §4.1).
 CREATE TABLE IF NOT EXISTS public.w_edtperso (
     id                      integer PRIMARY KEY,
     configuration_affichage varchar(60) DEFAULT '',

@@ -1,4 +1,4 @@
--- The durable change log: the truth the projector reads. NOTIFY is only a wake-up (architecture §3).
+-- The durable change log: the truth the projector reads. NOTIFY is only a wake-up (docs/architecture.md §3).
 CREATE SCHEMA IF NOT EXISTS schedulesy;
 
 CREATE TABLE IF NOT EXISTS schedulesy.change (

@@ -1,6 +1,6 @@
 -- The ADE mirror, written only by the sync command (commands/ade_sync.py).
 
--- Resource tree nodes. `fields` is the node document of contract §4.3.1 (attributes, tag,
+-- Resource tree nodes. `fields` is the node document of docs/compatibility.md §4.3.1 (attributes, tag,
 -- parent, genealogy, child refs); category roots have ext_id = category key.
 CREATE TABLE IF NOT EXISTS schedulesy.resource (
     ext_id        text PRIMARY KEY,

@@ -7,7 +7,7 @@ The file is JSON, in either of two shapes:
 
 Coordinates are ``[lat, lon]`` or ``[lat, lon, alt]`` (altitude defaults to 0.0). Codes are matched
 like the original did: an all-digit code is compared as an integer (``"01059240"`` = ``1059240``).
-A room takes the coordinates of the deepest building-level ancestor whose code is known (contract
+A room takes the coordinates of the deepest building-level ancestor whose code is known (docs/compatibility.md
 §5.4: genealogy entries from position 2, i.e. below the category root and the site).
 
 A missing or broken file is a warning: rooms then have no geolocation, and the sync carries on.

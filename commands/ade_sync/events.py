@@ -1,6 +1,6 @@
 """Events: detect what changed in ADE cheaply, fetch details only for that, write set-based.
 
-Change detection (ADE has no "modified since", ade-webapi.md §5.1):
+Change detection (ADE has no "modified since", docs/ade.md §5.1):
 
 1. *Probe* a date window with ``getEvents(startDate, endDate, detail=7)``: every event of the window
    with its ids, stable key, name, placement, colour, note and ``lastUpdate`` — but no resources.
@@ -44,7 +44,7 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 PROBE_DETAIL = 7
-"""The lowest level that carries ``lastUpdate`` (ade-webapi.md §3.3); no resources yet."""
+"""The lowest level that carries ``lastUpdate`` (docs/ade.md §3.3); no resources yet."""
 FULL_DETAIL = 8
 DETAIL_BATCH = 100
 """Event ids per ``eventId=a|b|…`` request (about 1 kB of URL)."""
@@ -93,7 +93,7 @@ def summary_of(event: Event, zone: zoneinfo.ZoneInfo) -> Summary | None:
 # Fetching
 
 def _fetch_bounds(window: Window) -> tuple[dt.date, dt.date]:
-    """Whether ADE's ``endDate`` is inclusive is unknown (ade-webapi.md §3.1): ask one day more and
+    """Whether ADE's ``endDate`` is inclusive is unknown (docs/ade.md §3.1): ask one day more and
     keep only the window's days, so the answer is right either way."""
     return window.start, window.end + dt.timedelta(days=1)
 

@@ -1,10 +1,10 @@
 """Resource trees: ADE's ``getResources(tree, detail=11)`` → ``schedulesy.resource``.
 
-Per category, one transaction: flatten the tree into node rows (contract §4.3.1 documents), load
+Per category, one transaction: flatten the tree into node rows (docs/compatibility.md §4.3.1 documents), load
 them into a temporary table, then upsert only the rows that differ and delete the rows of this
 category that ADE no longer has. A deleted resource (and every descendant, which left ADE with it)
 also leaves users' selections in ``w_edtperso`` in the same transaction. An id that ADE re-used in
-another category (contract §5.2, SCH commit 28a369e) is treated as a deletion followed by a creation.
+another category (docs/compatibility.md §5.2, SCH commit 28a369e) is treated as a deletion followed by a creation.
 
 Safety: a tree that shrank by more than ``sync_max_shrink`` is refused unless forced; nothing is
 deleted because ADE answered badly.
@@ -66,7 +66,7 @@ def flatten(category: ResourceNode, key: str, buildings: Buildings, *,
 
     A node's ``genealogy`` runs from the category root to its direct parent, each entry
     ``{id, name, code}``; ``children`` (only when it has some) lists child refs in ADE order.
-    Duplicate ids keep the first one met in post-order, as the original did (contract §5.2);
+    Duplicate ids keep the first one met in post-order, as the original did (docs/compatibility.md §5.2);
     ids in ``claimed`` belong to another category this cycle and are left out. ``position`` places
     the category root among the roots (the configured order).
     """

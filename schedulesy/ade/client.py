@@ -1,4 +1,4 @@
-"""The async ADE Web API client (ade-webapi.md is the protocol reference).
+"""The async ADE Web API client (docs/ade.md is the protocol reference).
 
 One long-lived session (``connect`` + ``setProject``) is shared by concurrent calls, at most
 ``concurrency`` in flight. A session error logs in again, selects the project again and retries the

@@ -1,4 +1,4 @@
-"""ADE's three date formats, kept apart on purpose (ade-webapi.md §6).
+"""ADE's three date formats, kept apart on purpose (docs/ade.md §6).
 
 - request parameters ``date``, ``startDate``, ``endDate``: ``MM/dd/yyyy`` (US order);
 - an event's ``date`` attribute: ``dd/MM/yyyy`` (the opposite order);

@@ -3,7 +3,7 @@
 ADE answers HTTP 200 even on errors, with ``<error name="<Java class>" trace="…"/>``. Two kinds
 matter to a caller: *session* errors (dead or unknown session, no project selected — ADE reports
 some of these as a bare ``java.lang.NullPointerException``), cured by logging in again, and
-*business* errors (not found, invalid login), which a retry cannot cure. Following ade-webapi.md
+*business* errors (not found, invalid login), which a retry cannot cure. Following docs/ade.md
 §1.6, a name that does not look like a business error is treated as a session error.
 """
 

@@ -1,7 +1,7 @@
 """Typed answers of the ADE Web API.
 
 Resource nodes keep every XML attribute verbatim (``attributes``, in document order), because the
-contract's node document (§4.3.1) is "all attributes as strings". Events get typed fields for what
+contract's node document (docs/compatibility.md §4.3.1) is "all attributes as strings". Events get typed fields for what
 the sync needs, plus the attributes as sent. Answers that the sync fingerprints keep their raw bytes.
 """
 

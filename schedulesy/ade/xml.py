@@ -1,7 +1,7 @@
 """Parsing ADE answers from raw bytes.
 
 Only bytes are parsed: the XML declaration decides the encoding, so a missing charset in the HTTP
-``Content-Type`` cannot turn "é" into "Ã©" (ade-webapi.md §6). ``<error>`` roots and empty bodies
+``Content-Type`` cannot turn "é" into "Ã©" (docs/ade.md §6). ``<error>`` roots and empty bodies
 become exceptions here, whatever the HTTP status was.
 
 ADE writes control characters typed into notes and names raw (U+0007 pasted from a word

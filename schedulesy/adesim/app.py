@@ -59,7 +59,7 @@ class SimulatorApp:
             await _respond(send, 404, b"Not Found", b"text/plain")
 
     async def _webapi(self, scope: Scope, send: Send, form: bytes = b"") -> None:
-        """One Web API call; a POST form body is read like a query string ([unk] upstream, §7.2)."""
+        """One Web API call; a POST form body is read like a query string ([unk] upstream, docs/ade.md §7.2)."""
         query = scope.get("query_string", b"").decode("utf-8", "replace")
         params = dict(parse_qsl(query, keep_blank_values=True))
         if form:

@@ -16,7 +16,7 @@ import msgspec
 def academic_week0(today: dt.date) -> dt.date:
     """The second Monday of August that starts ``today``'s academic year.
 
-    ADE projects start on a Monday in August (§3.4 table: 2019-08-12, 2022-08-15, 2024-08-05); the
+    ADE projects start on a Monday in August (docs/ade.md §3.4 table: 2019-08-12, 2022-08-15, 2024-08-05); the
     second Monday keeps the first days of August, still last year's resits, out of the new year.
     """
 

@@ -42,7 +42,7 @@ class Stats(msgspec.Struct, kw_only=True):
 
 
 class Quirks(msgspec.Struct, kw_only=True):
-    """Switches for behaviours real ADE servers differ on (§7.2); all off = a 2024 server."""
+    """Switches for behaviours real ADE servers differ on (docs/ade.md §7.2); all off = a 2024 server."""
 
     legacy_attributes: bool = False
     """Omit ``old*``, ``isNoteLock`` and ``isStrongLock`` like 2019 servers."""

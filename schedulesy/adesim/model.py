@@ -1,10 +1,10 @@
 """A seedable synthetic university: the data the ADE simulator serves.
 
-The model follows ADE's own (see ``shared/docs/ade-webapi.md`` §7.3): a project fixes the slot grid
+The model follows ADE's own (see ``docs/ade.md`` §7.3): a project fixes the slot grid
 (week 0 Monday, days per week, slot length, day start); resources form one tree per category; an
 activity is a course series and its events are the placed occurrences. An event stores only its
 placement (week, day, slot, duration in slots): the date and hours are derived from the project with
-the §3.4 formula, so a move can never leave a stale ``date`` behind.
+the docs/ade.md §3.4 formula, so a move can never leave a stale ``date`` behind.
 
 Structs are frozen and, where they hold no containers of their own, untracked by the garbage
 collector (``gc=False``): the ``large`` preset holds a quarter of a million events and GC passes over
@@ -190,7 +190,7 @@ class University(msgspec.Struct, frozen=True, kw_only=True):
 
 
 # ---------------------------------------------------------------------------------------------
-# Formats (§6): request dates MM/dd/yyyy, event dates dd/MM/yyyy, stamps MM/dd/yyyy HH:mm.
+# Formats (docs/ade.md §6): request dates MM/dd/yyyy, event dates dd/MM/yyyy, stamps MM/dd/yyyy HH:mm.
 
 def format_hour(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"

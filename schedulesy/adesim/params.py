@@ -1,4 +1,4 @@
-"""Reading Web API parameters the way ADE does (``shared/docs/ade-webapi.md`` §1.1).
+"""Reading Web API parameters the way ADE does (``docs/ade.md`` §1.1).
 
 Names are case-sensitive, booleans are not (``True``, ``TRUE``, ``true``), lists split on ``|`` (and
 ``,`` for ``weeks``/``days``); a malformed number or date is ADE's Java exception, not a crash.
@@ -47,7 +47,7 @@ def request_date(value: str) -> dt.date:
 
 
 def detail_of(params: Mapping[str, str], full: int) -> int:
-    """``detail`` absent or 0 means the full level ``full`` (§3.3); above it is clamped."""
+    """``detail`` absent or 0 means the full level ``full`` (docs/ade.md §3.3); above it is clamped."""
     raw = params.get("detail", "")
     level = integer(raw) if raw.strip() else 0
     return full if level <= 0 or level > full else level

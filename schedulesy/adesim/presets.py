@@ -23,7 +23,7 @@ class Preset(msgspec.Struct, frozen=True, kw_only=True):
     tp_per_td: tuple[int, int]
     tp_sessions: int
     big_groups: int = 0
-    """Years of study given a large elective catalogue (§7.4: the biggest groups pass 7,000 events)."""
+    """Years of study given a large elective catalogue (docs/ade.md §7.4: the biggest groups pass 7,000 events)."""
     electives_per_big_group: int = 0
 
 

@@ -108,7 +108,7 @@ class ResourceWriter:
         out.append(f"{indent}</{tag}>\n")
 
     def flat(self, ids: Sequence[int], category: str | None) -> bytes:
-        """``<resources><resource/>``, or ``<rooms><room/>`` etc. when a category is asked (§2.3)."""
+        """``<resources><resource/>``, or ``<rooms><room/>`` etc. when a category is asked (docs/ade.md §2.3)."""
         container, tag = ("resources", "resource") if category is None else \
             FLAT_ELEMENTS.get(category, (f"{category}s", category))
         if not ids:

@@ -125,7 +125,7 @@ class Store:
         return [r for r in self.children.get(NO_ID, []) if self.resources[r].category == category]
 
     def events_of_resource(self, rid: int) -> tuple[int, ...]:
-        """Ids of the events booked on ``rid`` or on any folder above it, ascending (§3.1 scope)."""
+        """Ids of the events booked on ``rid`` or on any folder above it, ascending (docs/ade.md §3.1 scope)."""
         cached = self._inherited.get(rid)
         if cached is None:
             if rid not in self.resources:
@@ -179,7 +179,7 @@ class Store:
 
     def move_event(self, eid: int, *, week: int | None = None, day: int | None = None, slot: int | None = None,
                    duration: int | None = None, new_id: bool | int = False) -> PlacedEvent:
-        """Re-place an event, keeping its business key; ``new_id`` mimics ADE re-numbering it (§5.3)."""
+        """Re-place an event, keeping its business key; ``new_id`` mimics ADE re-numbering it (docs/ade.md §5.3)."""
         old = self.get_event(eid)
         week = old.week if week is None else week
         day = old.day if day is None else day
@@ -260,7 +260,7 @@ class Store:
             raise StoreError(404, "resource_not_found", f"no resource {rid}") from None
 
     def add_resource(self, fields: dict[str, Any]) -> Resource:
-        """Create a resource; an explicit free ``id`` re-uses a deleted one, as ADE does (§5.3)."""
+        """Create a resource; an explicit free ``id`` re-uses a deleted one, as ADE does (docs/ade.md §5.3)."""
         rid = fields.pop("id", None)
         rid = next(self.resource_ids) if rid is None else int(rid)
         if rid in self.resources:

@@ -1,6 +1,6 @@
 """The ``/jsp/webapi`` functions of the simulator, one method each, answering XML bytes.
 
-Protocol: ``GET /jsp/webapi?function=…`` as described in ``shared/docs/ade-webapi.md`` — the interface
+Protocol: ``GET /jsp/webapi?function=…`` as described in ``docs/ade.md`` — the interface
 shared with our ADE client. Functions: connect (login/password, HTTP Basic, or ``data=`` token),
 disconnect, getProjects, setProject, getResources, getEvents, getActivities, getDate, and stubs for
 getCosts, getCaracteristics, imageET. An unknown function answers an empty 200; every error is HTTP
@@ -70,7 +70,7 @@ class WebApi:
         return session
 
     def store(self, params: Mapping[str, str]) -> Store:
-        """The project of the call: the session's, or ``projectId=`` (accepted per call, §1.4)."""
+        """The project of the call: the session's, or ``projectId=`` (accepted per call, docs/ade.md §1.4)."""
         if "data" in params and "sessionId" not in params:
             if params["data"] != self.sim.data_token:
                 raise ErrorAnswer(INVALID_LOGIN, "Invalid login.")
@@ -157,7 +157,7 @@ class WebApi:
         store = self.store(params)
         raw = params.get("detail", "").strip()
         level = integer(raw) if raw else 0
-        detail = 11 if level <= 0 else min(level, 13)  # 0 = the level SCH uses (§7.2)
+        detail = 11 if level <= 0 else min(level, 13)  # 0 = the level SCH uses (docs/ade.md §7.2)
         category = params.get("category") or None
         categories = [category] if category else categories_present(store)
         selected = resource_order(store, categories)

@@ -1,6 +1,6 @@
 """XML answers of the simulated ADE Web API, written by hand for speed and byte stability.
 
-Why not an XML library: ADE's answers have a fixed attribute order per detail level (§2.4, §3.2), tab
+Why not an XML library: ADE's answers have a fixed attribute order per detail level (docs/ade.md §2.4, §3.2), tab
 indentation and ``&apos;`` escaping; writing strings directly pins all three, keeps the bytes identical
 for unchanged data (SCH fingerprints them with MD5) and renders a week of a large project in
 milliseconds. Strings reused across many events (dates, hours, booked-resource tails) are cached per

@@ -72,7 +72,7 @@ def test_error_names_split_into_session_business_and_login_errors() -> None:
                       AdeBusinessError)
     assert isinstance(classify_error("f", "com.adesoft.errors.InvalidLogin", "Invalid login."), AdeLoginError)
     assert isinstance(classify_error("f", "java.lang.NumberFormatException", ""), AdeBusinessError)
-    # Anything unknown is assumed to be cured by a new session (ade-webapi.md §1.6).
+    # Anything unknown is assumed to be cured by a new session (docs/ade.md §1.6).
     assert isinstance(classify_error("f", "com.adesoft.Whatever", ""), AdeSessionError)
 
 

@@ -1,4 +1,4 @@
-"""The simulator speaks the ADE Web API as ``shared/docs/ade-webapi.md`` describes it, over real HTTP."""
+"""The simulator speaks the ADE Web API as ``docs/ade.md`` describes it, over real HTTP."""
 
 from __future__ import annotations
 

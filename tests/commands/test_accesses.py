@@ -1,4 +1,4 @@
-"""Direct accesses (contract §3.6, §3.7): owner-only capability keys, server-generated."""
+"""Direct accesses (docs/compatibility.md §3.6, §3.7): owner-only capability keys, server-generated."""
 
 from __future__ import annotations
 

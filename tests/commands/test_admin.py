@@ -1,4 +1,4 @@
-"""Superuser maintenance commands: JSON in and out, 403 for everyone else (§3.13, §11.7)."""
+"""Superuser maintenance commands: JSON in and out, 403 for everyone else (docs/compatibility.md §3.13, §11.7)."""
 
 from __future__ import annotations
 

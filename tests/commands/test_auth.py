@@ -1,4 +1,4 @@
-"""Bearer JWT authentication: every failure is a 403 JSON (contract §1.4, §2.1)."""
+"""Bearer JWT authentication: every failure is a 403 JSON (docs/compatibility.md §1.4, §2.1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Legacy customizations (contract §3.1, §3.2) and the §11 holes they had."""
+"""Legacy customizations (docs/compatibility.md §3.1, §3.2) and the §11 holes they had."""
 
 from __future__ import annotations
 
@@ -193,7 +193,7 @@ async def test_a_username_outside_the_legacy_alphabet_cannot_create(
     assert await row_count(pool) == 0
 
 
-# --- login change (§3.1 step 2, §11.16) -------------------------------------------------------
+# --- login change (docs/compatibility.md §3.1 step 2, §11.16) -------------------------------------------------------
 
 
 async def test_a_new_login_with_a_known_directory_id_takes_over_the_row_its_config_and_accesses(
@@ -206,7 +206,7 @@ async def test_a_new_login_with_a_known_directory_id_takes_over_the_row_its_conf
         headers=auth_header(make_token("old_id")),
     )
     await api.post("/api/customization/old_id/uuid.json", json={"name": "phone"}, headers=auth_header(make_token("old_id")))
-    # Someone else's access that happens to be named like the old login must not move (§11.16).
+    # Someone else's access that happens to be named like the old login must not move (docs/compatibility.md §11.16).
     await create(api, make_token, "neighbour", "2")
     await api.post("/api/customization/neighbour/uuid.json", json={"name": "old_id"}, headers=auth_header(make_token("neighbour")))
 
@@ -546,7 +546,8 @@ async def test_bad_bodies_are_400_json_naming_the_problem_and_write_nothing(
         ({"content": b"{not json", "headers": json_headers}, None),
         ({"content": b"", "headers": json_headers}, None),
         ({"content": b"[]", "headers": json_headers}, None),
-        ({"data": {"username": "jdupont", "directory_id": "1"}, "headers": headers}, None),  # form-encoded (§11.15)
+        # form-encoded (docs/compatibility.md §11.15)
+        ({"data": {"username": "jdupont", "directory_id": "1"}, "headers": headers}, None),
         ({"json": {"username": "jdupont", "directory_id": "1", "is_superuser": True}, "headers": headers}, "is_superuser"),
         ({"json": {"username": 5}, "headers": headers}, "username"),
         ({"json": {"resources": ["1616"]}, "headers": headers}, "resources"),

@@ -1,4 +1,4 @@
-"""The front end's write calls (contract §7.1), in the order the SPA makes them."""
+"""The front end's write calls (docs/compatibility.md §7.1), in the order the SPA makes them."""
 
 from __future__ import annotations
 

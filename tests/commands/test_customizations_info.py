@@ -1,4 +1,4 @@
-"""``GET /api/info/{username}.json`` (contract §3.9) without the original's 500s (§11.19)."""
+"""``GET /api/info/{username}.json`` (docs/compatibility.md §3.9) without the original's 500s (§11.19)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The front end's whole call sequence (contract §7.1) on data synced from the ADE simulator,
+"""The front end's whole call sequence (docs/compatibility.md §7.1) on data synced from the ADE simulator,
 projected into Redis by the real projector worker, read through the real API.
 
 ADE (simulator, HTTP) → sync → Postgres → change log → projector → Redis → API → "browser".

@@ -1,4 +1,5 @@
-"""GET /api/calendar/{username}.json: owner or superuser, 404 unknown, 413 above the limit (§3.5)."""
+"""GET /api/calendar/{username}.json: owner or superuser, 404 unknown, 413 above the limit
+(docs/compatibility.md §3.5)."""
 
 from __future__ import annotations
 

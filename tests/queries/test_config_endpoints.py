@@ -1,4 +1,4 @@
-"""display_types.json and ade_config.json (contract §3.11, §3.12) and the OpenAPI description."""
+"""display_types.json and ade_config.json (docs/compatibility.md §3.11, §3.12) and the OpenAPI description."""
 
 from __future__ import annotations
 

@@ -117,6 +117,6 @@ async def test_an_access_of_a_user_without_a_selection_gets_an_empty_feed(
     await insert_user(pool, "idle", "")
     key = await insert_access(pool, "idle")
     response = await api.get(f"/api/calendar/{key}/export")
-    assert response.status_code == 200  # the original answered 404 (contract §11.10)
+    assert response.status_code == 200  # the original answered 404 (docs/compatibility.md §11.10)
     assert vevents(response.content) == {}
     assert response.headers["content-disposition"] == 'attachment; filename="idle.ics"'

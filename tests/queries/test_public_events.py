@@ -1,4 +1,4 @@
-"""GET /api/events/{id}.json: the public classroom page and its authenticated variant (contract §3.4)."""
+"""GET /api/events/{id}.json: the public classroom page and its authenticated variant (docs/compatibility.md §3.4)."""
 
 from __future__ import annotations
 

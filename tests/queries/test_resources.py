@@ -1,4 +1,4 @@
-"""GET /api/resource/{id}.json[/] and the instructor search (contract §3.3, §3.10, §7.2)."""
+"""GET /api/resource/{id}.json[/] and the instructor search (docs/compatibility.md §3.3, §3.10, §7.2)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from tests.fixtures.mirror import ROOM, TEACHER
 from tests.fixtures.seeded import Seeded
 
 SPA_ID_RULE = re.compile(r"(\d+)\.json")
-"""The front end's rule: the run of digits immediately preceding `.json` (contract §7.2)."""
+"""The front end's rule: the run of digits immediately preceding `.json` (docs/compatibility.md §7.2)."""
 
 
 @pytest.mark.parametrize("category", ["classroom", "instructor", "trainee", "category5"])
@@ -51,7 +51,7 @@ async def test_the_front_end_can_parse_every_child_url_back_to_its_id(api: Async
             assert child["id"] == f"https://testserver/api/resource/{match.group(1)}.json/"
             fetched = await api.get(child["id"], headers=seeded.owner_headers)
             assert fetched.status_code == 200
-            assert fetched.json()["id"] == match.group(1)  # the node's own id stays raw (§7.2)
+            assert fetched.json()["id"] == match.group(1)  # the node's own id stays raw (docs/compatibility.md §7.2)
 
 
 async def test_a_leaf_has_its_genealogy_from_the_category_root(api: AsyncTestClient, seeded: Seeded) -> None:
