@@ -10,6 +10,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,3 +85,33 @@ async def test_a_wheel_installed_outside_the_checkout_creates_every_table(
     assert {"public.w_edtperso", "schedulesy.change", "schedulesy.projector_checkpoint",
             "schedulesy.resource", "schedulesy.event", "schedulesy.access"} <= tables
     assert recorded == len([p for p in (ROOT / "sql").glob("*.sql") if not p.name.endswith(".always.sql")])
+
+
+def _worker_healthcheck() -> list[str]:
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    command: list[str] = compose["services"]["worker"]["healthcheck"]["test"]
+    return command
+
+
+def test_the_worker_healthcheck_runs_python_in_the_image() -> None:
+    command = _worker_healthcheck()
+    assert command[:3] == ["CMD", "python", "-c"]
+    assert "$" not in command[3], "compose would interpolate it"
+
+
+@pytest.mark.parametrize(
+    ("heartbeat", "healthy"),
+    [("now()", True), ("now() - interval '1 minute'", False), (None, False)],
+    ids=["fresh", "stale", "never"],
+)
+async def test_the_worker_healthcheck_follows_the_projector_heartbeat(
+    pool: asyncpg.Pool, database_url: str, tmp_path: Path, heartbeat: str | None, healthy: bool
+) -> None:
+    if heartbeat is not None:
+        await pool.execute(
+            f"INSERT INTO schedulesy.projector_checkpoint (projection, heartbeat_at) VALUES ('read_models', {heartbeat})"
+        )
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SCHEDULESY_")}
+    env["SCHEDULESY_DATABASE_URL"] = database_url
+    checked = _run(sys.executable, *_worker_healthcheck()[2:], cwd=tmp_path, env=env)
+    assert (checked.returncode == 0) is healthy, checked.stderr
