@@ -43,8 +43,9 @@ def test_migrate_without_migration_files_exits_with_one_line(database_url: str, 
     from schedulesy import settings as settings_module
 
     monkeypatch.setattr(db, "bundled_migrations", lambda: tmp_path)
+    # Logs configured now would keep writing to this test's captured stderr, closed after it.
+    monkeypatch.setattr("schedulesy.logging.configure_logging", lambda *args: None)
     monkeypatch.setenv("SCHEDULESY_DATABASE_URL", database_url)
-    monkeypatch.setenv("SCHEDULESY_LOG_LEVEL", "warning")  # as the rest of the suite configures logs
     settings_module.get_settings.cache_clear()
     try:
         assert cli.main(["migrate"]) != 0
