@@ -36,7 +36,8 @@ from projections.builders import selections as selection_builder
 from projections.builders.document import Built, StoredDocument, from_wire, to_wire
 from projections.builders.selections import AccessGrant, UserSelection
 from projections.ics import REDIS_DOWN, FeedPlan, FragmentStore, chunks
-from projections.loaders import EventRow, EventStore, ResourceRow, UserRow
+from projections.loaders import EventStore
+from projections.rows import AccessRow, EventRow, ResourceRow, UserRow, child_ids
 from schedulesy.keys import normalise_selection, selection_hash
 from schedulesy.services import Services
 
@@ -114,7 +115,7 @@ class _Plan:
     usernames: set[str] = dataclasses.field(default_factory=set)
     users: dict[str, UserRow] = dataclasses.field(default_factory=dict)
     """Changed users and access owners that still have a legacy row."""
-    accesses: list[loaders.AccessRow] = dataclasses.field(default_factory=list)
+    accesses: list[AccessRow] = dataclasses.field(default_factory=list)
     revoked: set[str] = dataclasses.field(default_factory=set)
     emails: set[str] = dataclasses.field(default_factory=set)
 
@@ -331,7 +332,7 @@ class ReadModels:
     async def _build_nodes(self, batch: _Batch, ext_ids: Collection[str], writes: _Writes) -> None:
         await batch.load_resources(ext_ids)
         rows = [r for i in ext_ids if (r := batch.resource(i)) is not None]
-        await batch.load_counts(c for r in rows for c in loaders.child_ids(r))
+        await batch.load_counts(c for r in rows for c in child_ids(r))
         for ext_id in ext_ids:
             writes.set(self.keys.resource_node(ext_id), self._node(batch, ext_id))
 
@@ -403,7 +404,7 @@ class ReadModels:
 
     async def _build_email(self, batch: _Batch, email: str) -> Built:
         rows = await loaders.fetch_resources_by_email(batch.conn, email)
-        await batch.load_counts(c for r in rows for c in loaders.child_ids(r))
+        await batch.load_counts(c for r in rows for c in child_ids(r))
         documents = [
             resource_builder.node_document(
                 r, batch.counts, public_base=self.settings.public_base, max_events=self.settings.max_events

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from projections.builders.document import JSON, Built
 from projections.builders.resources import ENCODER, STANDARD_MAPS, EventJson, events_document
-from projections.loaders import Classroom, EventRow
+from projections.rows import Classroom, EventRow
 
 __all__ = ["STANDARD_MAPS", "TOO_MANY_EVENTS", "build_calendar", "too_many_events_body"]
 

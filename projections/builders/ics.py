@@ -24,7 +24,7 @@ from icalendar import Calendar, Event
 from icalendar.prop import vDatetime, vDuration, vGeo, vInt, vText
 
 from projections.builders.document import CALENDAR, Built
-from projections.loaders import Classroom, EventRow
+from projections.rows import Classroom, EventRow
 
 PRODID = "-//Schedulesy//Schedulesy//FR"
 CALENDAR_END = b"END:VCALENDAR\r\n"

@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from projections.builders.document import JSON, Built
-from projections.loaders import UNKNOWN_CLASSROOM, Booking, Classroom, EventRow, ResourceRow
+from projections.rows import UNKNOWN_CLASSROOM, Booking, Classroom, EventRow, ResourceRow
 
 ENCODER = msgspec.json.Encoder()
 _MapItem = tuple[str, str, dict[str, Any]]
