@@ -216,10 +216,6 @@ async def load_stored(db: Executor, projection: str) -> Stored:
     return Stored(Position(row["last_xid"], row["last_id"]), row["rebuilt_at"])
 
 
-async def load_checkpoint(db: Executor, projection: str) -> Position:
-    return (await load_stored(db, projection)).position
-
-
 async def advance_checkpoint(
     db: Executor, projection: str, expected: Position, new: Position, leader: str,
     pending_since: datetime | None = None,
