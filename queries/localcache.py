@@ -48,6 +48,7 @@ WATCHDOG_INTERVAL = 1.0
 """How often both connections are pinged; a silent stream for 3 intervals counts as broken."""
 RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
 CONNECT_TIMEOUT = 2.0
+STOP_RETRY = 0.1
 
 
 class LocalCopies:
@@ -153,11 +154,16 @@ class InvalidationStream:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="query-cache-invalidations")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Cancel the task and wait for its end. Cancelled again for as long as it runs: a
+        cancellation that lands while redis-py opens a connection can be swallowed there, and the
+        task would go on (a stop right after the start, as in a quick restart, hits that window)."""
+        task, self._task = self._task, None
+        if task is not None:
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=STOP_RETRY)
+            if not task.cancelled():
+                task.result()
         self.copies.disable()
 
     async def _run(self) -> None:

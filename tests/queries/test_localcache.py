@@ -15,7 +15,7 @@ from queries.localcache import CachedReads, InvalidationStream, LocalCopies, tra
 from schedulesy.keys import Keys
 from schedulesy.settings import Settings
 from tests.fixtures.seeded import Seeded
-from tests.fixtures.waiting import eventually
+from tests.fixtures.waiting import GUARD_SECONDS, eventually
 
 
 def loader(value: str, calls: list[str]) -> Callable[[], Awaitable[str]]:
@@ -157,6 +157,20 @@ async def test_with_redis_unreachable_the_stream_stays_down_and_reads_go_through
     await copies.get("k", loader("v2", calls), one_byte)
     assert calls == ["v1", "v2"]
     await tracked.stop()
+
+
+async def test_a_stream_stopped_while_it_connects_still_ends(settings: Settings) -> None:
+    """The app stops its stream at shutdown, maybe right after starting it: a cancellation that
+    lands while redis-py opens a connection can be swallowed there; stop() must end it anyway."""
+    for step in range(12):
+        copies = LocalCopies()
+        tracked = InvalidationStream(settings.redis_url, tracked_prefixes(Keys(settings.redis_prefix)), copies)
+        tracked.ensure_running()
+        await asyncio.sleep(step * 0.0005)  # anywhere from before the connection to within the handshake
+        stopping = asyncio.ensure_future(tracked.stop())
+        done, _ = await asyncio.wait({stopping}, timeout=GUARD_SECONDS)
+        assert done, f"the stream still runs {step * 0.5:g} ms after its start"
+        assert not copies.enabled
 
 
 def cached_reads(api: AsyncTestClient) -> CachedReads:
