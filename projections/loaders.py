@@ -7,13 +7,11 @@ Every function takes a connection and returns typed rows; none of them writes. B
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Collection, Iterable
+from collections.abc import AsyncIterator, Collection
 
 import asyncpg
 
-from projections.rows import (
-    UNKNOWN_CLASSROOM, AccessRow, Booking, Classroom, EventRow, ResourceRow, UserRow, classroom_of,
-)
+from projections.rows import AccessRow, Booking, Classroom, EventRow, ResourceRow, UserRow, classroom_of
 from schedulesy.keys import normalise_selection
 
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
@@ -173,50 +171,6 @@ async def stream_all_events(conn: Connection) -> AsyncIterator[EventRow]:
     async with conn.transaction():
         async for record in conn.cursor(_EVENT_QUERY, prefetch=5000):
             yield _event(record)
-
-
-class EventStore:
-    """Events and the rooms they book, loaded on demand and kept for one batch or one rebuild.
-
-    Many resources and selections share events (a lecture shows in every sub-group's timetable),
-    so each event is fetched and decoded once per batch.
-    """
-
-    def __init__(self) -> None:
-        self.events: dict[int, EventRow] = {}
-        self.classrooms: dict[str, Classroom] = {}
-        self._missing: set[int] = set()
-
-    async def ensure(self, conn: Connection, event_ids: Iterable[int]) -> None:
-        wanted = {i for i in event_ids if i not in self.events and i not in self._missing}
-        if not wanted:
-            return
-        loaded = await fetch_events(conn, wanted)
-        self.events.update(loaded)
-        self._missing |= wanted - loaded.keys()
-        rooms = {
-            b.ext_id for e in loaded.values() for b in e.bookings
-            if b.category == "classroom" and b.ext_id not in self.classrooms
-        }
-        found = await fetch_classrooms(conn, rooms)
-        for room in rooms:
-            self.classrooms[room] = found.get(room, UNKNOWN_CLASSROOM)
-
-    def add_all_classrooms(self, resources: Iterable[ResourceRow]) -> None:
-        """Fill room details from already-loaded resources (a full rebuild loads them all)."""
-        for r in resources:
-            if r.category == "classroom":
-                self.classrooms[r.ext_id] = classroom_of(r.fields, r.geolocation)
-
-    async def load_everything(self, conn: Connection) -> None:
-        """Every event in one pass (full rebuild): cheaper than thousands of batches."""
-        async for event in stream_all_events(conn):
-            self.events[event.event_id] = event
-
-    def rows(self, event_ids: Iterable[int]) -> list[EventRow]:
-        """The known events among ``event_ids``, once each, by start time then id."""
-        seen = {i: self.events[i] for i in event_ids if i in self.events}
-        return sorted(seen.values(), key=lambda e: (e.starts_at, e.event_id))
 
 
 # --------------------------------------------------------------------------------------------

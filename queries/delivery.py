@@ -19,7 +19,7 @@ from email.utils import formatdate, parsedate_to_datetime
 
 from litestar.types import Receive, Scope, Send
 
-from projections.readmodels import StoredDocument
+from projections.builders.document import StoredDocument
 
 JSON_MEDIA_TYPE = "application/json"
 ICS_MEDIA_TYPE = "text/calendar; charset=utf-8"

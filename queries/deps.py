@@ -13,10 +13,12 @@ from litestar import Litestar, Request
 
 from projections.readmodels import ReadModels
 from queries import localcache
-from queries.localcache import CachedReads, InvalidationStream, LocalCopies, tracked_prefixes
+from queries.localcache import InvalidationStream, LocalCopies
+from queries.reads import Reads, tracked_prefixes
 from schedulesy.services import Services
 
 CACHED_READS = "queries.cached_reads"
+READ_CACHE_STREAM = "queries.read_cache_stream"
 
 
 def services_of(request: Request) -> Services:
@@ -24,23 +26,23 @@ def services_of(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
-def read_models(request: Request) -> CachedReads:
-    """The read-model facade (read-through, single-flight, Redis-down fallback) behind the
-    process's invalidated in-memory copies (``queries/localcache.py``)."""
+def read_models(request: Request) -> Reads:
+    """The read facade (memory, else Redis, else built from Postgres: ``queries/reads.py``)."""
     services = services_of(request)
     reads = services.cache.get(CACHED_READS)
     if reads is None:
         copies = LocalCopies(localcache.MAX_BYTES)
-        stream = InvalidationStream(services.settings.redis_url, tracked_prefixes(services.keys), copies)
-        reads = services.cache[CACHED_READS] = CachedReads(ReadModels.for_services(services), services.keys,
-                                                           copies, stream)
-    reads.stream.ensure_running()
+        services.cache[READ_CACHE_STREAM] = InvalidationStream(
+            services.settings.redis_url, tracked_prefixes(services.keys), copies
+        )
+        reads = services.cache[CACHED_READS] = Reads(ReadModels(services), copies)
+    services.cache[READ_CACHE_STREAM].start()
     return reads  # type: ignore[no-any-return]
 
 
 async def stop_read_cache(app: Litestar) -> None:
     """Shutdown hook: close the invalidation stream's connections (``Litestar(on_shutdown=[...])``)."""
     services = getattr(app.state, "services", None)
-    reads = services.cache.get(CACHED_READS) if services is not None else None
-    if reads is not None:
-        await reads.stream.stop()
+    stream = services.cache.get(READ_CACHE_STREAM) if services is not None else None
+    if stream is not None:
+        await stream.stop()

@@ -21,7 +21,7 @@ import structlog.testing
 
 from projections import changelog
 from projections.changelog import Position
-from projections.readmodels import ApplyReport
+from projections.readmodels.store import ApplyReport
 from projections.worker import Projector, rebuild
 from queries.health import projection_lag_seconds
 from schedulesy.db import connect

@@ -11,7 +11,8 @@ from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
 from projections.readmodels import ReadModels
-from queries.localcache import CachedReads, InvalidationStream, LocalCopies, tracked_prefixes
+from queries.localcache import InvalidationStream, LocalCopies
+from queries.reads import Reads, tracked_prefixes
 from schedulesy.keys import Keys
 from schedulesy.settings import Settings
 from tests.fixtures.seeded import Seeded
@@ -115,7 +116,7 @@ async def test_memory_is_bounded_least_recently_used_first() -> None:
 async def stream(settings: Settings, redis: Redis) -> AsyncIterator[InvalidationStream]:
     copies = LocalCopies()
     tracked = InvalidationStream(settings.redis_url, tracked_prefixes(Keys(settings.redis_prefix)), copies)
-    tracked.ensure_running()
+    tracked.start()
     await eventually(lambda: copies.enabled, "the invalidation stream is established")
     yield tracked
     await tracked.stop()
@@ -149,7 +150,7 @@ async def test_a_flushed_database_drops_every_copy(
 async def test_with_redis_unreachable_the_stream_stays_down_and_reads_go_through(settings: Settings) -> None:
     copies = LocalCopies()
     tracked = InvalidationStream("redis://127.0.0.1:1/0", tracked_prefixes(Keys(settings.redis_prefix)), copies)
-    tracked.ensure_running()
+    tracked.start()
     await asyncio.sleep(0.3)
     assert not copies.enabled
     calls: list[str] = []
@@ -165,7 +166,7 @@ async def test_a_stream_stopped_while_it_connects_still_ends(settings: Settings)
     for step in range(12):
         copies = LocalCopies()
         tracked = InvalidationStream(settings.redis_url, tracked_prefixes(Keys(settings.redis_prefix)), copies)
-        tracked.ensure_running()
+        tracked.start()
         await asyncio.sleep(step * 0.0005)  # anywhere from before the connection to within the handshake
         stopping = asyncio.ensure_future(tracked.stop())
         done, _ = await asyncio.wait({stopping}, timeout=GUARD_SECONDS)
@@ -173,7 +174,7 @@ async def test_a_stream_stopped_while_it_connects_still_ends(settings: Settings)
         assert not copies.enabled
 
 
-def cached_reads(api: AsyncTestClient) -> CachedReads:
+def cached_reads(api: AsyncTestClient) -> Reads:
     return api.app.state.services.cache["queries.cached_reads"]  # type: ignore[no-any-return]
 
 

@@ -30,7 +30,7 @@ from projections.builders.resources import (
     build_public_events,
     node_document,
 )
-from projections.loaders import EventStore
+from projections.readmodels.batch import EventStore
 from projections.rows import EventRow, ResourceRow
 from queries.openapi import TooManyEventsBody
 from queries.schemas import Calendar, ResourceNode, ResourceWithEvents
