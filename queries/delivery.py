@@ -15,8 +15,10 @@ HTTP rules followed (RFC 9110 §13):
 from __future__ import annotations
 
 import functools
+import hashlib
 from email.utils import formatdate, parsedate_to_datetime
 
+import msgspec
 from litestar.types import Receive, Scope, Send
 
 from projections.builders.document import StoredDocument
@@ -203,6 +205,18 @@ def deliver(
 @functools.lru_cache(maxsize=64)
 def _vary_value(has_gzip: bool, vary: tuple[str, ...]) -> bytes:
     return ", ".join((("Accept-Encoding",) if has_gzip else ()) + vary).encode("latin-1")
+
+
+class StaticJson(msgspec.Struct, frozen=True):
+    """A JSON body the process holds itself (configuration), encoded once, with its ETag."""
+
+    body: bytes
+    etag: str
+
+    @classmethod
+    def of(cls, value: object) -> StaticJson:
+        body = msgspec.json.encode(value)
+        return cls(body=body, etag=f'"{hashlib.sha256(body).hexdigest()[:32]}"')
 
 
 def static_document_response(

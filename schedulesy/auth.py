@@ -162,7 +162,6 @@ def _remember_user(request: Request, identity: Identity | None) -> None:
         request.scope.setdefault("state", {})["username"] = identity.username  # type: ignore[typeddict-unknown-key]
 
 
-TOKEN_CACHE = "auth.verified_tokens"
 TOKEN_CACHE_SIZE = 10_000
 
 
@@ -198,11 +197,8 @@ class VerifiedTokens:
 
 
 def _verified_tokens(request: Request) -> VerifiedTokens:
-    cache = request.app.state.services.cache
-    tokens = cache.get(TOKEN_CACHE)
-    if tokens is None:
-        tokens = cache[TOKEN_CACHE] = VerifiedTokens(request.app.state.services.settings)
-    return tokens  # type: ignore[no-any-return]
+    """The process's cache, built by the app's lifespan."""
+    return request.app.state.verified_tokens  # type: ignore[no-any-return]
 
 
 def _identify(request: Request) -> Identity | None:

@@ -174,18 +174,19 @@ async def test_a_stream_stopped_while_it_connects_still_ends(settings: Settings)
         assert not copies.enabled
 
 
-def cached_reads(api: AsyncTestClient) -> Reads:
-    return api.app.state.services.cache["queries.cached_reads"]  # type: ignore[no-any-return]
+def app_reads(api: AsyncTestClient) -> Reads:
+    return api.app.state.queries.reads  # type: ignore[no-any-return]
 
 
 async def test_the_api_serves_repeated_reads_from_memory_and_sees_the_projectors_writes(
     api: AsyncTestClient, seeded: Seeded, pool: asyncpg.Pool, read_models: ReadModels
 ) -> None:
     path = f"/api/calendar/{seeded.owner}.json"
-    first = await api.get(path, headers=seeded.owner_headers)
-    reads = cached_reads(api)
+    reads = app_reads(api)
+    # started by the app's start-up, before any request
     await eventually(lambda: reads.copies.enabled, "the app's invalidation stream is established")
-    await api.get(path, headers=seeded.owner_headers)  # stored now that the stream runs
+    first = await api.get(path, headers=seeded.owner_headers)
+    await api.get(path, headers=seeded.owner_headers)  # copied now: the first read's own store invalidated it
     hits = reads.copies.hits
     again = await api.get(path, headers=seeded.owner_headers)
     assert reads.copies.hits == hits + 2  # the user's selection and the calendar
