@@ -176,7 +176,7 @@ async def stream_all_events(conn: Connection) -> AsyncIterator[EventRow]:
 # --------------------------------------------------------------------------------------------
 # Users, selections and accesses
 
-# A login may have several legacy rows (uid is not unique, contract §11.20): the most recently
+# A login may have several legacy rows (uid is not unique, docs/compatibility.md §11.20): the most recently
 # customised one is the user's selection.
 _USER_QUERY = """
     SELECT DISTINCT ON (uid) uid, id, ressources

@@ -10,7 +10,7 @@ import msgspec
 
 
 class ResourceRow(msgspec.Struct, frozen=True):
-    """A node of an ADE tree; ``fields`` is its stored node document (contract §4.3.1)."""
+    """A node of an ADE tree; ``fields`` is its stored node document (docs/compatibility.md §4.3.1)."""
 
     ext_id: str
     category: str
@@ -89,7 +89,7 @@ def child_ids(resource: ResourceRow) -> list[str]:
 
 
 def classroom_of(fields: dict[str, Any] | None, geolocation: list[float] | None) -> Classroom:
-    """Genealogy names without the category root (contract §5.4) and the stored coordinates."""
+    """Genealogy names without the category root (docs/compatibility.md §5.4) and the stored coordinates."""
     genealogy = (fields or {}).get("genealogy") or []
     names = tuple(sys.intern(str(g.get("name", ""))) for g in genealogy[1:] if isinstance(g, dict))
     return Classroom(names, tuple(float(x) for x in geolocation or ()))

@@ -1,4 +1,4 @@
-"""A user's merged calendar as JSON, and the original ICS export URL (contract §3.5, §3.8).
+"""A user's merged calendar as JSON, and the original ICS export URL (docs/compatibility.md §3.5, §3.8).
 
 Calendars are stored per selection (users with the same resources share one document); the
 facade follows the user (or access key) to it. Above the event limit the stored calendar is the
@@ -37,7 +37,7 @@ class CalendarController(Controller):
         operation_class=openapi.StoredDocumentOperation,
         dependencies=REQUIRE_IDENTITY,
         summary="A user's calendar",
-        description="The merged events of the user's selected resources (contract §3.5): "
+        description="The merged events of the user's selected resources (docs/compatibility.md §3.5): "
         "`{\"events\": {\"events\": [...], \"trainees\": {...}, ...}}`. Only the user and superusers may "
         "read it. Above the event limit the answer is 413 with `too_much_events`.",
         responses=openapi.responses(

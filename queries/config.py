@@ -1,10 +1,10 @@
-"""Configuration the original exposed to authenticated clients (contract §3.11, §3.12).
+"""Configuration the original exposed to authenticated clients (docs/compatibility.md §3.11, §3.12).
 
 Neither is used by the front end; both are kept for other clients.
 
 - ``display_types.json``: the original read names from a DisplayType table nobody maintained.
   We serve the display modes the front end actually knows (``configuration.displayMode``,
-  contract §4.3.3), a static list: there is nothing to configure, and no table to keep.
+  docs/compatibility.md §4.3.3), a static list: there is nothing to configure, and no table to keep.
 - ``ade_config.json``: the ADE Web API address without any credentials (no user, password or
   query string) and the project id, both from the settings.
 """

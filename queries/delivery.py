@@ -249,7 +249,7 @@ def attachment(filename: str) -> tuple[bytes, bytes]:
 
 
 IDENTITY_ONLY_AGENTS = (b"outlook", b"microsoft", b"exchange")
-"""Outlook subscriptions failed on gzip-encoded feeds (field notes §2.3): send them identity."""
+"""Outlook subscriptions failed on gzip-encoded feeds (docs/ics.md §2.3): send them identity."""
 
 VARY_USER_AGENT = ("User-Agent",)
 

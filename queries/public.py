@@ -1,8 +1,8 @@
-"""A resource's events, the one JSON endpoint open to anonymous callers (contract §3.4).
+"""A resource's events, the one JSON endpoint open to anonymous callers (docs/compatibility.md §3.4).
 
 Anonymous callers may read classrooms only, and get the public variant of the document, built
 without instructors (stored under its own key, so nothing is filtered per request). Authenticated
-callers read any resource, unmodified. Credentials that are present but bad are a 403 (§1.4).
+callers read any resource, unmodified. Credentials that are present but bad are a 403 (docs/compatibility.md §1.4).
 """
 
 from __future__ import annotations

@@ -59,14 +59,14 @@ class Reads:
         self._inflight: dict[str, asyncio.Task[StoredDocument | None]] = {}
 
     async def resource_node(self, ext_id: str) -> StoredDocument | None:
-        """``/api/resource/{ext_id}.json`` (contract §3.3); None for an unknown resource."""
+        """``/api/resource/{ext_id}.json`` (docs/compatibility.md §3.3); None for an unknown resource."""
         if not _valid_resource_id(ext_id, self.categories):
             return None
         return await self._document(self.keys.resource_node(ext_id),
                                     lambda: self.models.on_demand.resource_node(ext_id))
 
     async def resource_events(self, ext_id: str, anonymous: bool) -> StoredDocument | None:
-        """``/api/events/{ext_id}.json`` (§3.4). Anonymous: a room's events without teachers, or a
+        """``/api/events/{ext_id}.json`` (docs/compatibility.md §3.4). Anonymous: a room's events without teachers, or a
         document with ``status`` 403 ("Only classrooms allowed") for other categories.
         ``meta["category"]`` is always set."""
         if not _valid_resource_id(ext_id, self.categories):
@@ -75,7 +75,7 @@ class Reads:
         return await self._document(key, lambda: self.models.on_demand.resource_events(ext_id, anonymous))
 
     async def instructors_by_email(self, email: str) -> StoredDocument:
-        """``/api/instructor.json?email=`` (§3.10): a JSON array of node documents, maybe empty.
+        """``/api/instructor.json?email=`` (docs/compatibility.md §3.10): a JSON array of node documents, maybe empty.
         The match ignores case (emails are case-insensitive in practice)."""
         email = email.strip()
         if not email or len(email) > MAX_EMAIL:
@@ -112,7 +112,7 @@ class Reads:
         return await self.copies.get(redis_key, load, _small)
 
     async def selection_calendar(self, selection: Selection) -> StoredDocument:
-        """The merged calendar of a selection (§3.5): status 200, or 413 with the
+        """The merged calendar of a selection (docs/compatibility.md §3.5): status 200, or 413 with the
         ``too_much_events`` body."""
         document = await self._document(self.keys.calendar(selection.selection_hash),
                                         lambda: self.models.on_demand.selection_calendar(selection.resources))
@@ -120,7 +120,7 @@ class Reads:
         return document
 
     async def selection_ics(self, selection: Selection) -> StoredDocument:
-        """The feed of a selection; the handler names the attachment after its reader (§3.8)."""
+        """The feed of a selection; the handler names the attachment after its reader (docs/compatibility.md §3.8)."""
         document = await self._document(self.keys.ics(selection.selection_hash),
                                         lambda: self.models.on_demand.selection_ics(selection.resources))
         assert document is not None

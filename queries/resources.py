@@ -1,4 +1,4 @@
-"""The ADE resource trees: one node per request, and the instructor search (contract §3.3, §3.10).
+"""The ADE resource trees: one node per request, and the instructor search (docs/compatibility.md §3.3, §3.10).
 
 Node documents are stored with their children already rewritten for the front end (absolute
 ``https://<public host>/api/resource/<id>.json/`` URLs, ``selectable``, sorted by name), so a
@@ -44,7 +44,7 @@ class ResourceController(Controller):
         "/resource/{node:str}",
         operation_class=openapi.StoredDocumentOperation,
         summary="A node of a resource tree",
-        description="The node document of an ADE resource or of a category root (contract §3.3). Children "
+        description="The node document of an ADE resource or of a category root (docs/compatibility.md §3.3). Children "
         "carry the absolute URL of their own document as `id`, a `selectable` flag, and come sorted by "
         "name. Authenticated; conditional GET and gzip supported.",
         responses=openapi.responses(

@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 app.state.queries = queries
                 yield
 
-    # "*" with credentials is refused by browsers: any origin is allowed by echoing it (contract §1.5).
+    # "*" with credentials is refused by browsers: any origin is allowed by echoing it (docs/compatibility.md §1.5).
     any_origin = "*" in settings.cors_origins
     cors = CORSConfig(
         allow_origins=[] if any_origin else list(settings.cors_origins),

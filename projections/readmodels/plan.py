@@ -29,7 +29,7 @@ class Plan:
 
 
 async def plan_changes(batch: Batch, changes: Mapping[str, Set[str]]) -> Plan:
-    """Which documents a batch of changes touches (architecture §3).
+    """Which documents a batch of changes touches (docs/architecture.md §3).
 
     - a resource: its node, its parent's node, its events documents, the selections naming it;
       a room also changes every event booking it (its place shows in them);

@@ -1,4 +1,4 @@
-"""The JSON read models against the contract's shapes (§3.3, §3.4, §3.5, §4.3.2), read through
+"""The JSON read models against the contract's shapes (docs/compatibility.md §3.3, §3.4, §3.5, §4.3.2), read through
 the query side's facade from a mirror written with SQL."""
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ async def test_a_child_with_events_is_selectable_and_one_without_is_not(reads: R
 
 
 async def test_a_child_of_a_category_root_is_selectable_when_it_has_events(reads: Reads) -> None:
-    """The original never let a root's child be ticked (§11.25); with events it now can."""
+    """The original never let a root's child be ticked (docs/compatibility.md §11.25); with events it now can."""
     children = body(await reads.resource_node("category5"))["children"]
     assert children == [
         {"id": URL.format(SUBJECT), "name": "Biologie cellulaire", "code": "", "has_children": False, "selectable": True}
@@ -171,7 +171,7 @@ async def test_calendar_merges_selected_resources_without_duplicates_in_start_or
 
 @pytest.mark.parametrize("resources", ["", ROOM, "1617", f"{ROOM},{GROUP}"])
 async def test_calendar_has_the_same_shape_for_any_number_of_resources(reads: Reads, resources: str) -> None:
-    """§11.8/§11.9: never `{}`, always the list and the four maps."""
+    """docs/compatibility.md §11.8/§11.9: never `{}`, always the list and the four maps."""
     await insert_user(reads.models.services.pool, "jdupont", resources)
     merged = body(await reads.user_calendar("jdupont"))["events"]
     assert isinstance(merged["events"], list)
