@@ -16,6 +16,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from commands.common import (
+    ReadModelUpdates,
     check_text,
     create_default_access,
     customization_exists,
@@ -51,7 +52,9 @@ async def _require_customization(conn: asyncpg.Connection, username: str) -> Non
         raise NotFound("No customization for this user")
 
 
-async def list_accesses(conn: asyncpg.Connection, actor: Identity, username: str, *, zone: ZoneInfo) -> list[Access]:
+async def list_accesses(
+    conn: asyncpg.Connection, actor: Identity, username: str, *, zone: ZoneInfo, read_models: ReadModelUpdates
+) -> list[Access]:
     """Oldest first: the default access, created with the customization, is ``[0]`` (docs/compatibility.md §11.18).
 
     A customization another tool inserted by SQL has no access yet; listing gives it its default
@@ -69,14 +72,15 @@ async def list_accesses(conn: asyncpg.Connection, actor: Identity, username: str
             rows = await conn.fetch(_LIST_SQL, username)
         return [_to_access(row, zone) for row in rows]
 
-    return await in_transaction(conn, work)
+    return await in_transaction(conn, work, read_models)
 
 
 _LIST_SQL = "SELECT key, name, created_at FROM schedulesy.access WHERE username = $1 ORDER BY created_at, key"
 
 
 async def create_access(
-    conn: asyncpg.Connection, actor: Identity, username: str, new: NewAccess, *, zone: ZoneInfo
+    conn: asyncpg.Connection, actor: Identity, username: str, new: NewAccess, *, zone: ZoneInfo,
+    read_models: ReadModelUpdates,
 ) -> Access:
     require_owner(actor, username)
     if new.key is not UNSET:
@@ -105,11 +109,14 @@ async def create_access(
             raise BadRequest("name: this customization already has an access with that name", field="name")
         return _to_access(row, zone)
 
-    return await in_transaction(conn, work)
+    return await in_transaction(conn, work, read_models)
 
 
-async def delete_access(conn: asyncpg.Connection, actor: Identity, username: str, key: str) -> None:
-    """Revoke one key; the last one stays (a customization always has an access, docs/compatibility.md §3.7)."""
+async def delete_access(
+    conn: asyncpg.Connection, actor: Identity, username: str, key: str, *, read_models: ReadModelUpdates
+) -> None:
+    """Revoke one key; the last one stays (a customization always has an access, docs/compatibility.md §3.7).
+    Once this returns, no process serves the key (see :func:`in_transaction`)."""
     require_owner(actor, username)
     try:
         parsed = uuid.UUID(key)
@@ -126,4 +133,4 @@ async def delete_access(conn: asyncpg.Connection, actor: Identity, username: str
             raise Forbidden(LAST_ACCESS_DETAIL)
         await conn.execute("DELETE FROM schedulesy.access WHERE key = $1", parsed)
 
-    await in_transaction(conn, work)
+    await in_transaction(conn, work, read_models)

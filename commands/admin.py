@@ -14,7 +14,7 @@ import msgspec
 import structlog
 
 from commands.ade_sync.cycle import run_cycle
-from commands.common import in_transaction
+from commands.common import ReadModelUpdates, in_transaction
 from schedulesy.auth import Identity
 from schedulesy.errors import Conflict, Forbidden, Unavailable
 from schedulesy.services import Services
@@ -70,7 +70,9 @@ async def run_sync(services: Services, actor: Identity, request: SyncRequest) ->
     return answer  # "ok", or "partial" with the failing parts listed in the report
 
 
-async def request_rebuild(conn: asyncpg.Connection, actor: Identity) -> RebuildRequested:
+async def request_rebuild(
+    conn: asyncpg.Connection, actor: Identity, read_models: ReadModelUpdates
+) -> RebuildRequested:
     """Ask the projector to rebuild every read model; it answers to the change log, not to us."""
     require_superuser(actor)
 
@@ -81,10 +83,10 @@ async def request_rebuild(conn: asyncpg.Connection, actor: Identity) -> RebuildR
         await conn.execute("SELECT pg_notify($1, $2)", CHANGE_CHANNEL, REBUILD_TOPIC)
         return RebuildRequested(requested=True, change_id=change_id)
 
-    return await in_transaction(conn, work)
+    return await in_transaction(conn, work, read_models)
 
 
-async def reconcile(conn: asyncpg.Connection, actor: Identity) -> Reconciled:
+async def reconcile(conn: asyncpg.Connection, actor: Identity, read_models: ReadModelUpdates) -> Reconciled:
     """Make our per-user rows agree with ``w_edtperso``, whoever wrote it.
 
     Configurations and accesses of logins without a ``w_edtperso`` row are deleted (``Deleted``
@@ -122,4 +124,4 @@ async def reconcile(conn: asyncpg.Connection, actor: Identity) -> Reconciled:
         log.info("reconciled", created=len(created), deleted=deleted, total=total)
         return Reconciled(Created=len(created), Deleted=deleted, Total=total)
 
-    return await in_transaction(conn, work)
+    return await in_transaction(conn, work, read_models)

@@ -1,5 +1,5 @@
-"""What every command about one user needs: one retried transaction, the user's lock, the
-owner check, and the text checks of the legacy columns.
+"""What every command about one user needs: one retried transaction whose changes its author reads
+at once, the user's lock, the owner check, and the text checks of the legacy columns.
 
 Concurrency: every command that changes one user's rows first takes that user's advisory
 transaction lock (:func:`lock_user`), so two creates or many PATCHes of one user run one after
@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Collection, Mapping, Set
+from typing import Protocol, TypeVar
 
 import asyncpg
 import structlog
+from redis.exceptions import RedisError
 
 from schedulesy.auth import Identity
 from schedulesy.errors import BadRequest, Forbidden, NotFound, Unavailable
@@ -34,15 +35,80 @@ DIRECTORY_LOCK_CLASS = 0x5C4E_0D1D
 TRANSACTION_ATTEMPTS = 3
 
 
-async def in_transaction(conn: asyncpg.Connection, work: Callable[[], Awaitable[T]]) -> T:
-    """Run ``work`` as one transaction, again when Postgres picked it as a deadlock victim."""
+class ReadModelUpdates(Protocol):
+    """What a command needs of the read side (the projector's ``ReadModels``): the inline
+    projection that makes its author's next read see its change (docs/architecture.md §3.8)."""
+
+    async def revoke(self, access_keys: Collection[str]) -> None:
+        """Before commit: these access keys are dead for good, in every process."""
+
+    async def apply(self, changes: Mapping[str, Set[str]]) -> object:
+        """After commit: rebuild the read models these changes (topic → keys) touch."""
+
+
+INLINE_TOPICS = ("user", "access")
+"""What a command's own changes rebuild before it answers: the documents its author reads next
+(their selection, their keys). A rebuild request is left to the worker."""
+_OWN_CHANGES = """
+SELECT topic, key FROM schedulesy.change
+WHERE xid = pg_current_xact_id_if_assigned() AND topic = ANY($1::text[])
+"""
+_DELETED_KEYS = """
+SELECT k FROM unnest($1::text[]) AS k
+WHERE NOT EXISTS (SELECT 1 FROM schedulesy.access a WHERE a.key::text = k)
+"""
+REDIS_FAILURES = (RedisError, OSError, TimeoutError)
+
+
+async def in_transaction(
+    conn: asyncpg.Connection, work: Callable[[], Awaitable[T]], read_models: ReadModelUpdates
+) -> T:
+    """Run ``work`` as one transaction (again when Postgres picked it as a deadlock victim), then
+    bring the read models it touched up to date before the caller answers.
+
+    What changed is what the triggers logged for this very transaction (the change log the
+    projector reads too). Access keys it deleted are revoked in Redis *before* the commit: when
+    Redis cannot be told, nothing is committed (503), so a revocation that reports success holds
+    at once. The rest is rebuilt right after the commit; should that fail, the projector still
+    applies the same changes from the log (seconds later, or when it comes back).
+    """
     for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
         try:
             async with conn.transaction():
-                return await work()
+                result = await work()
+                changes = await _own_changes(conn)
+                await _revoke_deleted_keys(conn, changes.get("access", set()), read_models)
         except (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError):
             log.warning("command_retried", attempt=attempt)
+            continue
+        if changes:
+            try:
+                await read_models.apply(changes)
+            except Exception as exc:  # the projector applies the same changes from the log
+                log.warning("inline_projection_failed", error=f"{type(exc).__name__}: {exc}"[:200])
+        return result
     raise Unavailable("The database is busy with conflicting changes; try again")
+
+
+async def _own_changes(conn: asyncpg.Connection) -> dict[str, set[str]]:
+    changes: dict[str, set[str]] = {}
+    for row in await conn.fetch(_OWN_CHANGES, list(INLINE_TOPICS)):
+        changes.setdefault(row["topic"], set()).add(row["key"])
+    return changes
+
+
+async def _revoke_deleted_keys(conn: asyncpg.Connection, keys: Set[str], read_models: ReadModelUpdates) -> None:
+    if not keys:
+        return
+    deleted = [row["k"] for row in await conn.fetch(_DELETED_KEYS, sorted(keys))]
+    if not deleted:
+        return
+    try:
+        await read_models.revoke(deleted)
+    except REDIS_FAILURES as exc:
+        log.warning("revocation_refused", error=f"{type(exc).__name__}: {exc}"[:200])
+        raise Unavailable("The access cannot be revoked right now (cache unreachable); nothing was changed, "
+                          "try again") from None
 
 
 async def lock_user(conn: asyncpg.Connection, username: str) -> None:

@@ -19,6 +19,7 @@ import structlog
 from msgspec import UNSET, UnsetType
 
 from commands.common import (
+    ReadModelUpdates,
     create_default_access,
     customization_exists,
     in_transaction,
@@ -175,7 +176,8 @@ async def _discard_leftovers(conn: asyncpg.Connection, username: str) -> None:
 
 
 async def create_customization(
-    conn: asyncpg.Connection, actor: Identity, fields: CustomizationFields, *, zone: ZoneInfo
+    conn: asyncpg.Connection, actor: Identity, fields: CustomizationFields, *, zone: ZoneInfo,
+    read_models: ReadModelUpdates,
 ) -> Customization:
     """Create the caller's customization, or take over the row of their previous login.
 
@@ -216,7 +218,7 @@ async def create_customization(
         result.ignored_resources = ignored
         return result
 
-    return await in_transaction(conn, work)
+    return await in_transaction(conn, work, read_models)
 
 
 async def _insert_row(conn: asyncpg.Connection, username: str, directory_id: str, now: datetime) -> int:
@@ -275,6 +277,7 @@ async def update_customization(
     fields: CustomizationFields,
     *,
     zone: ZoneInfo,
+    read_models: ReadModelUpdates,
     replace: bool = False,
 ) -> Customization:
     """PATCH (``replace=False``) or PUT: change the writable fields; identity fields are read-only."""
@@ -297,10 +300,12 @@ async def update_customization(
         result.ignored_resources = ignored
         return result
 
-    return await in_transaction(conn, work)
+    return await in_transaction(conn, work, read_models)
 
 
-async def delete_customization(conn: asyncpg.Connection, actor: Identity, username: str) -> None:
+async def delete_customization(
+    conn: asyncpg.Connection, actor: Identity, username: str, *, read_models: ReadModelUpdates
+) -> None:
     """Delete the customization with its configuration and accesses: its keys stop working now."""
     require_owner(actor, username)
 
@@ -311,4 +316,4 @@ async def delete_customization(conn: asyncpg.Connection, actor: Identity, userna
             raise NotFound("No customization for this user")
         await _discard_leftovers(conn, username)
 
-    await in_transaction(conn, work)
+    await in_transaction(conn, work, read_models)

@@ -21,6 +21,7 @@ from commands import accesses, admin, customization_info, customizations
 from commands.accesses import Access, NewAccess
 from commands.admin import Reconciled, RebuildRequested, SyncRequest
 from commands.bodies import body_operation, decode_body
+from commands.common import ReadModelUpdates
 from commands.customization_fields import CustomizationFields
 from commands.customization_info import CustomizationInfo
 from commands.customizations import Customization
@@ -32,6 +33,11 @@ from schedulesy.services import ServicesDep
 
 # ---------------------------------------------------------------------------------------------
 # OpenAPI: the error answers and the bodies, which Litestar cannot see
+
+
+def read_models_of(request: Request) -> ReadModelUpdates:
+    """The process's read models (built by the app's lifespan), which a command updates inline."""
+    return request.app.state.read_models  # type: ignore[no-any-return]
 
 
 def _error(description: str) -> ResponseSpec:
@@ -102,7 +108,9 @@ class LegacyCustomizationController(Controller):
     ) -> Customization:
         fields = await decode_body(request, CustomizationFields)
         async with services.pool.acquire() as conn:
-            return await customizations.create_customization(conn, identity, fields, zone=services.settings.zone)
+            return await customizations.create_customization(
+                conn, identity, fields, zone=services.settings.zone, read_models=read_models_of(request)
+            )
 
     @get(
         "/customization/{name:str}",
@@ -144,10 +152,12 @@ class LegacyCustomizationController(Controller):
         description="Delete a customization with its settings and accesses (owner or superuser)." + _LOGIN_PATH,
         responses=errors(r404=NO_CUSTOMIZATION),
     )
-    async def delete_customization(self, name: FromPath[str], identity: IdentityDep, services: ServicesDep) -> None:
+    async def delete_customization(
+        self, name: FromPath[str], request: Request, identity: IdentityDep, services: ServicesDep
+    ) -> None:
         username = strip_json_suffix(name)
         async with services.pool.acquire() as conn:
-            await customizations.delete_customization(conn, identity, username)
+            await customizations.delete_customization(conn, identity, username, read_models=read_models_of(request))
 
     @staticmethod
     async def _update(
@@ -157,7 +167,8 @@ class LegacyCustomizationController(Controller):
         fields = await decode_body(request, CustomizationFields)
         async with services.pool.acquire() as conn:
             return await customizations.update_customization(
-                conn, identity, username, fields, zone=services.settings.zone, replace=replace
+                conn, identity, username, fields, zone=services.settings.zone, replace=replace,
+                read_models=read_models_of(request),
             )
 
 
@@ -174,10 +185,12 @@ class AccessController(Controller):
         responses=errors(r404=NO_CUSTOMIZATION),
     )
     async def list_accesses(
-        self, username: FromPath[str], identity: IdentityDep, services: ServicesDep
+        self, username: FromPath[str], request: Request, identity: IdentityDep, services: ServicesDep
     ) -> list[Access]:
         async with services.pool.acquire() as conn:
-            return await accesses.list_accesses(conn, identity, username, zone=services.settings.zone)
+            return await accesses.list_accesses(
+                conn, identity, username, zone=services.settings.zone, read_models=read_models_of(request)
+            )
 
     @post(
         "/uuid.json",
@@ -191,7 +204,9 @@ class AccessController(Controller):
     ) -> Access:
         new = await decode_body(request, NewAccess)
         async with services.pool.acquire() as conn:
-            return await accesses.create_access(conn, identity, username, new, zone=services.settings.zone)
+            return await accesses.create_access(
+                conn, identity, username, new, zone=services.settings.zone, read_models=read_models_of(request)
+            )
 
     @delete(
         "/uuid/{key_name:str}",
@@ -201,11 +216,12 @@ class AccessController(Controller):
         responses=errors(r404=_error("Not Found: no such customization or access, or no `.json` suffix.")),
     )
     async def delete_access(
-        self, username: FromPath[str], key_name: FromPath[str], identity: IdentityDep, services: ServicesDep
+        self, username: FromPath[str], key_name: FromPath[str], request: Request, identity: IdentityDep,
+        services: ServicesDep,
     ) -> None:
         key = strip_json_suffix(key_name)
         async with services.pool.acquire() as conn:
-            await accesses.delete_access(conn, identity, username, key)
+            await accesses.delete_access(conn, identity, username, key, read_models=read_models_of(request))
 
 
 class InfoController(Controller):
@@ -260,7 +276,7 @@ class AdminController(Controller):
         admin.require_superuser(identity)
         await decode_body(request, _NoOptions, empty=_NoOptions())
         async with services.pool.acquire() as conn:
-            return await admin.request_rebuild(conn, identity)
+            return await admin.request_rebuild(conn, identity, read_models_of(request))
 
     @post(
         "/reconcile",
@@ -273,7 +289,7 @@ class AdminController(Controller):
         admin.require_superuser(identity)
         await decode_body(request, _NoOptions, empty=_NoOptions())
         async with services.pool.acquire() as conn:
-            return await admin.reconcile(conn, identity)
+            return await admin.reconcile(conn, identity, read_models_of(request))
 
 
 route_handlers: list[ControllerRouterHandler] = [

@@ -12,8 +12,11 @@ Ids are checked here before anything is looked up: a malformed one is "not found
 Redis or Postgres round trip, and never takes memory.
 
 A user (or an access key) names a selection, whose calendar and feed are documents shared by
-everyone who made that selection: a calendar is read user → selection → calendar, one key (and
-one copy) at a time.
+everyone who made that selection: a calendar is read user → selection → calendar, one key at a
+time. The user and access documents are always read from Redis, never from a copy: they are what
+a command changes, and its author's next read — through any process — must see the change
+(docs/architecture.md §3.8). A calendar's key names its selection, so a copy of it is right for
+whoever reads it.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from collections.abc import Awaitable, Callable, Collection
 from projections.builders.document import StoredDocument
 from projections.builders.selections import AccessGrant, UserSelection, decode_access, decode_user
 from projections.readmodels import ReadModels
-from projections.readmodels.store import REDIS_DOWN
+from projections.readmodels.store import GONE, REDIS_DOWN, Gone
 from queries.localcache import LocalCopies
 from schedulesy.keys import Keys, canonical_access_key
 
@@ -32,19 +35,21 @@ MAX_USERNAME = 32
 MAX_RESOURCE_ID = 25
 MAX_EMAIL = 254
 SMALL_VALUE_BYTES = 512
-"""What a copy costs besides its bodies (and what a user's selection or an access grant costs)."""
+"""What a copy costs besides its bodies."""
 
 Selection = UserSelection | AccessGrant
 Load = Callable[[], Awaitable[StoredDocument | None]]
 
 
 def tracked_prefixes(keys: Keys) -> tuple[str, ...]:
-    """The key families :class:`Reads` copies — not the ICS fragments, by far the most written
-    keys, whose invalidations nobody here would use."""
+    """The key families :class:`Reads` copies. Not the user and access documents: a command
+    rewrites them right before it answers, and a copy in another process could outlive that
+    answer by the time the invalidation takes to arrive (read-your-writes, revocation); not the
+    ICS fragments, by far the most written keys, whose invalidations nobody here would use."""
     families = keys.families
     return (
         families.resource_node, families.resource_events, families.resource_public_events,
-        families.instructor_email, families.user, families.access, families.calendar, families.ics,
+        families.instructor_email, families.calendar, families.ics,
     )
 
 
@@ -89,13 +94,8 @@ class Reads:
         """The user's normalised selection and its hash; None when the user has no legacy row."""
         if not _valid_username(username):
             return None
-        key = self.keys.user(username)
-
-        async def load() -> UserSelection | None:
-            document = await self._read_through(key, lambda: self.models.on_demand.user(username))
-            return None if document is None else decode_user(document.body)
-
-        return await self.copies.get(key, load, _small)
+        document = await self._read_through(self.keys.user(username), lambda: self.models.on_demand.user(username))
+        return None if document is None else decode_user(document.body)
 
     async def access_grant(self, key: str) -> AccessGrant | None:
         """Whose timetable an access key opens; None when the key is malformed, revoked, or its
@@ -103,13 +103,9 @@ class Reads:
         canonical = canonical_access_key(key)
         if canonical is None:
             return None
-        redis_key = self.keys.access(canonical)
-
-        async def load() -> AccessGrant | None:
-            document = await self._read_through(redis_key, lambda: self.models.on_demand.access(canonical))
-            return None if document is None else decode_access(document.body)
-
-        return await self.copies.get(redis_key, load, _small)
+        key = self.keys.access(canonical)
+        document = await self._read_through(key, lambda: self.models.on_demand.access(canonical))
+        return None if document is None else decode_access(document.body)
 
     async def selection_calendar(self, selection: Selection) -> StoredDocument:
         """The merged calendar of a selection (docs/compatibility.md §3.5): status 200, or 413 with the
@@ -138,9 +134,11 @@ class Reads:
         return await self.copies.get(key, lambda: self._read_through(key, build), _document_size)
 
     async def _read_through(self, key: str, build: Load) -> StoredDocument | None:
-        document = await self._read(key)
-        if document is not None:
-            return document
+        found = await self._read(key)
+        if isinstance(found, StoredDocument):
+            return found
+        if found is GONE:
+            return None
         task = self._inflight.get(key)
         if task is None:
             task = asyncio.ensure_future(build())
@@ -155,7 +153,7 @@ class Reads:
         if not task.cancelled():
             task.exception()  # retrieved: no "never retrieved" warning when every caller left
 
-    async def _read(self, key: str) -> StoredDocument | None:
+    async def _read(self, key: str) -> StoredDocument | Gone | None:
         switch = self.models.switch
         if not switch.usable():
             return None
@@ -178,7 +176,3 @@ def _document_size(document: StoredDocument | None) -> int:
     if document is None:
         return SMALL_VALUE_BYTES
     return len(document.body) + len(document.gzip_body or b"") + SMALL_VALUE_BYTES
-
-
-def _small(_: object) -> int:
-    return SMALL_VALUE_BYTES

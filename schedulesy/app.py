@@ -41,8 +41,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         """Every per-process object, built (and started) here before the first request, stopped
         after the last: nothing is created lazily by a request."""
         async with open_services(settings) as services:
-            async with open_query_state(services, ReadModels(services)) as queries:
+            models = ReadModels(services)
+            async with open_query_state(services, models) as queries:
                 app.state.services = services
+                app.state.read_models = models
                 app.state.verified_tokens = VerifiedTokens(settings)
                 app.state.queries = queries
                 yield

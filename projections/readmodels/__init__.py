@@ -21,7 +21,7 @@ The package, by job:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Set
+from collections.abc import Callable, Collection, Mapping, Set
 
 import structlog
 
@@ -63,11 +63,16 @@ class ReadModels:
         """Rebuild every read model affected by ``changes`` (topic → keys); idempotent."""
         if changes.get("rebuild"):
             return await self.rebuild_all()
-        writes = Writes()
-        async with snapshot(self.services.pool) as conn:
-            batch = Batch(conn, self.settings.zone)
+        async with snapshot(self.services.pool) as taken:
+            batch = Batch(taken.conn, self.settings.zone)
+            writes = Writes(taken.stamp)
             await self.documents.build_changes(batch, await plan_changes(batch, changes), writes)
         return await self.store.write(writes)
+
+    async def revoke(self, access_keys: Collection[str]) -> None:
+        """Make these access keys dead for good before the transaction deleting them commits
+        (:meth:`DocumentStore.revoke`); raises when Redis cannot be told."""
+        await self.store.revoke(access_keys)
 
     async def rebuild_all(self, progress: Callable[[int, int], None] | None = None) -> ApplyReport:
         """Rebuild every read model from Postgres (``schedulesy rebuild``), then drop stale keys.
@@ -85,7 +90,8 @@ class ReadModels:
             phases[name] = round(now - clock, 1)
             clock = now
 
-        async with snapshot(self.services.pool) as conn:
+        async with snapshot(self.services.pool) as taken:
+            conn, stamp = taken
             batch = Batch(conn, self.settings.zone)
             await batch.load_everything()
             users = await loaders.fetch_all_users(conn)
@@ -109,7 +115,7 @@ class ReadModels:
 
         keys, documents = self.keys, self.documents
         for ext_ids in chunks(resources, WRITE_CHUNK):
-            writes = Writes()
+            writes = Writes(stamp)
             for ext_id in ext_ids:
                 writes.set(keys.resource_node(ext_id), documents.node(batch, ext_id))
                 full, public = documents.events_documents(batch, ext_id) or (None, None)
@@ -118,17 +124,17 @@ class ReadModels:
             await flush(writes)
         lap("resources")
         for some_selections in chunks(selections, REBUILD_SELECTION_CHUNK):
-            writes = Writes()
+            writes = Writes(stamp)
             await documents.build_selections(batch, some_selections, writes)
             await flush(writes)
         lap("selections")
         for some_users in chunks(users.values(), WRITE_CHUNK):
-            writes = Writes()
+            writes = Writes(stamp)
             for user in some_users:
                 writes.set(keys.user(user.username), selection_builder.build_user(user))
             await flush(writes)
         for some_accesses in chunks(accesses, WRITE_CHUNK):
-            writes = Writes()
+            writes = Writes(stamp)
             for access in some_accesses:
                 owner = users[access.username]
                 writes.set(keys.access(access.key), selection_builder.build_access(access, owner))

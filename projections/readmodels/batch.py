@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import NamedTuple
 
 import asyncpg
 
@@ -20,15 +21,48 @@ from projections.loaders import Connection
 from projections.rows import UNKNOWN_CLASSROOM, Classroom, EventRow, ResourceRow, classroom_of
 
 
+class Stamp(NamedTuple):
+    """Where a build's snapshot stands in time, so that an older build never overwrites a newer one.
+
+    ``xmax`` is the snapshot's xmax (one past the newest finished transaction: it never decreases
+    from one snapshot to the next) and ``running`` the transactions still in progress below it. A
+    later snapshot has a larger xmax, or the same xmax and no more running transactions (any
+    transaction started since has an id at or above xmax). So comparing (xmax, -running) orders
+    snapshots as they were taken, and equal stamps see exactly the same data.
+    """
+
+    xmax: int
+    running: int
+
+    def newer_than(self, other: Stamp) -> bool:
+        return (self.xmax, -self.running) > (other.xmax, -other.running)
+
+
+REVOKED = Stamp(2**52, 0)
+"""The stamp of a revoked access key's tombstone: newer than any build (keys are never reused)."""
+
+_STAMP = """
+SELECT pg_snapshot_xmax(s)::text::bigint AS xmax, (SELECT count(*) FROM pg_snapshot_xip(s))::int AS running
+FROM pg_current_snapshot() AS s
+"""
+
+
+class Snapshot(NamedTuple):
+    conn: Connection
+    stamp: Stamp
+
+
 @contextlib.asynccontextmanager
-async def snapshot(pool: asyncpg.Pool) -> AsyncIterator[Connection]:
+async def snapshot(pool: asyncpg.Pool) -> AsyncIterator[Snapshot]:
     """A connection in a read-only, repeatable-read transaction: every query of one build
-    sees the same data. JIT is off: its compilation (~250 ms) dwarfs these short queries,
-    whose row estimates over ``= ANY($1)`` would otherwise trigger it."""
+    sees the same data, and :class:`Stamp` says how recent that data is. JIT is off: its
+    compilation (~250 ms) dwarfs these short queries, whose row estimates over ``= ANY($1)``
+    would otherwise trigger it."""
     async with pool.acquire() as conn:
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             await conn.execute("SET LOCAL jit = off")
-            yield conn
+            row = await conn.fetchrow(_STAMP)
+            yield Snapshot(conn, Stamp(row["xmax"], row["running"]))
 
 
 class EventStore:

@@ -1,11 +1,11 @@
-"""One read model built from Postgres now, and stored unless the projector got there first.
+"""One read model built from Postgres now, and stored unless a newer build got there first.
 
 What a read-through miss calls (``queries/reads.py``): the document is built by the projector's
 own code (:class:`Documents`) from one snapshot, so it is the document the projector would write.
-It is stored only where nothing is yet — what the projector wrote meanwhile is newer than this
-build's snapshot. Concurrent misses in several processes make one build: a short Redis lock, the
-others wait a little for its result. Redis down (:class:`RedisSwitch`): built from Postgres
-anyway, slower, never an error.
+It is stored unless Redis meanwhile got a build from a newer snapshot; nothing to build (an unknown
+id) is remembered briefly as a tombstone. Concurrent misses in several processes make one build:
+a short Redis lock, the others wait a little for its result. Redis down (:class:`RedisSwitch`):
+built from Postgres anyway, slower, never an error.
 
 Callers pass ids they have checked (the query side's input checks); keys are derived here.
 """
@@ -22,7 +22,7 @@ from projections import loaders
 from projections.builders import resources as resource_builder
 from projections.builders import selections as selection_builder
 from projections.builders.document import Built, StoredDocument
-from projections.readmodels.batch import Batch, snapshot
+from projections.readmodels.batch import Batch, Stamp, snapshot
 from projections.readmodels.documents import Documents
 from projections.readmodels.store import EMAIL_TTL, REDIS_DOWN, DocumentStore, RedisSwitch
 from schedulesy.keys import Keys, normalise_selection, selection_hash
@@ -145,33 +145,45 @@ class OnDemand:
                 if not locked:  # another process builds it: wait a little for its result
                     for _ in range(BUILD_WAIT_STEPS):
                         await asyncio.sleep(BUILD_WAIT_SECONDS)
-                        if (document := await self.store.read(key)) is not None:
-                            return document
+                        found = await self.store.read(key)
+                        if isinstance(found, StoredDocument):
+                            return found
+                        if found is not None:
+                            return None  # it found nothing either
                         if not await self.store.build_locked(key):
                             break  # it finished without storing anything (e.g. no such user)
             except REDIS_DOWN:
                 self.switch.failed()
         try:
-            async with snapshot(self.pool) as conn:
-                built = await build(Batch(conn, self.zone))
+            async with snapshot(self.pool) as taken:
+                built = await build(Batch(taken.conn, self.zone))
             if built is None:
+                await self._remember_missing(key, taken.stamp)
                 return None
             now = self.store.now()
             if len(built.body) > THREAD_GZIP_BYTES:  # zlib releases the GIL: other requests go on
                 document = await asyncio.to_thread(built.stored, now)
             else:
                 document = built.stored(now)
-            await self._store_if_absent(key, document, built.version, ttl)
+            await self._store(key, document, built.version, taken.stamp, ttl)
             return document
         finally:
             if locked:
                 await self._unlock(key)
 
-    async def _store_if_absent(self, key: str, document: StoredDocument, version: str, ttl: int | None) -> None:
+    async def _store(self, key: str, document: StoredDocument, version: str, stamp: Stamp, ttl: int | None) -> None:
         if not self.switch.usable():
             return
         try:
-            await self.store.put_if_absent(key, document, version, ttl)
+            await self.store.put(key, document, version, stamp, ttl)
+        except REDIS_DOWN:
+            self.switch.failed()
+
+    async def _remember_missing(self, key: str, stamp: Stamp) -> None:
+        if not self.switch.usable():
+            return
+        try:
+            await self.store.mark_missing(key, stamp)
         except REDIS_DOWN:
             self.switch.failed()
 

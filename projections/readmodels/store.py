@@ -1,10 +1,14 @@
 """How read models are kept in Redis: the only code that writes them there.
 
-Each document is a Redis hash ``{"d": <msgpack StoredDocument>, "v": <version>}``. The projector
-compares versions before writing, so an unchanged document is not rewritten and keeps its ETag and
-Last-Modified. A read-through build is stored only where nothing is yet (what the projector wrote
-meanwhile is newer than that build's snapshot). Every operation touches one key (Redis Cluster
-friendly).
+Each document is a Redis hash ``{"d": <msgpack StoredDocument>, "v": <version>, "x", "r": <stamp>}``;
+a document known to be gone is a *tombstone* ``{"g": 1, "x", "r"}`` that expires. Every write is
+one Lua call that compares stamps (:class:`~projections.readmodels.batch.Stamp`, where the build's
+snapshot stands in time): whoever writes a key — the projector, a read-through, a command right
+after its commit — an older build never overwrites a newer one, so a read model never goes back in
+time, whatever the order in which concurrent builds finish. An unchanged version only renews the
+stamp, so the document keeps its ETag and Last-Modified. A tombstone answers "not found" without a
+build; a revoked access key's tombstone carries :data:`~projections.readmodels.batch.REVOKED`, which
+no build can overwrite. Every operation touches one key (Redis Cluster friendly).
 
 Redis connection failures reach the caller (:data:`REDIS_DOWN`): the projector retries its batch,
 the read side flips its :class:`RedisSwitch` and answers from Postgres.
@@ -14,8 +18,8 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Iterable, Iterator, Set
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Iterator, Sequence, Set
+from typing import Final, TypeVar
 
 import msgspec
 import structlog
@@ -25,6 +29,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from projections.builders.document import Built, StoredDocument, from_wire, to_wire
+from projections.readmodels.batch import REVOKED, Stamp
 from schedulesy.keys import Keys
 
 log = structlog.get_logger(__name__)
@@ -38,16 +43,67 @@ REDIS_RETRY_AFTER = 5.0
 WRITE_CHUNK = 500
 EMAIL_TTL = 3600
 """Instructor-by-email answers: an email that moves to another resource is picked up within this."""
-IDENTITY_READ_THROUGH_TTL = 300
-"""User and access documents stored by a read-through expire after this (the projector's copies
-do not): a build that read a row just before it was deleted (a revoked key) cannot outlive it long."""
+TOMBSTONE_TTL = 24 * 3600
+"""A deleted document's tombstone: far longer than any build that could still bring it back."""
+NOT_FOUND_TTL = 30
+"""What a read-through found missing (an unknown key) is remembered this long: a guess costs Postgres
+once, not at every request. A creation is written over it at once (its stamp is newer)."""
 BUILD_LOCK_MS = 10_000
-PUT_IF_ABSENT = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'd', ARGV[1], 'v', ARGV[2])
-if tonumber(ARGV[3]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
-return 1
+
+WRITE_IF_NEWER = """
+local held = redis.call('HMGET', KEYS[1], 'x', 'r', 'v', 'g')
+local xmax, running = tonumber(ARGV[1]), tonumber(ARGV[2])
+if held[1] then
+  local held_xmax, held_running = tonumber(held[1]), tonumber(held[2])
+  if held_xmax > xmax or (held_xmax == xmax and held_running < running) then return 0 end
+end
+local result
+if ARGV[3] == '' then
+  if held[4] then
+    result = 2
+  else
+    if redis.call('EXISTS', KEYS[1]) == 1 then result = 4 else result = 5 end
+    redis.call('DEL', KEYS[1])
+    redis.call('HSET', KEYS[1], 'g', '1')
+  end
+elseif held[3] == ARGV[3] then
+  result = 2
+elseif ARGV[4] == '' then
+  return 3
+else
+  if held[4] then redis.call('DEL', KEYS[1]) end
+  redis.call('HSET', KEYS[1], 'd', ARGV[4], 'v', ARGV[3])
+  result = 1
+end
+redis.call('HSET', KEYS[1], 'x', ARGV[1], 'r', ARGV[2])
+if tonumber(ARGV[5]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[5]) else redis.call('PERSIST', KEYS[1]) end
+return result
 """
+"""KEYS[1]: the document. ARGV: the build's stamp (xmax, running); its version ('' writes a
+tombstone); the encoded document ('' to only confirm an unchanged version); a ttl (0: none).
+Answers one of the ``_`` codes below."""
+
+_OLDER: Final = 0
+"""Redis holds a newer build: nothing done."""
+_WRITTEN: Final = 1
+_UNCHANGED: Final = 2
+"""Same version (or already a tombstone): only the stamp and the ttl renewed."""
+_NEEDS_BODY: Final = 3
+"""The version differs and no document was sent: send it."""
+_BURIED: Final = 4
+"""A tombstone replaced a document."""
+_TOMBSTONE: Final = 5
+"""A tombstone where nothing was."""
+
+
+class Gone:
+    """What :meth:`DocumentStore.read` answers for a tombstone: known not to exist."""
+
+    def __repr__(self) -> str:
+        return "GONE"
+
+
+GONE: Final = Gone()
 
 
 def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -62,17 +118,31 @@ class ApplyReport(msgspec.Struct):
     documents_written: int = 0
     documents_deleted: int = 0
     documents_unchanged: int = 0
+    documents_superseded: int = 0
+    """Not written: Redis already held a build from a newer snapshot."""
 
     def add(self, other: ApplyReport) -> None:
         self.documents_written += other.documents_written
         self.documents_deleted += other.documents_deleted
         self.documents_unchanged += other.documents_unchanged
+        self.documents_superseded += other.documents_superseded
+
+    def count(self, answer: int) -> None:
+        if answer == _WRITTEN:
+            self.documents_written += 1
+        elif answer == _BURIED:
+            self.documents_deleted += 1
+        elif answer == _OLDER:
+            self.documents_superseded += 1
+        else:
+            self.documents_unchanged += 1
 
 
 class Writes:
-    """Documents to put and keys to delete, gathered while a batch is built."""
+    """Documents to put and keys to delete, gathered while a batch built from one snapshot."""
 
-    def __init__(self) -> None:
+    def __init__(self, stamp: Stamp) -> None:
+        self.stamp = stamp
         self.put: dict[str, Built] = {}
         self.ttl: dict[str, int] = {}
         self.delete: set[str] = set()
@@ -117,9 +187,8 @@ class DocumentStore:
         self.redis = redis
         self.keys = keys
         self.clock = clock
-        self._put_if_absent = redis.register_script(PUT_IF_ABSENT)
+        self._write_if_newer = redis.register_script(WRITE_IF_NEWER)
         families = keys.families
-        self._identity_families = (families.user, families.access)
         self._rebuilt_families = (
             families.resource_node, families.resource_events, families.resource_public_events,
             families.calendar, families.ics, families.user, families.access,
@@ -129,13 +198,16 @@ class DocumentStore:
     def now(self) -> int:
         return int(self.clock())
 
-    async def read(self, key: str) -> StoredDocument | None:
-        """The stored document; None when absent or not one of ours (the projector replaces it)."""
+    async def read(self, key: str) -> StoredDocument | Gone | None:
+        """The stored document, :data:`GONE` for a tombstone, None when absent (or not one of ours:
+        the projector replaces it)."""
         try:
-            data = await self.redis.hget(key, "d")
+            data, gone = await self.redis.hmget(key, ["d", "g"])
         except ResponseError:  # a key of another shape
             return None
-        if not isinstance(data, bytes):  # absent
+        if gone is not None:
+            return GONE
+        if not isinstance(data, bytes):
             return None
         try:
             return from_wire(data)
@@ -143,55 +215,65 @@ class DocumentStore:
             return None
 
     async def write(self, writes: Writes) -> ApplyReport:
-        """Write changed documents and delete gone ones, one key per command, in pipelines."""
+        """Write a batch's documents and tombstones, each unless Redis holds a newer build.
+
+        Per chunk, a first round confirms the unchanged documents; only the changed ones are then
+        encoded (compressed) and sent."""
         report = ApplyReport()
+        stamp = writes.stamp
         for chunk in chunks(writes.put.items(), WRITE_CHUNK):
-            pipe = self.redis.pipeline(transaction=False)
-            for key, _ in chunk:
-                pipe.hget(key, "v")
-            stored_versions = await pipe.execute(raise_on_error=False)
+            probes = [(key, built.version, b"", writes.ttl.get(key, 0)) for key, built in chunk]
+            answers = await self._run(stamp, probes)
             now = self.now()
-            pipe = self.redis.pipeline(transaction=False)
-            for (key, built), stored in zip(chunk, stored_versions, strict=True):
-                version = built.version
-                ttl = writes.ttl.get(key)
-                if isinstance(stored, ResponseError):  # not one of our hashes (WRONGTYPE): replace it
-                    log.warning("read_model_key_replaced", key=key, error=str(stored))
-                    pipe.delete(key)
-                    stored = None
-                elif isinstance(stored, Exception):
-                    raise stored
-                if stored is not None and stored.decode() == version:
-                    report.documents_unchanged += 1
-                    if ttl:
-                        pipe.expire(key, ttl)
-                    elif key.startswith(self._identity_families):
-                        pipe.persist(key)  # confirmed from a fresh snapshot: keep it for good
-                    continue
-                pipe.hset(key, mapping={"d": to_wire(built.stored(now)), "v": version})
-                if ttl:
-                    pipe.expire(key, ttl)
-                elif key.startswith(self._identity_families):
-                    pipe.persist(key)
-                report.documents_written += 1
-            await pipe.execute()
+            changed = [
+                (key, built.version, to_wire(built.stored(now)), writes.ttl.get(key, 0))
+                for (key, built), answer in zip(chunk, answers, strict=True) if answer == _NEEDS_BODY
+            ]
+            for answer in answers:
+                if answer != _NEEDS_BODY:
+                    report.count(answer)
+            for answer in await self._run(stamp, changed):
+                report.count(answer)
         for gone in chunks(sorted(writes.delete), WRITE_CHUNK):
-            pipe = self.redis.pipeline(transaction=False)
-            for key in gone:
-                pipe.delete(key)
-            report.documents_deleted += sum(await pipe.execute())
+            for answer in await self._run(stamp, [(key, "", b"", TOMBSTONE_TTL) for key in gone]):
+                report.count(answer)
         return report
 
-    async def put_if_absent(self, key: str, document: StoredDocument, version: str, ttl: int | None) -> bool:
-        """Store a read-through build unless the key exists: what the projector wrote meanwhile
-        is newer than this build's snapshot."""
-        if ttl is None and key.startswith(self._identity_families):
-            ttl = IDENTITY_READ_THROUGH_TTL
-        try:
-            stored = await self._put_if_absent(keys=[key], args=[to_wire(document), version, ttl or 0])
-        except ResponseError:
-            return False  # a key of another shape: the projector replaces it
-        return bool(stored)
+    async def put(self, key: str, document: StoredDocument, version: str, stamp: Stamp, ttl: int | None) -> bool:
+        """Store a read-through build unless Redis holds a newer one; True when it was written."""
+        [answer] = await self._run(stamp, [(key, version, to_wire(document), ttl or 0)])
+        return answer == _WRITTEN
+
+    async def mark_missing(self, key: str, stamp: Stamp) -> None:
+        """A read-through found nothing to build: remember it briefly (unless something newer is there)."""
+        await self._run(stamp, [(key, "", b"", NOT_FOUND_TTL)])
+
+    async def revoke(self, access_keys: Iterable[str]) -> None:
+        """Tombstones no build can overwrite, for access keys deleted by a transaction that has not
+        committed yet: once it commits, no process can serve a grant of theirs again."""
+        keys = [self.keys.access(key) for key in access_keys]
+        for chunk in chunks(keys, WRITE_CHUNK):
+            await self._run(REVOKED, [(key, "", b"", TOMBSTONE_TTL) for key in chunk])
+
+    async def _run(self, stamp: Stamp, calls: Sequence[tuple[str, str, bytes, int]]) -> list[int]:
+        """One script call per (key, version, document, ttl), pipelined; a key of another shape
+        (WRONGTYPE) is replaced."""
+        if not calls:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for key, version, wire, ttl in calls:
+            await self._write_if_newer(keys=[key], args=[stamp.xmax, stamp.running, version, wire, ttl], client=pipe)
+        answers = await pipe.execute(raise_on_error=False)
+        results: list[int] = []
+        for (key, version, wire, ttl), answer in zip(calls, answers, strict=True):
+            if isinstance(answer, ResponseError) and "WRONGTYPE" in str(answer):
+                log.warning("read_model_key_replaced", key=key, error=str(answer))
+                await self.redis.delete(key)
+                answer = await self._write_if_newer(keys=[key], args=[stamp.xmax, stamp.running, version, wire, ttl])
+            elif isinstance(answer, Exception):
+                raise answer
+            results.append(int(answer))
+        return results
 
     async def delete_stale(self, written: Set[str]) -> int:
         """After a full rebuild: delete our documents it did not write (under our prefix only)."""

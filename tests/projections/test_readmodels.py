@@ -10,6 +10,9 @@ import msgspec
 import pytest
 
 from projections.readmodels import ReadModels
+from projections.builders.document import StoredDocument
+from projections.readmodels.batch import Stamp, snapshot
+from projections.readmodels.store import GONE, NOT_FOUND_TTL, TOMBSTONE_TTL
 from queries.reads import Reads
 from schedulesy.keys import Keys, selection_hash
 from schedulesy.services import Services
@@ -125,9 +128,9 @@ async def test_deleted_resource_loses_its_documents(models: ReadModels, reads: R
     await models.services.pool.execute("DELETE FROM schedulesy.resource WHERE ext_id = '1617'")
     report = await models.apply({"resource": {"1617"}})
     assert report.documents_deleted == 3
-    assert await redis.exists(
-        keys.resource_node("1617"), keys.resource_events("1617"), keys.resource_public_events("1617")
-    ) == 0
+    for key in (keys.resource_node("1617"), keys.resource_events("1617"), keys.resource_public_events("1617")):
+        assert await models.store.read(key) is GONE  # a tombstone: no older build can bring it back
+        assert 0 < await redis.ttl(key) <= TOMBSTONE_TTL
     assert await reads.resource_node("1617") is None
 
 
@@ -140,7 +143,7 @@ async def test_revoked_access_and_deleted_user_disappear(models: ReadModels, rea
     await pool.execute("DELETE FROM schedulesy.access WHERE key = $1::uuid", key)
     await pool.execute("DELETE FROM public.w_edtperso WHERE uid = 'jdupont'")
     await models.apply({"access": {key}, "user": {"jdupont"}})
-    assert await redis.exists(keys.access(key), keys.user("jdupont")) == 0
+    assert [await models.store.read(k) for k in (keys.access(key), keys.user("jdupont"))] == [GONE, GONE]
     assert await access_feed(reads, key) is None
     assert await reads.user_calendar("jdupont") is None
 
@@ -158,9 +161,9 @@ async def test_an_access_whose_owner_loses_their_legacy_row_is_not_found(models:
     assert await redis.exists(keys.access(key)) == 1
     await pool.execute("DELETE FROM public.w_edtperso WHERE uid = 'jdupont'")
     await models.apply({"user": {"jdupont"}})  # only the user topic: the access row did not change
-    assert await redis.exists(keys.access(key)) == 0
+    assert await models.store.read(keys.access(key)) is GONE
     assert await access_reads(reads, key) == [None, None, None]
-    assert await redis.exists(keys.access(key)) == 0  # the read-through stored nothing either
+    assert await models.store.read(keys.access(key)) is GONE  # the read-through stored no grant either
 
 
 async def test_an_access_change_for_an_owner_without_legacy_row_deletes_its_document(
@@ -170,7 +173,7 @@ async def test_an_access_change_for_an_owner_without_legacy_row_deletes_its_docu
     key = await insert_access(pool, "nobody")
     await redis.hset(keys.access(key), mapping={"d": b"stale", "v": "stale"})
     report = await models.apply({"access": {key}})
-    assert report.documents_deleted == 1 and await redis.exists(keys.access(key)) == 0
+    assert report.documents_deleted == 1 and await models.store.read(keys.access(key)) is GONE
     assert await access_reads(reads, key) == [None, None, None]
 
 
@@ -179,7 +182,9 @@ async def test_an_access_of_an_owner_without_legacy_row_is_not_found_on_read_thr
 ) -> None:
     key = await insert_access(models.services.pool, "nobody")
     assert await access_reads(reads, key) == [None, None, None]
-    assert await models.services.redis.exists(models.keys.access(key)) == 0
+    # remembered as not found for a short while: the next guess costs no Postgres query
+    assert await models.store.read(models.keys.access(key)) is GONE
+    assert 0 < await models.services.redis.ttl(models.keys.access(key)) <= NOT_FOUND_TTL
 
 
 async def test_a_rebuild_drops_the_access_of_an_owner_without_legacy_row(models: ReadModels, reads: Reads) -> None:
@@ -283,26 +288,38 @@ async def test_a_key_of_another_shape_is_replaced_not_fatal(models: ReadModels, 
     assert await redis.type(keys.resource_node("6000")) == b"hash"
 
 
-async def test_a_read_through_never_overwrites_what_the_projector_wrote(models: ReadModels, reads: Reads) -> None:
+async def test_a_build_from_an_older_snapshot_never_overwrites_a_newer_one(models: ReadModels, reads: Reads) -> None:
     keys = models.keys
     await models.rebuild_all()
     fresh = await models.store.read(keys.resource_node(ROOM))
+    assert isinstance(fresh, StoredDocument)
     stale = msgspec.structs.replace(fresh, body=b'{"stale": true}')
-    assert await models.store.put_if_absent(keys.resource_node(ROOM), stale, "stale", None) is False
+    older = Stamp(1, 0)
+    assert await models.store.put(keys.resource_node(ROOM), stale, "stale", older, None) is False
     assert (await reads.resource_node(ROOM)).body == fresh.body
 
 
-async def test_a_revoked_access_rebuilt_from_an_older_snapshot_expires_soon(models: ReadModels, reads: Reads) -> None:
-    """A read-through that read the access just before its DELETE stores it after the projector's
-    DEL: such an identity document carries a short TTL, the projector's copies none."""
-    pool, redis, keys = models.services.pool, models.services.redis, models.keys
+async def test_a_revoked_access_built_from_an_older_snapshot_stays_revoked(models: ReadModels, reads: Reads) -> None:
+    """A read-through that read the access just before its DELETE finishes after the projector
+    wrote the tombstone: its older stamp loses, the key stays dead."""
+    pool, keys = models.services.pool, models.keys
     key = await insert_access(pool, "jdupont")
+    async with snapshot(pool) as before_delete:
+        pass
     assert await reads.access_grant(key) is not None  # built by read-through
-    assert 0 < await redis.ttl(keys.access(key)) <= 300
     stale = await models.store.read(keys.access(key))
-    await models.apply({"access": {key}})
-    assert await redis.ttl(keys.access(key)) == -1  # confirmed by the projector: kept
+    assert isinstance(stale, StoredDocument)
     await pool.execute("DELETE FROM schedulesy.access WHERE key = $1::uuid", key)
     await models.apply({"access": {key}})
-    assert await models.store.put_if_absent(keys.access(key), stale, "stale", None) is True
-    assert 0 < await redis.ttl(keys.access(key)) <= 300
+    assert await models.store.put(keys.access(key), stale, "stale", before_delete.stamp, None) is False
+    assert await reads.access_grant(key) is None
+
+
+async def test_later_snapshots_have_newer_stamps(models: ReadModels) -> None:
+    pool = models.services.pool
+    async with snapshot(pool) as first:
+        pass
+    await pool.execute("UPDATE public.w_edtperso SET ressources = ressources WHERE uid = 'jdupont'")
+    async with snapshot(pool) as later:
+        pass
+    assert later.stamp.newer_than(first.stamp) and not first.stamp.newer_than(later.stamp)

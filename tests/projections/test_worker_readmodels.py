@@ -74,12 +74,14 @@ async def test_a_revoked_access_disappears_from_redis_through_the_running_worker
     key = await insert_access(services.pool, "jdupont")
 
     async def access_stored(expected: bool) -> bool:
-        return bool(await services.redis.exists(services.keys.access(key))) == expected
+        stored = await services.redis.hexists(services.keys.access(key), "d")
+        return stored == expected
 
     await eventually(lambda: access_stored(True), "the access in Redis")
     await services.pool.execute("DELETE FROM schedulesy.access WHERE key = $1::uuid", key)
 
     await eventually(lambda: access_stored(False), "the access gone from Redis")
+    assert await services.redis.hexists(services.keys.access(key), "g")  # a tombstone
 
 
 async def test_schedulesy_rebuild_writes_the_read_models_and_checkpoints_so_the_worker_replays_nothing(
