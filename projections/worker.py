@@ -307,6 +307,7 @@ class Projector:
                 documents_written=report.documents_written,
                 documents_deleted=report.documents_deleted,
                 documents_unchanged=report.documents_unchanged,
+                documents_superseded=report.documents_superseded,
                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
                 lag_s=round((datetime.now(timezone.utc) - min(c.created_at for c in batch.changes)).total_seconds(), 3),
                 checkpoint_held=checkpoint is None or checkpoint != batch.changes[-1].position,

@@ -2,7 +2,7 @@
 projected into Redis by the real projector worker, read through the real API.
 
 ADE (simulator, HTTP) → sync → Postgres → change log → projector → Redis → API → "browser".
-Waits are guards against a hang (``eventually``), never timing assertions.
+No read waits for the projector: every read follows the write before it at once (read-your-writes).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from schedulesy.services import Services
 from tests.fixtures.ade import AdeSimulatorHandle
 from tests.fixtures.auth import TokenFactory, auth_header
 from tests.fixtures.projector import FAST, stop_task
-from tests.fixtures.waiting import GUARD_SECONDS, eventually
+from tests.fixtures.waiting import GUARD_SECONDS
 
 API = "https://testserver/api"
 SPA_ID = re.compile(r"(\d+)\.json")
@@ -90,12 +90,10 @@ async def test_the_front_ends_call_sequence_works_end_to_end(
     assert keys.status_code == 200, keys.text
     key = keys.json()[0]["key"]
 
-    # Schedule page before any selection: an events array, empty.
-    async def empty_calendar() -> bool:
-        response = await api.get("/api/calendar/etudiant.json", headers=user)
-        return response.status_code == 200 and response.json()["events"]["events"] == []
-
-    await eventually(empty_calendar, "the new user's empty calendar")
+    # Schedule page before any selection: an events array, empty (read right after the creation).
+    empty = await api.get("/api/calendar/etudiant.json", headers=user)
+    assert empty.status_code == 200, empty.text
+    assert empty.json()["events"]["events"] == []
 
     # Resource selector: the four roots, then lazy expansion to selectable groups.
     for category in CATEGORIES:
@@ -115,17 +113,12 @@ async def test_the_front_ends_call_sequence_works_end_to_end(
         assert node["id"] == ext_id and node["name"]
         assert node["genealogy"][0]["id"] == "trainee"
 
-    # The schedule page shows the selection's events once the projector has caught up.
+    # The schedule page shows the selection's events at once (the PATCH answered after they were built).
     expected = await pool.fetchval(
         "SELECT count(DISTINCT event_id) FROM schedulesy.timetable WHERE resource_ext_id = ANY($1::text[])", groups)
     assert expected > 0
-
-    async def calendar_has_events() -> bool:
-        response = await api.get("/api/calendar/etudiant.json", headers=user)
-        return response.status_code == 200 and len(response.json()["events"]["events"]) == expected
-
-    await eventually(calendar_has_events, "the calendar shows the selected groups' events")
     calendar = (await api.get("/api/calendar/etudiant.json", headers=user)).json()["events"]
+    assert len(calendar["events"]) == expected
     for event in calendar["events"]:
         assert isinstance(event["note"], str)
         for room in event.get("classrooms", []):
@@ -154,8 +147,5 @@ async def test_the_front_ends_call_sequence_works_end_to_end(
     revoked = await api.delete(f"/api/customization/etudiant/uuid/{key}.json", headers=user)
     assert revoked.status_code == 204, revoked.text
 
-    async def gone() -> bool:
-        return (await api.get(f"/api/timetable/{key}.ics")).status_code == 404
-
-    await eventually(gone, "the revoked key answers 404")
+    assert (await api.get(f"/api/timetable/{key}.ics")).status_code == 404  # dead the moment the DELETE answered
     assert (await api.get(f"/api/timetable/{spare.json()['key']}.ics")).status_code == 200
