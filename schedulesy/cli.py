@@ -8,9 +8,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 
 from schedulesy.settings import Settings, SettingsError, get_settings
+
+EXIT_UNAVAILABLE = 69
+"""sysexits' EX_UNAVAILABLE: a dependency (Postgres, Redis, ADE, a port) failed."""
 
 
 def _settings() -> Settings:
@@ -47,9 +51,22 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from granian.constants import Interfaces
+    from granian.log import LogLevels
     from granian.server import Server
 
-    _settings()  # validate before forking workers
+    from schedulesy import failures
+    from schedulesy.logging import granian_log_config
+
+    settings = _settings()  # validate before forking workers
+    failures.check_port_free(args.host, args.port)
+    asyncio.run(failures.check_postgres(settings.database_url))
+    try:
+        asyncio.run(failures.check_redis(settings.redis_url))
+    except failures.Unavailable as exc:  # not fatal: reads are answered from Postgres meanwhile
+        from schedulesy.logging import standalone_logger
+
+        standalone_logger(settings.log_format, settings.log_level).warning(
+            "serve.redis_unavailable", detail=str(exc), effect="reads come from Postgres until Redis answers")
     Server(
         "schedulesy.app:create_app",
         address=args.host,
@@ -58,6 +75,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         interface=Interfaces.ASGI,
         factory=True,
         log_access=False,
+        log_level=LogLevels(settings.log_level),
+        log_dictconfig=granian_log_config(settings.log_format),
     ).serve()
     return 0
 
@@ -70,6 +89,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     _configure_logs(settings)
 
     async def run() -> None:
+        await _check_stores(settings)
         tasks = [run_projector(settings)]
         if not args.no_poll:
             tasks.append(run_poller(settings))
@@ -84,10 +104,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     from commands.ade_sync.cli import run_sync_command
+    from schedulesy import failures
 
     settings = _settings()
     _configure_logs(settings)
-    return asyncio.run(run_sync_command(settings, force=args.force, full=args.full))
+
+    async def run() -> int:
+        await failures.check_postgres(settings.database_url)
+        await failures.check_ade(settings.ade_url, settings.ade_connect_timeout)
+        return await run_sync_command(settings, force=args.force, full=args.full)
+
+    return asyncio.run(run())
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
@@ -95,12 +122,27 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
     settings = _settings()
     _configure_logs(settings)
-    return asyncio.run(run_rebuild_command(settings))
+
+    async def run() -> int:
+        await _check_stores(settings)
+        return await run_rebuild_command(settings)
+
+    return asyncio.run(run())
+
+
+async def _check_stores(settings: Settings) -> None:
+    """Postgres and Redis answer: a command that needs both says so now, in one line."""
+    from schedulesy import failures
+
+    await failures.check_postgres(settings.database_url)
+    await failures.check_redis(settings.redis_url)
 
 
 def cmd_ade_simulator(args: argparse.Namespace) -> int:
+    from schedulesy import failures
     from schedulesy.adesim.server import serve
 
+    failures.check_port_free(args.host, args.port)
     serve(args.host, args.port, args.preset, args.seed, slot_minutes=args.slot_minutes)
     return 0
 
@@ -166,7 +208,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.handler(args) or 0)
+    try:
+        return int(args.handler(args) or 0)
+    except Exception as exc:
+        return _fail(args.command, exc)
+
+
+def _fail(command: str, exc: Exception) -> int:
+    """A known infrastructure failure is two lines (the traceback too at debug level); a bug keeps
+    its traceback."""
+    from schedulesy.failures import explain
+
+    try:
+        settings = get_settings()
+    except SettingsError:
+        raise exc from None
+    explained = explain(exc, settings)
+    if explained is None:
+        raise exc
+    if settings.log_level == "debug":
+        traceback.print_exception(exc)
+    print(f"schedulesy {command}: {explained}\n  {explained.hint}", file=sys.stderr)
+    return EXIT_UNAVAILABLE
 
 
 if __name__ == "__main__":
