@@ -7,14 +7,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
+import shutil
 import sys
+import tempfile
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 from schedulesy.settings import Settings, SettingsError, get_settings
 
 EXIT_UNAVAILABLE = 69
 """sysexits' EX_UNAVAILABLE: a dependency (Postgres, Redis, ADE, a port) failed."""
+METRICS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's own
 
 
 def _settings() -> Settings:
@@ -49,6 +55,27 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _shared_metrics_directory() -> Iterator[None]:
+    """granian's workers are processes: they write their HTTP metrics to files in one directory,
+    which every scrape adds up (prometheus-client's multiprocess mode, see schedulesy/metrics.py).
+    An operator's ``PROMETHEUS_MULTIPROC_DIR`` is emptied of the last run's files; else a temporary
+    directory serves this run. Set before anything imports prometheus-client."""
+    configured = os.environ.get(METRICS_DIRECTORY_VARIABLE)
+    if configured:
+        for stale in Path(configured).glob("*.db"):
+            stale.unlink()
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="schedulesy-metrics-")
+    os.environ[METRICS_DIRECTORY_VARIABLE] = directory
+    try:
+        yield
+    finally:
+        del os.environ[METRICS_DIRECTORY_VARIABLE]
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from granian.constants import Interfaces
     from granian.log import LogLevels
@@ -67,17 +94,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         standalone_logger(settings.log_format, settings.log_level).warning(
             "serve.redis_unavailable", detail=str(exc), effect="reads come from Postgres until Redis answers")
-    Server(
-        "schedulesy.app:create_app",
-        address=args.host,
-        port=args.port,
-        workers=args.workers,
-        interface=Interfaces.ASGI,
-        factory=True,
-        log_access=False,
-        log_level=LogLevels(settings.log_level),
-        log_dictconfig=granian_log_config(settings.log_format),
-    ).serve()
+    with _shared_metrics_directory():
+        Server(
+            "schedulesy.app:create_app",
+            address=args.host,
+            port=args.port,
+            workers=args.workers,
+            interface=Interfaces.ASGI,
+            factory=True,
+            log_access=False,
+            log_level=LogLevels(settings.log_level),
+            log_dictconfig=granian_log_config(settings.log_format),
+        ).serve()
     return 0
 
 
