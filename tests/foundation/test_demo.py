@@ -37,14 +37,14 @@ def test_the_environment_line_quotes_values_and_leaves_out_the_tools_variables()
 
 @pytest.mark.slow
 def test_demo_starts_everything_prints_working_urls_and_stops_cleanly(
-    database_url: str, redis_url: str, tmp_path
+    database_url: str, redis_url: str, redis_namespace: str, tmp_path
 ) -> None:
     port, ade_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDULESY_")}
     env.update(
         SCHEDULESY_DATABASE_URL=database_url,
         SCHEDULESY_REDIS_URL=redis_url,
-        SCHEDULESY_REDIS_PREFIX="demo-test:",
+        SCHEDULESY_REDIS_PREFIX=redis_namespace + "demo:",
         XDG_DATA_HOME=str(tmp_path),
     )
     process = subprocess.Popen(
@@ -68,7 +68,7 @@ def test_demo_starts_everything_prints_working_urls_and_stops_cleanly(
                      "JWT_PRIVATE_KEY", "JWT_ALGORITHM", "SUPERUSERS"):
             assert "SCHEDULESY_" + name in exported, output
         assert exported["SCHEDULESY_PUBLIC_URL"] == f"http://127.0.0.1:{port}"
-        assert exported["SCHEDULESY_REDIS_PREFIX"] == "demo-test:"
+        assert exported["SCHEDULESY_REDIS_PREFIX"] == redis_namespace + "demo:"
 
         urls = dict(re.findall(r"^\s+(Timetable by key|ICS subscription|QR code of the ICS)\s+(\S+)", output, re.M))
         token = re.search(r"Token for 'demo':\s+(\S+)", output)

@@ -11,6 +11,7 @@ import pytest
 from projections.readmodels import ReadModels
 from schedulesy.keys import Keys, selection_hash
 from schedulesy.services import Services, create_redis
+from tests.fixtures.infra import delete_keys
 from tests.fixtures.mirror import (
     GROUP, ROOM, SUBJECT, TEACHER, TEACHER_EMAIL, Ev, insert_access, insert_events, insert_user,
     seed_university,
@@ -59,7 +60,7 @@ async def test_every_read_is_still_right_after_redis_is_flushed(models: ReadMode
     key = await insert_access(models.services.pool, "jdupont")
     await models.rebuild_all()
     before = await every_read(models, key)
-    await models.services.redis.flushdb()
+    await delete_keys(models.services.redis, models.services.keys.prefix)
     after = await every_read(ReadModels(models.services), key)
     assert after == before
 
@@ -258,15 +259,16 @@ async def test_a_reused_selection_hash_is_rebuilt_when_a_user_picks_it(models: R
     assert events_of(await models.user_calendar("jdupont")) == ["191050"]
 
 
-async def test_a_full_rebuild_drops_stale_documents_but_not_other_keys(models: ReadModels) -> None:
+async def test_a_full_rebuild_drops_stale_documents_but_not_other_keys(models: ReadModels, redis_namespace: str) -> None:
     redis, keys = models.services.redis, models.keys
+    someone_else = redis_namespace + "someone-else:key"  # outside the app's prefix
     await redis.hset(keys.user("ghost"), mapping={"d": b"x", "v": "x"})
     await redis.hset(keys.calendar("0" * 32), mapping={"d": b"x", "v": "x"})
-    await redis.set("someone-else:key", "1")
+    await redis.set(someone_else, "1")
     await redis.set(keys.prefix + "queries:other", "1")
     await models.rebuild_all(lambda done, total: None)
     assert await redis.exists(keys.user("ghost"), keys.calendar("0" * 32)) == 0
-    assert await redis.exists("someone-else:key", keys.prefix + "queries:other") == 2
+    assert await redis.exists(someone_else, keys.prefix + "queries:other") == 2
     assert await redis.exists(keys.user("jdupont"), keys.calendar(selection_hash([GROUP]))) == 2
 
 
