@@ -156,7 +156,7 @@ async def ready(services: ServicesDep) -> Response[Readiness]:
     return Response(Readiness(status=status, checks=checks), status_code=503 if status == "failing" else 200)
 
 
-# The original's django-health-check identifiers, kept for existing monitoring (contract §3.14).
+# The original's django-health-check identifiers, kept for existing monitoring (docs/compatibility.md §3.14).
 _LEGACY_NAMES = {
     "postgres": ("DatabaseBackend", True),
     "redis": ("RedisHealthCheck", False),  # reads are answered from Postgres meanwhile
