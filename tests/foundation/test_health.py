@@ -128,3 +128,13 @@ async def test_a_failing_ade_sync_is_named_while_the_last_good_data_stays_servab
     assert "HTTP 503" in body["checks"]["ade_sync"]["detail"]
     legacy = (await api.get("/_hc/", headers={"Accept": "application/json"})).json()
     assert "HTTP 503" in legacy["ADEWebAPI"]
+
+
+async def test_a_new_deployment_is_not_ready_before_its_first_ade_sync(api: AsyncTestClient, pool) -> None:
+    """As the README tells operators: no timetable to serve yet."""
+    await pool.execute(
+        "INSERT INTO schedulesy.projector_checkpoint (projection, heartbeat_at) VALUES ('read_models', now())"
+    )
+    response = await api.get("/health/ready")
+    assert response.status_code == 503
+    assert response.json()["checks"]["ade_sync"] == {"ok": False, "detail": "no successful ADE sync yet"}
