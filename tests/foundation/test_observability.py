@@ -49,7 +49,7 @@ async def test_metrics_count_requests_by_route_template_and_status(api: AsyncTes
 
     assert added("/api/calendar/{user}", "GET", "403") == 2  # one series for every user
     assert added("unmatched", "GET", "404") == 2
-    assert sum(added(r, "other", s) for r, _, s in after) == 1  # an invented method is no new label
+    assert sum(added(r, m, s) for r, m, s in after if m == "other") == 1  # an invented method is no new label
     assert not any("jdupont" in route or "page-1" in route for route, _, _ in after)
     histogram = [f for f in text_string_to_metric_families(page.text)
                  if f.name == "schedulesy_http_request_duration_seconds"]
