@@ -49,7 +49,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from granian.constants import Interfaces
     from granian.server import Server
 
-    _settings()  # validate before forking workers
+    from schedulesy.errors import StartupError
+    from schedulesy.jwtkeys import load_verification_key
+
+    settings = _settings()  # validate before forking workers
+    try:
+        load_verification_key(settings)
+    except StartupError as exc:
+        print(f"schedulesy serve: {exc}", file=sys.stderr)
+        return 2
     Server(
         "schedulesy.app:create_app",
         address=args.host,
@@ -113,12 +121,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_token(args: argparse.Namespace) -> int:
     from schedulesy.auth import mint_token
+    from schedulesy.errors import StartupError
 
     settings = _settings()
     try:
         print(mint_token(settings, args.username, superuser=args.superuser,
                          directory_id=args.directory_id, lifetime_seconds=args.lifetime))
-    except ValueError as exc:
+    except (ValueError, StartupError) as exc:
         print(f"schedulesy token: {exc}", file=sys.stderr)
         return 2
     return 0
