@@ -17,6 +17,7 @@ from schedulesy.logging import configure_logging
 from schedulesy.requestlog import RequestLogMiddleware
 from schedulesy.services import Services, open_services
 from schedulesy.settings import Settings, get_settings
+from schedulesy.uploads import FinishUploadMiddleware
 
 
 def _services(state: State) -> Services:
@@ -55,7 +56,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_shutdown=list(query_shutdown_hooks),
         dependencies={"services": Provide(_services, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        middleware=[RequestLogMiddleware],
+        middleware=[RequestLogMiddleware, FinishUploadMiddleware],
         cors_config=cors,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(

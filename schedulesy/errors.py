@@ -67,6 +67,14 @@ class PreconditionFailed(ApiError):
     status_code, code = 412, "precondition_failed"
 
 
+class PayloadTooLarge(ApiError):
+    status_code, code = 413, "payload_too_large"
+
+
+class UnsupportedMediaType(ApiError):
+    status_code, code = 415, "unsupported_media_type"
+
+
 class Unavailable(ApiError):
     status_code, code = 503, "unavailable"
 
