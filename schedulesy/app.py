@@ -9,10 +9,10 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin, ScalarRenderPlugin
 
+from schedulesy.apidocs import docs_asset, document_bearer_security, openapi_config
 from schedulesy.errors import EXCEPTION_HANDLERS
+from schedulesy.http import list_every_method_in_options
 from schedulesy.logging import configure_logging
 from schedulesy.requestlog import RequestLogMiddleware
 from schedulesy.services import Services, open_services
@@ -50,8 +50,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         allow_headers=["authorization", "content-type", "if-none-match", "if-modified-since"],
         expose_headers=["etag", "last-modified", "content-disposition"],
     )
-    return Litestar(
-        route_handlers=[*command_handlers, *query_handlers],
+    app = Litestar(
+        route_handlers=[*command_handlers, *query_handlers, docs_asset],
         lifespan=[lifespan],
         on_shutdown=list(query_shutdown_hooks),
         dependencies={"services": Provide(_services, sync_to_thread=False)},
@@ -59,12 +59,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[RequestLogMiddleware, FinishUploadMiddleware],
         cors_config=cors,
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=OpenAPIConfig(
+        openapi_config=openapi_config(
             title="Schedulesy",
             version="0.1.0",
             description="Personal timetables from ADE Campus: JSON for the front end, ICS for calendar apps.",
-            path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),
         debug=False,
     )
+    document_bearer_security(app)
+    list_every_method_in_options(app)
+    return app
