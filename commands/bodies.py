@@ -98,7 +98,8 @@ async def decode_body(request: Request, into: type[S], *, empty: S | None = None
 
 
 _SCHEMA_FIELDS = {"title": "title", "description": "description", "default": "default", "enum": "enum",
-                  "format": "format", "maxLength": "max_length", "minLength": "min_length"}
+                  "format": "format", "maxLength": "max_length", "minLength": "min_length", "pattern": "pattern",
+                  "minimum": "minimum", "maximum": "maximum"}
 
 
 def _openapi_schema(json_schema: dict[str, Any]) -> Schema:
@@ -115,6 +116,8 @@ def _openapi_schema(json_schema: dict[str, Any]) -> Schema:
         fields["any_of"] = [_openapi_schema(option) for option in json_schema["anyOf"]]
     if "items" in json_schema:
         fields["items"] = _openapi_schema(json_schema["items"])
+    if "not" in json_schema:
+        fields["schema_not"] = _openapi_schema(json_schema["not"])
     additional = json_schema.get("additionalProperties")
     if isinstance(additional, bool):
         fields["additional_properties"] = additional
