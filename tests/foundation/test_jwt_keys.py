@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -115,33 +116,47 @@ def _run_cli(*args: str, **variables: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=60)
 
 
-def _assert_one_line_failure(result: subprocess.CompletedProcess[str], *expected: str) -> None:
-    assert result.returncode != 0
+@pytest.mark.parametrize(
+    ("command", "variables", "expected"),
+    [
+        (["serve"], {"SCHEDULESY_JWT_PUBLIC_KEY": "{tmp}/absent.pem"},
+         "schedulesy serve: SCHEDULESY_JWT_PUBLIC_KEY: no such file"),
+        (["serve"], {"SCHEDULESY_JWT_PUBLIC_KEY": "{rsa_public}", "SCHEDULESY_JWT_ALGORITHM": "ES256"},
+         "schedulesy serve: SCHEDULESY_JWT_PUBLIC_KEY is an RSA public key but SCHEDULESY_JWT_ALGORITHM=ES256"),
+        (["serve"], {}, "schedulesy serve: SCHEDULESY_JWT_PUBLIC_KEY is not set"),
+        (["token", "alice"], {"SCHEDULESY_JWT_PRIVATE_KEY": "{rsa_public}"},
+         "schedulesy token: SCHEDULESY_JWT_PRIVATE_KEY holds a public key"),
+        (["token", "alice"], {"SCHEDULESY_JWT_PUBLIC_KEY": "{rsa_public}"},
+         "schedulesy token: SCHEDULESY_JWT_PRIVATE_KEY is not set"),
+    ],
+    ids=["serve-missing-file", "serve-wrong-type", "serve-unset", "token-public-as-private", "token-unset"],
+)
+def test_serve_and_token_stop_with_one_line_naming_the_variable(
+    tmp_path: Path, key_files: dict[str, str], command: list[str], variables: dict[str, str], expected: str
+) -> None:
+    env = {name: value.format(tmp=tmp_path, **key_files) for name, value in variables.items()}
+    result = _run_cli(*command, "--port", "1", **env) if command == ["serve"] else _run_cli(*command, **env)
+    assert result.returncode == 2
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    for text in expected:
-        assert text in lines[0]
+    assert lines[0].startswith(expected), lines[0]
 
 
-def test_serve_refuses_to_start_without_a_usable_public_key(tmp_path: Path, key_files: dict[str, str]) -> None:
-    _assert_one_line_failure(
-        _run_cli("serve", "--port", "1", SCHEDULESY_JWT_PUBLIC_KEY=str(tmp_path / "absent.pem")),
-        "schedulesy serve: SCHEDULESY_JWT_PUBLIC_KEY: no such file",
-    )
-    _assert_one_line_failure(
-        _run_cli("serve", "--port", "1", SCHEDULESY_JWT_PUBLIC_KEY=key_files["rsa_public"],
-                 SCHEDULESY_JWT_ALGORITHM="ES256"),
-        "SCHEDULESY_JWT_PUBLIC_KEY is an RSA public key", "ES256",
-    )
-    _assert_one_line_failure(_run_cli("serve", "--port", "1"), "SCHEDULESY_JWT_PUBLIC_KEY is not set")
+def _readme_key_commands() -> list[list[str]]:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Making a JWT key pair", 1)[1].split("\n#", 1)[0]
+    return [line.split() for line in section.splitlines() if line.startswith("    openssl ")]
 
 
-def test_token_names_the_private_key_variable(key_files: dict[str, str]) -> None:
-    _assert_one_line_failure(
-        _run_cli("token", "alice", SCHEDULESY_JWT_PRIVATE_KEY=key_files["rsa_public"]),
-        "schedulesy token: SCHEDULESY_JWT_PRIVATE_KEY holds a public key",
-    )
-    _assert_one_line_failure(
-        _run_cli("token", "alice", SCHEDULESY_JWT_PUBLIC_KEY=key_files["rsa_public"]),
-        "SCHEDULESY_JWT_PRIVATE_KEY is not set",
-    )
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="the openssl command is not installed")
+@pytest.mark.parametrize(("algorithm", "pair"), [("RS256", 0), ("ES256", 1)])
+def test_the_readme_makes_key_pairs_that_serve_and_token_accept(
+    settings: Settings, tmp_path: Path, algorithm: str, pair: int
+) -> None:
+    commands = _readme_key_commands()
+    assert len(commands) == 4, "two commands per algorithm, RS256 first"
+    for command in commands[2 * pair: 2 * pair + 2]:
+        subprocess.run(command, cwd=tmp_path, check=True, capture_output=True, timeout=60)
+    made = replace_settings(settings, jwt_algorithm=algorithm, jwt_public_key=str(tmp_path / "jwt-public.pem"),
+                            jwt_private_key=str(tmp_path / "jwt-private.pem"))
+    assert load_verification_key(made) is not None and load_signing_key(made) is not None
