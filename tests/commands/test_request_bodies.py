@@ -43,7 +43,8 @@ async def test_a_body_not_sent_as_json_is_a_415(
 
 
 @pytest.mark.parametrize(
-    "content_type", ["application/json", "application/json; charset=UTF-8", "Application/JSON", "application/vnd.x+json"]
+    "content_type",
+    ["application/json", "application/json; charset=UTF-8", "Application/JSON", "application/vnd.x+json"],
 )
 async def test_every_json_content_type_is_accepted(
     api: AsyncTestClient, pool: asyncpg.Pool, make_token: TokenFactory, content_type: str
@@ -123,6 +124,7 @@ def _ten_megabytes() -> Iterator[bytes]:
 
 async def test_an_over_limit_upload_gets_a_readable_413_json(served: int, make_token: TokenFactory) -> None:
     token = make_token("jdupont")
-    expected = (413, {"detail": "Request body too large: at most 65536 bytes are accepted", "code": "payload_too_large"})
+    detail = "Request body too large: at most 65536 bytes are accepted"
+    expected = (413, {"detail": detail, "code": "payload_too_large"})
     assert await asyncio.to_thread(_post_before_reading, served, token, _ten_megabytes()) == expected
     assert await asyncio.to_thread(_post_before_reading, served, token, b"".join(_ten_megabytes())) == expected
