@@ -1,7 +1,7 @@
 """Who is calling: Bearer JWT verification, the Litestar providers, and the token minter.
 
-Tokens come from an external JWT server (contract §2.1); we only verify them. Every failure is a
-403 with the JSON error shape, never a 401 (contract §1.4): the front end relies on it.
+Tokens come from an external JWT server (docs/compatibility.md §2.1); we only verify them. Every failure is a
+403 with the JSON error shape, never a 401 (docs/compatibility.md §1.4): the front end relies on it.
 
 Superuser status comes only from ``SCHEDULESY_SUPERUSERS``, never from a claim: a leaked signing
 key of a token server that serves many applications must not be able to mint administrators.
@@ -45,7 +45,7 @@ class Identity(msgspec.Struct, frozen=True):
     claims: dict[str, Any]
 
     def may_act_for(self, username: str) -> bool:
-        """Owner-or-superuser, the one object permission of the API (contract §2.3)."""
+        """Owner-or-superuser, the one object permission of the API (docs/compatibility.md §2.3)."""
         return self.is_superuser or self.username == username
 
 
@@ -177,7 +177,6 @@ def _remember_user(request: Request, identity: Identity | None) -> None:
         request.scope.setdefault("state", {})["username"] = identity.username  # type: ignore[typeddict-unknown-key]
 
 
-TOKEN_CACHE = "auth.verified_tokens"
 TOKEN_CACHE_SIZE = 10_000
 
 
@@ -213,11 +212,8 @@ class VerifiedTokens:
 
 
 def _verified_tokens(request: Request) -> VerifiedTokens:
-    cache = request.app.state.services.cache
-    tokens = cache.get(TOKEN_CACHE)
-    if tokens is None:
-        tokens = cache[TOKEN_CACHE] = VerifiedTokens(request.app.state.services.settings)
-    return tokens  # type: ignore[no-any-return]
+    """The process's cache, built by the app's lifespan."""
+    return request.app.state.verified_tokens  # type: ignore[no-any-return]
 
 
 def _identify(request: Request) -> Identity | None:
@@ -240,7 +236,8 @@ def require_identity(request: Request) -> Identity:
 
 
 def optional_identity(request: Request) -> Identity | None:
-    """Provider for endpoints open to anonymous callers; bad credentials are still a 403 (§1.4)."""
+    """Provider for endpoints open to anonymous callers; bad credentials are still a 403
+    (docs/compatibility.md §1.4)."""
     return _identify(request)
 
 
