@@ -43,8 +43,8 @@ class ReadModelUpdates(Protocol):
     async def revoke(self, access_keys: Collection[str]) -> None:
         """Before commit: these access keys are dead for good, in every process."""
 
-    async def apply(self, changes: Mapping[str, Set[str]]) -> object:
-        """After commit: rebuild the read models these changes (topic → keys) touch."""
+    async def apply_inline(self, changes: Mapping[str, Set[str]]) -> object:
+        """After commit: rebuild the user and access documents these changes (topic → keys) touch."""
 
 
 INLINE_TOPICS = ("user", "access")
@@ -84,7 +84,7 @@ async def in_transaction(
             continue
         if changes:
             try:
-                await read_models.apply(changes)
+                await read_models.apply_inline(changes)
             except Exception as exc:  # the projector applies the same changes from the log
                 log.warning("inline_projection_failed", error=f"{type(exc).__name__}: {exc}"[:200])
         return result

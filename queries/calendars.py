@@ -80,9 +80,8 @@ class CalendarController(Controller):
 
 async def ics_for_key(request: Request, key: str) -> BytesResponse:
     """The ICS feed behind an access key, shared by the original and the short URL."""
-    reads = reads_of(request)
-    grant = await reads.access_grant(key)
-    if grant is None:
+    found = await reads_of(request).access_feed(key)
+    if found is None:
         raise NotFound(UNKNOWN_KEY)
-    document = await reads.selection_ics(grant)
+    grant, document = found
     return deliver_ics(document, RequestConditions(request.scope), grant.username)

@@ -91,11 +91,15 @@ class LocalCopies:
             if copy is not None:
                 self.bytes -= copy[1]
 
-    async def get(self, key: str, load: Callable[[], Awaitable[T]], size: Callable[[T], int]) -> T:
+    async def get(
+        self, key: str, load: Callable[[], Awaitable[T]], size: Callable[[T], int],
+        accept: Callable[[T], bool] | None = None,
+    ) -> T:
+        """The copy of ``key`` (unless ``accept`` refuses it), else what ``load`` answers, copied."""
         if not self.enabled:
             return await load()
         copy = self._copies.get(key)
-        if copy is not None:
+        if copy is not None and (accept is None or accept(copy[0])):
             self._copies.move_to_end(key)
             self.hits += 1
             return copy[0]  # type: ignore[no-any-return]

@@ -15,16 +15,18 @@ A user (or an access key) names a selection, whose calendar and feed are documen
 everyone who made that selection: a calendar is read user → selection → calendar, one key at a
 time. The user and access documents are always read from Redis, never from a copy: they are what
 a command changes, and its author's next read — through any process — must see the change
-(docs/architecture.md §3.8). A calendar's key names its selection, so a copy of it is right for
-whoever reads it.
+(docs/architecture.md §3.8). A selection's calendar or feed is then read no older than that
+document: one built from an earlier snapshot (before the user's change) is rebuilt, so a calendar
+reflects at least everything its reader had written when they read it, in any process.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Collection
+from typing import NamedTuple
 
-from projections.builders.document import StoredDocument
+from projections.builders.document import NEVER, Stamp, StoredDocument
 from projections.builders.selections import AccessGrant, UserSelection, decode_access, decode_user
 from projections.readmodels import ReadModels
 from projections.readmodels.store import GONE, REDIS_DOWN, Gone
@@ -39,6 +41,14 @@ SMALL_VALUE_BYTES = 512
 
 Selection = UserSelection | AccessGrant
 Load = Callable[[], Awaitable[StoredDocument | None]]
+
+
+class Pointer(NamedTuple):
+    """A user's or an access key's selection, and the snapshot its document was built from: the
+    selection's calendar and feed are read no older than that."""
+
+    selection: Selection
+    as_of: Stamp
 
 
 def tracked_prefixes(keys: Keys) -> tuple[str, ...]:
@@ -92,50 +102,79 @@ class Reads:
 
     async def user_selection(self, username: str) -> UserSelection | None:
         """The user's normalised selection and its hash; None when the user has no legacy row."""
-        if not _valid_username(username):
-            return None
-        document = await self._read_through(self.keys.user(username), lambda: self.models.on_demand.user(username))
-        return None if document is None else decode_user(document.body)
+        pointer = await self._user(username)
+        return None if pointer is None else pointer.selection  # type: ignore[return-value]
 
     async def access_grant(self, key: str) -> AccessGrant | None:
         """Whose timetable an access key opens; None when the key is malformed, revoked, or its
         owner has no legacy row (deleted, or uid renamed by another tool)."""
-        canonical = canonical_access_key(key)
-        if canonical is None:
-            return None
-        key = self.keys.access(canonical)
-        document = await self._read_through(key, lambda: self.models.on_demand.access(canonical))
-        return None if document is None else decode_access(document.body)
+        pointer = await self._grant(key)
+        return None if pointer is None else pointer.selection  # type: ignore[return-value]
 
-    async def selection_calendar(self, selection: Selection) -> StoredDocument:
-        """The merged calendar of a selection (docs/compatibility.md §3.5): status 200, or 413 with the
-        ``too_much_events`` body."""
+    async def selection_calendar(self, selection: Selection, *, not_before: Stamp = NEVER) -> StoredDocument:
+        """The merged calendar of a selection (docs/compatibility.md §3.5): status 200, or 413 with
+        the ``too_much_events`` body; built from a snapshot no older than ``not_before``."""
         document = await self._document(self.keys.calendar(selection.selection_hash),
-                                        lambda: self.models.on_demand.selection_calendar(selection.resources))
+                                        lambda: self.models.on_demand.selection_calendar(selection.resources),
+                                        not_before)
         assert document is not None
         return document
 
-    async def selection_ics(self, selection: Selection) -> StoredDocument:
-        """The feed of a selection; the handler names the attachment after its reader (docs/compatibility.md §3.8)."""
+    async def selection_ics(self, selection: Selection, *, not_before: Stamp = NEVER) -> StoredDocument:
+        """The feed of a selection; the handler names the attachment after its reader
+        (docs/compatibility.md §3.8)."""
         document = await self._document(self.keys.ics(selection.selection_hash),
-                                        lambda: self.models.on_demand.selection_ics(selection.resources))
+                                        lambda: self.models.on_demand.selection_ics(selection.resources),
+                                        not_before)
         assert document is not None
         return document
 
     async def user_calendar(self, username: str) -> StoredDocument | None:
-        selection = await self.user_selection(username)
-        return None if selection is None else await self.selection_calendar(selection)
+        pointer = await self._user(username)
+        if pointer is None:
+            return None
+        return await self.selection_calendar(pointer.selection, not_before=pointer.as_of)
 
     async def access_calendar(self, key: str) -> StoredDocument | None:
-        grant = await self.access_grant(key)
-        return None if grant is None else await self.selection_calendar(grant)
+        pointer = await self._grant(key)
+        if pointer is None:
+            return None
+        return await self.selection_calendar(pointer.selection, not_before=pointer.as_of)
 
-    async def _document(self, key: str, build: Load) -> StoredDocument | None:
-        return await self.copies.get(key, lambda: self._read_through(key, build), _document_size)
+    async def access_feed(self, key: str) -> tuple[AccessGrant, StoredDocument] | None:
+        """The feed behind a capability key, with the grant (whose owner names the attachment)."""
+        pointer = await self._grant(key)
+        if pointer is None:
+            return None
+        feed = await self.selection_ics(pointer.selection, not_before=pointer.as_of)
+        return pointer.selection, feed  # type: ignore[return-value]
 
-    async def _read_through(self, key: str, build: Load) -> StoredDocument | None:
+    async def _user(self, username: str) -> Pointer | None:
+        if not _valid_username(username):
+            return None
+        document = await self._read_through(self.keys.user(username), lambda: self.models.on_demand.user(username))
+        return None if document is None else Pointer(decode_user(document.body), document.as_of)
+
+    async def _grant(self, key: str) -> Pointer | None:
+        canonical = canonical_access_key(key)
+        if canonical is None:
+            return None
+        redis_key = self.keys.access(canonical)
+        document = await self._read_through(redis_key, lambda: self.models.on_demand.access(canonical))
+        return None if document is None else Pointer(decode_access(document.body), document.as_of)
+
+    async def _document(self, key: str, build: Load, not_before: Stamp = NEVER) -> StoredDocument | None:
+        def recent(document: StoredDocument | None) -> bool:
+            return document is None or not not_before.newer_than(document.as_of)
+
+        return await self.copies.get(key, lambda: self._read_through(key, build, not_before), _document_size,
+                                     accept=recent)
+
+    async def _read_through(self, key: str, build: Load, not_before: Stamp = NEVER) -> StoredDocument | None:
+        """Redis, else a build; a document older than ``not_before`` (built before the user's own
+        change) counts as missing."""
         found = await self._read(key)
-        if isinstance(found, StoredDocument):
+        if isinstance(found, StoredDocument) and not not_before.newer_than(found.as_of):
             return found
         if found is GONE:
             return None
@@ -145,7 +184,10 @@ class Reads:
             self._inflight[key] = task
             task.add_done_callback(lambda t: self._forget(key, t))
         # shield: a caller that goes away does not cancel the build the others wait for
-        return await asyncio.shield(task)
+        document = await asyncio.shield(task)
+        if document is not None and not_before.newer_than(document.as_of):
+            document = await build()  # the build under way had started from an older snapshot
+        return document
 
     def _forget(self, key: str, task: asyncio.Task[StoredDocument | None]) -> None:
         if self._inflight.get(key) is task:

@@ -12,6 +12,8 @@ import gzip
 import hashlib
 import zlib
 
+from typing import NamedTuple
+
 import msgspec
 
 JSON = "application/json"
@@ -20,6 +22,30 @@ GZIP_THRESHOLD = 1024
 """Bodies larger than this are kept gzip-compressed only (see :func:`to_wire`)."""
 GZIP_LEVEL = 4
 """zlib level 4: a 2.7 MiB feed compresses in ~14 ms to 257 KiB (level 6: ~23 ms, 237 KiB)."""
+
+
+class Stamp(NamedTuple):
+    """Where a build's snapshot stands in time, so that an older build never overwrites a newer one.
+
+    ``xmax`` is the snapshot's xmax (one past the newest finished transaction: it never decreases
+    from one snapshot to the next) and ``running`` the transactions still in progress below it. A
+    later snapshot has a larger xmax, or the same xmax and no more running transactions (any
+    transaction started since has an id at or above xmax). So comparing (xmax, -running) orders
+    snapshots as they were taken, and equal stamps see exactly the same data.
+    """
+
+    xmax: int
+    running: int
+
+    def newer_than(self, other: Stamp) -> bool:
+        return (self.xmax, -self.running) > (other.xmax, -other.running)
+
+
+REVOKED = Stamp(2**52, 0)
+"""The stamp of a revoked access key's tombstone: newer than any build (keys are never reused)."""
+
+NEVER = Stamp(0, 0)
+"""The stamp of a document stored before stamps existed: older than any build."""
 
 
 class StoredDocument(msgspec.Struct, frozen=True):
@@ -37,6 +63,8 @@ class StoredDocument(msgspec.Struct, frozen=True):
     meta: dict[str, str] = msgspec.field(default_factory=dict)
     """Facts a handler needs besides the body: ``category`` of an events document,
     ``nb_events`` of a calendar."""
+    as_of: Stamp = NEVER
+    """The snapshot it was built from (kept beside it in Redis, outside its encoded form)."""
 
 
 class Built(msgspec.Struct, frozen=True):
@@ -57,13 +85,13 @@ class Built(msgspec.Struct, frozen=True):
         extra = _META_ENCODER.encode([self.status, self.media_type, sorted(self.meta.items())])
         return self.etag + hashlib.blake2b(extra, digest_size=8).hexdigest()
 
-    def stored(self, last_modified: int) -> StoredDocument:
+    def stored(self, last_modified: int, as_of: Stamp = NEVER) -> StoredDocument:
         compressed = None
         if len(self.body) > GZIP_THRESHOLD:
             compressed = gzip.compress(self.body, compresslevel=GZIP_LEVEL, mtime=0)
         return StoredDocument(
             body=self.body, etag=self.etag, last_modified=last_modified, media_type=self.media_type,
-            status=self.status, gzip_body=compressed, meta=dict(self.meta),
+            status=self.status, gzip_body=compressed, meta=dict(self.meta), as_of=as_of,
         )
 
 
@@ -96,12 +124,12 @@ def to_wire(document: StoredDocument) -> bytes:
     )
 
 
-def from_wire(data: bytes) -> StoredDocument:
+def from_wire(data: bytes, as_of: Stamp = NEVER) -> StoredDocument:
     wire = _WIRE_DECODER.decode(data)
     body = wire.body
     if body is None:
         body = zlib.decompress(wire.gzip_body or b"", wbits=31)
     return StoredDocument(
         body=body, etag=wire.etag, last_modified=wire.last_modified, media_type=wire.media_type,
-        status=wire.status, gzip_body=wire.gzip_body, meta=wire.meta,
+        status=wire.status, gzip_body=wire.gzip_body, meta=wire.meta, as_of=as_of,
     )

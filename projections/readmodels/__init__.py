@@ -63,10 +63,22 @@ class ReadModels:
         """Rebuild every read model affected by ``changes`` (topic → keys); idempotent."""
         if changes.get("rebuild"):
             return await self.rebuild_all()
+        return await self._apply(changes, selections=True)
+
+    async def apply_inline(self, changes: Mapping[str, Set[str]]) -> ApplyReport:
+        """What a command runs right after its commit: the user and access documents its changes
+        touch, now. Not their calendars and feeds: those are read no older than these documents
+        (``queries/reads.py`` rebuilds an older one on read), and the worker rebuilds them too."""
+        return await self._apply(changes, selections=False)
+
+    async def _apply(self, changes: Mapping[str, Set[str]], *, selections: bool) -> ApplyReport:
         async with snapshot(self.services.pool) as taken:
             batch = Batch(taken.conn, self.settings.zone)
             writes = Writes(taken.stamp)
-            await self.documents.build_changes(batch, await plan_changes(batch, changes), writes)
+            plan = await plan_changes(batch, changes)
+            if not selections:
+                plan.selections.clear()
+            await self.documents.build_changes(batch, plan, writes)
         return await self.store.write(writes)
 
     async def revoke(self, access_keys: Collection[str]) -> None:

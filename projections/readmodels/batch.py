@@ -17,29 +17,10 @@ import asyncpg
 from projections import loaders
 from projections.builders import ics as ics_builder
 from projections.builders import resources as resource_builder
+from projections.builders.document import Stamp
 from projections.loaders import Connection
 from projections.rows import UNKNOWN_CLASSROOM, Classroom, EventRow, ResourceRow, classroom_of
 
-
-class Stamp(NamedTuple):
-    """Where a build's snapshot stands in time, so that an older build never overwrites a newer one.
-
-    ``xmax`` is the snapshot's xmax (one past the newest finished transaction: it never decreases
-    from one snapshot to the next) and ``running`` the transactions still in progress below it. A
-    later snapshot has a larger xmax, or the same xmax and no more running transactions (any
-    transaction started since has an id at or above xmax). So comparing (xmax, -running) orders
-    snapshots as they were taken, and equal stamps see exactly the same data.
-    """
-
-    xmax: int
-    running: int
-
-    def newer_than(self, other: Stamp) -> bool:
-        return (self.xmax, -self.running) > (other.xmax, -other.running)
-
-
-REVOKED = Stamp(2**52, 0)
-"""The stamp of a revoked access key's tombstone: newer than any build (keys are never reused)."""
 
 _STAMP = """
 SELECT pg_snapshot_xmax(s)::text::bigint AS xmax, (SELECT count(*) FROM pg_snapshot_xip(s))::int AS running

@@ -21,8 +21,8 @@ import asyncpg
 from projections import loaders
 from projections.builders import resources as resource_builder
 from projections.builders import selections as selection_builder
-from projections.builders.document import Built, StoredDocument
-from projections.readmodels.batch import Batch, Stamp, snapshot
+from projections.builders.document import Built, Stamp, StoredDocument
+from projections.readmodels.batch import Batch, snapshot
 from projections.readmodels.documents import Documents
 from projections.readmodels.store import EMAIL_TTL, REDIS_DOWN, DocumentStore, RedisSwitch
 from schedulesy.keys import Keys, normalise_selection, selection_hash
@@ -162,9 +162,9 @@ class OnDemand:
                 return None
             now = self.store.now()
             if len(built.body) > THREAD_GZIP_BYTES:  # zlib releases the GIL: other requests go on
-                document = await asyncio.to_thread(built.stored, now)
+                document = await asyncio.to_thread(built.stored, now, taken.stamp)
             else:
-                document = built.stored(now)
+                document = built.stored(now, taken.stamp)
             await self._store(key, document, built.version, taken.stamp, ttl)
             return document
         finally:

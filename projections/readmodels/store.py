@@ -2,12 +2,12 @@
 
 Each document is a Redis hash ``{"d": <msgpack StoredDocument>, "v": <version>, "x", "r": <stamp>}``;
 a document known to be gone is a *tombstone* ``{"g": 1, "x", "r"}`` that expires. Every write is
-one Lua call that compares stamps (:class:`~projections.readmodels.batch.Stamp`, where the build's
+one Lua call that compares stamps (:class:`~projections.builders.document.Stamp`, where the build's
 snapshot stands in time): whoever writes a key — the projector, a read-through, a command right
 after its commit — an older build never overwrites a newer one, so a read model never goes back in
 time, whatever the order in which concurrent builds finish. An unchanged version only renews the
 stamp, so the document keeps its ETag and Last-Modified. A tombstone answers "not found" without a
-build; a revoked access key's tombstone carries :data:`~projections.readmodels.batch.REVOKED`, which
+build; a revoked access key's tombstone carries :data:`~projections.builders.document.REVOKED`, which
 no build can overwrite. Every operation touches one key (Redis Cluster friendly).
 
 Redis connection failures reach the caller (:data:`REDIS_DOWN`): the projector retries its batch,
@@ -28,8 +28,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from projections.builders.document import Built, StoredDocument, from_wire, to_wire
-from projections.readmodels.batch import REVOKED, Stamp
+from projections.builders.document import NEVER, REVOKED, Built, Stamp, StoredDocument, from_wire, to_wire
 from schedulesy.keys import Keys
 
 log = structlog.get_logger(__name__)
@@ -202,7 +201,7 @@ class DocumentStore:
         """The stored document, :data:`GONE` for a tombstone, None when absent (or not one of ours:
         the projector replaces it)."""
         try:
-            data, gone = await self.redis.hmget(key, ["d", "g"])
+            data, gone, xmax, running = await self.redis.hmget(key, ["d", "g", "x", "r"])
         except ResponseError:  # a key of another shape
             return None
         if gone is not None:
@@ -210,7 +209,7 @@ class DocumentStore:
         if not isinstance(data, bytes):
             return None
         try:
-            return from_wire(data)
+            return from_wire(data, NEVER if xmax is None else Stamp(int(xmax), int(running or 0)))
         except msgspec.DecodeError:
             return None
 

@@ -10,8 +10,8 @@ import msgspec
 import pytest
 
 from projections.readmodels import ReadModels
-from projections.builders.document import StoredDocument
-from projections.readmodels.batch import Stamp, snapshot
+from projections.builders.document import Stamp, StoredDocument
+from projections.readmodels.batch import snapshot
 from projections.readmodels.store import GONE, NOT_FOUND_TTL, TOMBSTONE_TTL
 from queries.reads import Reads
 from schedulesy.keys import Keys, selection_hash
