@@ -11,18 +11,9 @@ from commands.ade_sync.cli import run_sync_command
 from commands.ade_sync.cycle import SYNC_LOCK, plan_cycle, run_cycle
 from commands.ade_sync.poller import next_delay
 from schedulesy.services import Services
-from tests.commands.test_ade_sync import (  # noqa: F401
-    Sync,
-    ade_client,
-    changes,
-    clear_changes,
-    client_for,
-    counts,
-    sync,
-)
-from tests.commands.test_ade_sync_events import near_event
 from tests.fixtures.ade import AdeSimulatorHandle
 from tests.fixtures.infra import replace_settings
+from tests.fixtures.sync import Sync, changes, clear_changes, client_for, counts, near_event
 
 
 async def test_ade_down_keeps_the_previous_data_and_reports_the_failure(
