@@ -37,7 +37,7 @@ def _named_field(message: str) -> dict[str, str]:
     return {"field": found.group(1)} if found else {}
 
 
-async def decode_body(request: Request, into: type[S], *, empty: S | None = None) -> S:
+async def decode_body(request: Request[Any, Any, Any], into: type[S], *, empty: S | None = None) -> S:
     """The JSON body as ``into``; ``empty`` answers for a body-less request when given."""
     raw = await request.body()  # over settings.max_body_bytes: Litestar answers 413 itself
     if not raw.strip():

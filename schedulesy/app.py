@@ -20,7 +20,8 @@ from schedulesy.settings import Settings, get_settings
 
 
 def _services(state: State) -> Services:
-    return state.services
+    services: Services = state.services
+    return services
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -54,7 +55,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[lifespan],
         on_shutdown=list(query_shutdown_hooks),
         dependencies={"services": Provide(_services, sync_to_thread=False)},
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,
         middleware=[RequestLogMiddleware],
         cors_config=cors,
         request_max_body_size=settings.max_body_bytes,

@@ -156,10 +156,10 @@ def authenticate(settings: Settings, authorization: str | None) -> Identity | No
     )
 
 
-def _remember_user(request: Request, identity: Identity | None) -> None:
+def _remember_user(request: Request[Any, Any, Any], identity: Identity | None) -> None:
     """The request log reads ``scope["state"]["username"]`` (hashed there)."""
     if identity is not None:
-        request.scope.setdefault("state", {})["username"] = identity.username  # type: ignore[typeddict-unknown-key]
+        request.scope.setdefault("state", {})["username"] = identity.username
 
 
 TOKEN_CACHE = "auth.verified_tokens"
@@ -197,15 +197,15 @@ class VerifiedTokens:
         return identity
 
 
-def _verified_tokens(request: Request) -> VerifiedTokens:
+def _verified_tokens(request: Request[Any, Any, Any]) -> VerifiedTokens:
     cache = request.app.state.services.cache
-    tokens = cache.get(TOKEN_CACHE)
+    tokens: VerifiedTokens | None = cache.get(TOKEN_CACHE)
     if tokens is None:
         tokens = cache[TOKEN_CACHE] = VerifiedTokens(request.app.state.services.settings)
-    return tokens  # type: ignore[no-any-return]
+    return tokens
 
 
-def _identify(request: Request) -> Identity | None:
+def _identify(request: Request[Any, Any, Any]) -> Identity | None:
     authorization = None
     for name, value in request.scope["headers"]:
         if name == b"authorization":
@@ -216,7 +216,7 @@ def _identify(request: Request) -> Identity | None:
     return identity
 
 
-def require_identity(request: Request) -> Identity:
+def require_identity(request: Request[Any, Any, Any]) -> Identity:
     """Provider for endpoints that need a caller: 403 JSON without valid credentials."""
     identity = _identify(request)
     if identity is None:
@@ -224,7 +224,7 @@ def require_identity(request: Request) -> Identity:
     return identity
 
 
-def optional_identity(request: Request) -> Identity | None:
+def optional_identity(request: Request[Any, Any, Any]) -> Identity | None:
     """Provider for endpoints open to anonymous callers; bad credentials are still a 403 (§1.4)."""
     return _identify(request)
 

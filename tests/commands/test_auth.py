@@ -215,7 +215,7 @@ async def open_endpoint(settings: Settings):
     app = Litestar(
         route_handlers=[whoami],
         state=State({"services": SimpleNamespace(settings=settings, cache={})}),
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,
     )
     async with AsyncTestClient(app=app) as client:
         yield client
