@@ -24,7 +24,7 @@ from queries.delivery import (
 from queries.deps import read_models
 from schedulesy.auth import REQUIRE_IDENTITY, IdentityDep
 from queries.params import UNKNOWN_KEY, access_key, username_from
-from queries.schemas import Calendar
+from queries.schemas import Calendar, TooManyEventsBody
 from schedulesy.errors import Forbidden, NotFound
 
 
@@ -44,7 +44,7 @@ class CalendarController(Controller):
             openapi.json_body(Calendar, "The merged calendar."),
             r403=openapi.error("Forbidden: not authenticated, or another user's calendar."),
             r404=openapi.error("Not Found: no such user, or not `<username>.json`."),
-            r413=openapi.json_body(openapi.TooManyEventsBody, "The selection has too many events."),
+            r413=openapi.json_body(TooManyEventsBody, "The selection has too many events."),
         ),
     )
     async def calendar(

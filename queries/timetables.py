@@ -25,7 +25,7 @@ from queries.delivery import (
 from queries.deps import read_models, services_of
 from queries.params import UNKNOWN_KEY, access_key, key_with_suffix
 from queries.qrcodes import MEDIA_TYPES, QrCache, QrFormat, etag
-from queries.schemas import Calendar
+from queries.schemas import Calendar, TooManyEventsBody
 from schedulesy.errors import NotFound
 from schedulesy.services import Services
 
@@ -64,7 +64,7 @@ class TimetableController(Controller):
             openapi.json_body(Calendar, "`<key>.json`: the merged calendar (`<key>.ics`: "
                               "`text/calendar; charset=utf-8`, an attachment named `<username>.ics`)."),
             r404=openapi.UNKNOWN_KEY,
-            r413=openapi.json_body(openapi.TooManyEventsBody, "`<key>.json` only: too many events."),
+            r413=openapi.json_body(TooManyEventsBody, "`<key>.json` only: too many events."),
         ),
     )
     async def timetable(
