@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 import asyncpg
 import msgspec
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 ALWAYS_SUFFIX = ".always.sql"
 MIGRATION_LOCK = 0x5C_4E_D0_1E  # advisory lock id: one migrator at a time
 
 
 class MigrationError(RuntimeError):
-    """The database disagrees with the migration files (an applied file was edited)."""
+    """The database disagrees with the migration files (an applied file was edited), or there are none."""
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -58,16 +58,33 @@ class Migration:
         return self.name.endswith(ALWAYS_SUFFIX)
 
 
-def migration_files(directory: Path = SQL_DIR) -> list[Migration]:
-    return [Migration(p.name, p.read_text()) for p in sorted(directory.glob("*.sql"))]
+def bundled_migrations() -> Traversable:
+    """The package's ``migrations`` folder: in a checkout, a link to the top-level ``sql/``;
+    in a wheel, a copy of its files (so an installed package finds them too)."""
+    return files("schedulesy") / "migrations"
 
 
-async def migrate(dsn: str, directory: Path = SQL_DIR) -> list[str]:
+def migration_files(directory: Traversable | None = None) -> list[Migration]:
+    """The ``*.sql`` files of ``directory`` (default: the bundled ones), in name order."""
+    directory = bundled_migrations() if directory is None else directory
+    if not directory.is_dir():
+        return []
+    found = sorted((p for p in directory.iterdir() if p.name.endswith(".sql") and p.is_file()), key=lambda p: p.name)
+    return [Migration(p.name, p.read_text(encoding="utf-8")) for p in found]
+
+
+async def migrate(dsn: str, directory: Traversable | None = None) -> list[str]:
     """Apply pending migrations in order, each in its own transaction; return their names.
 
     Applied files are recorded with a checksum: editing one afterwards is an error, not a
     silent divergence. ``*.always.sql`` files (idempotent fix-ups) run every time, unrecorded.
+    No migration file at all is an error too: a package built without them must not report
+    an empty database as up to date.
     """
+    migrations = migration_files(directory)
+    if not migrations:
+        where = bundled_migrations() if directory is None else directory
+        raise MigrationError(f"no migration files (*.sql) found in {where}")
     conn = await asyncpg.connect(dsn)
     applied_now: list[str] = []
     try:
@@ -83,7 +100,7 @@ async def migrate(dsn: str, directory: Path = SQL_DIR) -> list[str]:
             """
         )
         recorded = {r["name"]: r["checksum"] for r in await conn.fetch("SELECT name, checksum FROM schedulesy.migration")}
-        for migration in migration_files(directory):
+        for migration in migrations:
             if migration.always:
                 async with conn.transaction():
                     await conn.execute(migration.sql)

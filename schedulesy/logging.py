@@ -40,25 +40,43 @@ def _scrub_processor(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     return event
 
 
-def configure_logging(log_format: str = "console", level: str = "info") -> None:
-    """Configure structlog (and the stdlib loggers it shares a stream with) once per process."""
-    numeric_level = getattr(logging, level.upper(), logging.INFO)
+def _processors(log_format: str) -> list[Any]:
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if log_format == "json"
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _scrub_processor,
+        structlog.processors.format_exc_info,
+        renderer,
+    ]
+
+
+def _level(level: str) -> int:
+    return getattr(logging, level.upper(), logging.INFO)
+
+
+def configure_logging(log_format: str = "console", level: str = "info") -> None:
+    """Configure structlog (and the stdlib loggers it shares a stream with) once per process."""
+    numeric_level = _level(level)
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            _scrub_processor,
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=_processors(log_format),
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=max(numeric_level, logging.WARNING), stream=sys.stderr, format="%(name)s %(levelname)s %(message)s")
+
+
+def standalone_logger(log_format: str = "console", level: str = "info") -> Any:
+    """A logger writing to stderr as :func:`configure_logging` would, before it runs (the settings
+    that configure logging report their own problems) and without changing the global configuration."""
+    return structlog.wrap_logger(
+        structlog.PrintLogger(sys.stderr),
+        processors=_processors(log_format),
+        wrapper_class=structlog.make_filtering_bound_logger(_level(level)),
+    )

@@ -6,20 +6,37 @@ These names are a public interface: operators and scripts rely on them.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import os
+import re
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args, get_origin
 
 import msgspec
 
 ENV_PREFIX = "SCHEDULESY_"
 DEFAULT_CATEGORIES = ("classroom", "instructor", "trainee", "category5")
 
+# Under the prefix but not settings: the settings file's own variable, and the test suite's and
+# benchmarks' variables (SCHEDULESY_TEST_DATABASE_URL, ...). Every other unknown name is a typo.
+NOT_SETTINGS = (ENV_PREFIX + "ENV_FILE",)
+TOOL_PREFIXES = (ENV_PREFIX + "TEST_", ENV_PREFIX + "BENCH_")
+
+
+class _Duration:
+    """Marks a number of seconds that its variable may also write ``300s``, ``5m`` or ``1h``."""
+
+
+_DURATION = _Duration()
+_DURATION_TEXT = re.compile(r"(\d+(?:\.\d+)?)([smh]?)")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600}
+
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
-Seconds = Annotated[float, msgspec.Meta(gt=0)]
+Seconds = Annotated[float, msgspec.Meta(gt=0), _DURATION]
+NonNegativeSeconds = Annotated[float, msgspec.Meta(ge=0), _DURATION]
 Fraction = Annotated[float, msgspec.Meta(ge=0, le=1)]
 
 
@@ -60,7 +77,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     jwt_username_claim: str = "user_id"
     jwt_issuer: str = ""
     jwt_audience: str = ""
-    jwt_leeway: Annotated[float, msgspec.Meta(ge=0)] = 30.0
+    jwt_leeway: NonNegativeSeconds = 30.0
     superusers: tuple[str, ...] = ()
 
     cors_origins: tuple[str, ...] = ("*",)
@@ -103,8 +120,12 @@ def env_name(field: str) -> str:
     return ENV_PREFIX + field.upper()
 
 
-_TUPLE_FIELDS = {
-    f.name for f in msgspec.structs.fields(Settings) if str(f.type).startswith("tuple")
+_FIELDS = msgspec.structs.fields(Settings)
+_TUPLE_FIELDS = {f.name for f in _FIELDS if str(f.type).startswith("tuple")}
+_CHOICES = {f.name: get_args(f.type) for f in _FIELDS if get_origin(f.type) is Literal}
+_DURATION_BOUNDS = {
+    f.name: next(m for m in get_args(f.type) if isinstance(m, msgspec.Meta))
+    for f in _FIELDS if _DURATION in get_args(f.type)
 }
 
 
@@ -125,28 +146,85 @@ def _read_env_file(path: str) -> dict[str, str]:
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Build and validate settings; raise :class:`SettingsError` naming the faulty variable."""
+    """Build and validate settings; raise :class:`SettingsError` naming the faulty variable.
+
+    Unknown ``SCHEDULESY_*`` variables are reported on stderr at once, rendered as the logs will be:
+    logging is configured from these very settings, so it cannot exist yet.
+    """
     environ = os.environ if environ is None else environ
     merged: dict[str, str] = {}
     if environ.get(ENV_PREFIX + "ENV_FILE"):
         merged.update(_read_env_file(environ[ENV_PREFIX + "ENV_FILE"]))
     merged.update(environ)
-    known = {f.name for f in msgspec.structs.fields(Settings)}
+    _report_unknown_variables(merged)
+    known = {f.name for f in _FIELDS}
     raw: dict[str, object] = {}
     for key, value in merged.items():
-        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "ENV_FILE":
+        if not key.startswith(ENV_PREFIX) or key in NOT_SETTINGS:
             continue
         field = key[len(ENV_PREFIX):].lower()
-        if field not in known:
-            continue  # other tools share the prefix (SCHEDULESY_TEST_*); unknown names are not ours
-        if field in _TUPLE_FIELDS:
-            raw[field] = tuple(item.strip() for item in value.split(",") if item.strip())
-        else:
-            raw[field] = value
+        if field in known:
+            raw[field] = _from_text(field, value)
     try:
         return msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise SettingsError(_name_the_variable(str(exc))) from None
+
+
+def _from_text(field: str, text: str) -> object:
+    """The variable's text as its field expects it, for what msgspec cannot read or explain well."""
+    if field in _TUPLE_FIELDS:
+        return tuple(item.strip() for item in text.split(",") if item.strip())
+    if field in _CHOICES and text not in _CHOICES[field]:
+        allowed = ", ".join(str(choice) for choice in _CHOICES[field])
+        raise SettingsError(f"{env_name(field)}: {text!r} is not one of {allowed}")
+    if field in _DURATION_BOUNDS:
+        return _parse_duration(field, text)
+    return text
+
+
+def _parse_duration(field: str, text: str) -> float:
+    """Seconds from ``300``, ``300s``, ``5m``, ``1h`` (or ``1.5h``), within the field's bounds."""
+    match = _DURATION_TEXT.fullmatch(text.strip())
+    if match is None:
+        raise SettingsError(f"{env_name(field)}: expected a duration such as 300, 300s, 5m or 1h, got {text!r}")
+    seconds = float(match[1]) * _UNIT_SECONDS[match[2]]
+    bounds = _DURATION_BOUNDS[field]
+    if (bounds.gt is not None and seconds <= bounds.gt) or (bounds.ge is not None and seconds < bounds.ge):
+        above = f"more than {bounds.gt:g}" if bounds.gt is not None else f"at least {bounds.ge:g}"
+        raise SettingsError(f"{env_name(field)}: expected {above} seconds, got {text!r}")
+    return seconds
+
+
+def unknown_variables(names: Iterable[str]) -> list[tuple[str, str | None]]:
+    """The ``SCHEDULESY_*`` names that are no setting, each with the closest setting (or None)."""
+    fields = [f.name for f in _FIELDS]
+    unknown: list[tuple[str, str | None]] = []
+    for name in sorted(names):
+        if not name.startswith(ENV_PREFIX) or name in NOT_SETTINGS or name.startswith(TOOL_PREFIXES):
+            continue
+        field = name[len(ENV_PREFIX):].lower()
+        if field not in fields:
+            closest = difflib.get_close_matches(field, fields, n=1)
+            unknown.append((name, env_name(closest[0]) if closest else None))
+    return unknown
+
+
+def _report_unknown_variables(merged: Mapping[str, str]) -> None:
+    unknown = unknown_variables(merged)
+    if not unknown:
+        return
+    from schedulesy.logging import standalone_logger
+
+    log_format = merged.get(env_name("log_format"), "")
+    log_level = merged.get(env_name("log_level"), "")
+    log = standalone_logger(
+        log_format if log_format in _CHOICES["log_format"] else "console",
+        log_level if log_level in _CHOICES["log_level"] else "info",
+    )
+    for name, closest in unknown:
+        hint = {"did_you_mean": closest} if closest else {}
+        log.warning("settings.unknown_variable", variable=name, detail="not a setting: ignored", **hint)
 
 
 def _name_the_variable(message: str) -> str:

@@ -1,8 +1,9 @@
 import asyncio
 
 import asyncpg
+import pytest
 
-from schedulesy import db
+from schedulesy import cli, db
 
 
 async def test_migrations_applied_twice_change_nothing(database_url: str) -> None:
@@ -31,6 +32,35 @@ async def test_an_edited_applied_migration_is_refused(database_url: str, tmp_pat
         assert "001_legacy_w_edtperso.sql" in str(exc)
     else:
         raise AssertionError("an edited migration was accepted")
+
+
+async def test_no_migration_file_at_all_is_an_error_not_up_to_date(database_url: str, tmp_path) -> None:
+    with pytest.raises(db.MigrationError, match="no migration files"):
+        await db.migrate(database_url, tmp_path)
+
+
+def test_migrate_without_migration_files_exits_with_one_line(database_url: str, tmp_path, monkeypatch, capsys) -> None:
+    from schedulesy import settings as settings_module
+
+    monkeypatch.setattr(db, "bundled_migrations", lambda: tmp_path)
+    # Logs configured now would keep writing to this test's captured stderr, closed after it.
+    monkeypatch.setattr("schedulesy.logging.configure_logging", lambda *args: None)
+    monkeypatch.setenv("SCHEDULESY_DATABASE_URL", database_url)
+    settings_module.get_settings.cache_clear()
+    try:
+        assert cli.main(["migrate"]) != 0
+    finally:
+        settings_module.get_settings.cache_clear()
+    out, err = capsys.readouterr()
+    assert "up to date" not in out
+    assert err.strip().splitlines() == [f"schedulesy migrate: no migration files (*.sql) found in {tmp_path}"]
+
+
+def test_the_checkout_bundles_the_top_level_sql_folder() -> None:
+    from pathlib import Path
+
+    top_level = Path(db.__file__).resolve().parents[1] / "sql"
+    assert [m.name for m in db.migration_files()] == sorted(p.name for p in top_level.glob("*.sql"))
 
 
 async def test_sequence_fixup_places_ids_after_existing_rows(pool: asyncpg.Pool, database_url: str) -> None:
