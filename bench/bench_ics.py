@@ -30,8 +30,10 @@ from icalendar import Calendar, Event  # noqa: E402
 
 from bench.bench_rebuild import start_redis  # noqa: E402
 from projections.builders import ics as ics_builder  # noqa: E402
-from projections.readmodels import ReadModels, _Batch  # noqa: E402
+from projections.readmodels import ReadModels  # noqa: E402
+from projections.readmodels.batch import Batch  # noqa: E402
 from schedulesy import db  # noqa: E402
+from schedulesy.keys import selection_hash  # noqa: E402
 from schedulesy.services import open_services  # noqa: E402
 from schedulesy.settings import load_settings  # noqa: E402
 
@@ -127,13 +129,13 @@ async def run(args: argparse.Namespace) -> None:
             selection = (GROUP,)
 
             async with services.pool.acquire() as conn:
-                batch = _Batch(conn, settings.zone)
+                batch = Batch(conn, settings.zone)
                 started = time.perf_counter()
                 await batch.load_resources(selection)
                 await batch.load_events_of(selection)
                 load = time.perf_counter() - started
                 events = batch.events_of(selection)
-            contents = [ics_builder.ics_event(e, batch.events.classrooms, models.host) for e in events]
+            contents = [ics_builder.ics_event(e, batch.events.classrooms, models.documents.host) for e in events]
             started, started_cpu = time.perf_counter(), time.process_time()
             whole = whole_icalendar_build(contents, "Emploi du temps")
             print(f"{len(events)} events; loading them from Postgres: {load * 1000:.0f} ms")
@@ -141,7 +143,7 @@ async def run(args: argparse.Namespace) -> None:
                   f"(CPU {(time.process_time() - started_cpu) * 1000:.0f} ms), {len(whole) / 2**20:.1f} MiB")
 
             started = time.perf_counter()
-            document = await models.selection_ics(selection)
+            document = await models.on_demand.selection_ics(selection)
             print(f"cold read-through (every fragment rendered): {(time.perf_counter() - started) * 1000:.0f} ms, "
                   f"body {len(document.body) / 2**20:.1f} MiB, gzip {len(document.gzip_body or b'') / 2**10:.0f} KiB")
             await models.apply({"user": {"jdupont"}})  # the projector's copy, fragments now cached
@@ -156,11 +158,11 @@ async def run(args: argparse.Namespace) -> None:
                     event_id,
                 )
                 async with services.pool.acquire() as conn:
-                    batch = _Batch(conn, settings.zone)
+                    batch = Batch(conn, settings.zone)
                     await batch.load_resources(selection)
                     await batch.load_events_of(selection)
                     started, started_cpu = time.perf_counter(), time.process_time()
-                    plan = models._ics_plan(batch, selection, batch.events_of(selection))
+                    plan = models.documents.ics_plan(batch, selection, batch.events_of(selection))
                     feed = (await models.fragments.assemble({"bench": plan}))["bench"]
                     feed.stored(int(time.time()))
                     assembly.append(time.perf_counter() - started)
@@ -170,8 +172,8 @@ async def run(args: argparse.Namespace) -> None:
                 applies.append(time.perf_counter() - started)
             print(f"after one event changed, ICS assembly: {millis(assembly)}; CPU time {millis(assembly_cpu)}")
             print(f"after one event changed, whole apply (events docs + calendar + feed + writes): {millis(applies)}")
-            final = await models.user_ics("jdupont")
-            assert final.body.count(b"BEGIN:VEVENT") == args.events
+            final = await models.store.read(services.keys.ics(selection_hash(selection)))
+            assert final is not None and final.body.count(b"BEGIN:VEVENT") == args.events
     finally:
         redis_process.terminate()
         redis_process.wait()

@@ -77,7 +77,7 @@ class TrivialApplier:
         self.services = services
 
     async def apply(self, changes: Mapping[str, Set[str]]):  # type: ignore[no-untyped-def]
-        from projections.readmodels import ApplyReport
+        from projections.readmodels.store import ApplyReport
 
         pipe = self.services.redis.pipeline(transaction=False)
         for topic, keys in changes.items():
@@ -112,7 +112,7 @@ def worker_process(database_url: str, redis_url: str, applier_kind: str, read_ah
 
     async def main() -> None:
         async with open_services(bench_settings(database_url, redis_url)) as services:
-            inner = ReadModels.for_services(services) if applier_kind == "real" else TrivialApplier(services)
+            inner = ReadModels(services) if applier_kind == "real" else TrivialApplier(services)
             projector = Projector(services, TimedApplier(inner, services.redis), read_ahead=read_ahead)
             task = asyncio.create_task(projector.run())
             await projector.leading.wait()

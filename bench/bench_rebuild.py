@@ -87,7 +87,7 @@ INSERT INTO gen_resource SELECT (410000 + j)::text, 'category5', (400000 + j % {
 CREATE INDEX ON gen_resource (parent);
 ANALYZE gen_resource;
 
--- The node documents of contract §4.3.1: genealogy from the root down, child refs in ADE order.
+-- The node documents of docs/compatibility.md §4.3.1: genealogy from the root down, child refs in ADE order.
 INSERT INTO schedulesy.resource (ext_id, category, parent_ext_id, name, code, email, fields, geolocation, position)
 WITH RECURSIVE chain AS (
     SELECT ext_id, '[]'::jsonb AS genealogy, ARRAY[]::text[] AS path FROM gen_resource WHERE parent IS NULL

@@ -1,4 +1,4 @@
-"""Reading the change log and keeping the projector's bookkeeping rows (architecture §3).
+"""Reading the change log and keeping the projector's bookkeeping rows (docs/architecture.md §3).
 
 Only ``commands/`` write the write model. The SQL here is the projector's own bookkeeping — its
 position in ``schedulesy.change`` (``projector_checkpoint``), its heartbeat, and pruning of log rows
@@ -95,7 +95,7 @@ SELECT pg_snapshot_xmin(s) AS xmin, pg_snapshot_xmax(s) AS xmax,
 FROM pg_current_snapshot() AS s
 """
 
-# Gap-safe catch-up (architecture §3). Change ids come from a sequence and become visible in commit
+# Gap-safe catch-up (docs/architecture.md §3). Change ids come from a sequence and become visible in commit
 # order, not id order, so a checkpoint on id alone would skip a slow transaction's rows. Only the
 # transactions below the frontier are all finished: read those, ordered by (xid, id), strictly
 # after the checkpoint. A long transaction holds this frontier back (lag), never loses a row.
@@ -214,10 +214,6 @@ async def load_stored(db: Executor, projection: str) -> Stored:
     if row is None:
         return Stored(Position())
     return Stored(Position(row["last_xid"], row["last_id"]), row["rebuilt_at"])
-
-
-async def load_checkpoint(db: Executor, projection: str) -> Position:
-    return (await load_stored(db, projection)).position
 
 
 async def advance_checkpoint(

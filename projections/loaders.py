@@ -1,4 +1,4 @@
-"""The SQL that fetches what the builders need, shared by the projector and the query fallback.
+"""The SQL that fetches the rows (:mod:`projections.rows`) the builders need, for every build.
 
 Every function takes a connection and returns typed rows; none of them writes. Batch shapes
 (``= ANY($1)``) keep one round trip per kind of row whatever the size of a projector batch.
@@ -6,90 +6,15 @@ Every function takes a connection and returns typed rows; none of them writes. B
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
-from collections.abc import Collection, Iterable
-from typing import Any
+from collections.abc import AsyncIterator, Collection
 
 import asyncpg
-import msgspec
 
+from projections.rows import AccessRow, Booking, Classroom, EventRow, ResourceRow, UserRow, classroom_of
 from schedulesy.keys import normalise_selection
 
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
-
-
-class ResourceRow(msgspec.Struct, frozen=True):
-    """A node of an ADE tree; ``fields`` is its stored node document (contract §4.3.1)."""
-
-    ext_id: str
-    category: str
-    parent_ext_id: str | None
-    name: str
-    code: str
-    email: str | None
-    fields: dict[str, Any]
-    geolocation: list[float] | None
-    updated_at: dt.datetime
-
-
-class Booking(msgspec.Struct, frozen=True, gc=False, array_like=True):
-    """A resource an event books, as the event names it (display lists and maps)."""
-
-    ext_id: str
-    category: str
-    name: str
-
-
-class EventRow(msgspec.Struct, frozen=True, gc=False):
-    event_id: int
-    activity_id: int
-    repetition: int
-    session: int
-    name: str
-    starts_at: dt.datetime
-    ends_at: dt.datetime
-    date: str
-    start_hour: str
-    end_hour: str
-    duration: int
-    color: str
-    note: str
-    last_update: dt.datetime | None
-    sequence: int
-    updated_at: dt.datetime
-    bookings: tuple[Booking, ...]
-
-    @property
-    def stable_key(self) -> str:
-        """ADE's business key: survives a re-placement that changes ``event_id``."""
-        return f"{self.activity_id}-{self.repetition}-{self.session}"
-
-
-class Classroom(msgspec.Struct, frozen=True, gc=False):
-    """What a room contributes to events besides its name: where it is."""
-
-    genealogy: tuple[str, ...]
-    """Ancestor names from the site down to the direct parent (category root excluded)."""
-    geolocation: tuple[float, ...]
-    """``(lat, lon, alt)`` or ``()`` when the building is unknown."""
-
-
-UNKNOWN_CLASSROOM = Classroom((), ())
-
-
-class UserRow(msgspec.Struct, frozen=True):
-    username: str
-    customization_id: int
-    resources: tuple[str, ...]
-    """The selection, normalised (distinct ids, canonical order)."""
-
-
-class AccessRow(msgspec.Struct, frozen=True):
-    key: str
-    username: str
-    name: str
-    created_at: dt.datetime
 
 
 # --------------------------------------------------------------------------------------------
@@ -150,12 +75,6 @@ async def fetch_event_counts(conn: Connection, ext_ids: Collection[str] | None) 
     return {r["resource_ext_id"]: r["n"] for r in records}
 
 
-def child_ids(resource: ResourceRow) -> list[str]:
-    """The ext_ids named by a node document's child refs."""
-    children = resource.fields.get("children") or []
-    return [str(c["id"]) for c in children if isinstance(c, dict) and "id" in c]
-
-
 async def fetch_classrooms(conn: Connection, ext_ids: Collection[str]) -> dict[str, Classroom]:
     if not ext_ids:
         return {}
@@ -164,13 +83,6 @@ async def fetch_classrooms(conn: Connection, ext_ids: Collection[str]) -> dict[s
         list(ext_ids),
     )
     return {r["ext_id"]: classroom_of(r["fields"], r["geolocation"]) for r in records}
-
-
-def classroom_of(fields: dict[str, Any] | None, geolocation: list[float] | None) -> Classroom:
-    """Genealogy names without the category root (contract §5.4) and the stored coordinates."""
-    genealogy = (fields or {}).get("genealogy") or []
-    names = tuple(sys.intern(str(g.get("name", ""))) for g in genealogy[1:] if isinstance(g, dict))
-    return Classroom(names, tuple(float(x) for x in geolocation or ()))
 
 
 # --------------------------------------------------------------------------------------------
@@ -254,55 +166,17 @@ async def fetch_events_booking(conn: Connection, ext_ids: Collection[str]) -> se
     return {r["event_id"] for r in records}
 
 
-class EventStore:
-    """Events and the rooms they book, loaded on demand and kept for one batch or one rebuild.
-
-    Many resources and selections share events (a lecture shows in every sub-group's timetable),
-    so each event is fetched and decoded once per batch.
-    """
-
-    def __init__(self) -> None:
-        self.events: dict[int, EventRow] = {}
-        self.classrooms: dict[str, Classroom] = {}
-        self._missing: set[int] = set()
-
-    async def ensure(self, conn: Connection, event_ids: Iterable[int]) -> None:
-        wanted = {i for i in event_ids if i not in self.events and i not in self._missing}
-        if not wanted:
-            return
-        loaded = await fetch_events(conn, wanted)
-        self.events.update(loaded)
-        self._missing |= wanted - loaded.keys()
-        rooms = {
-            b.ext_id for e in loaded.values() for b in e.bookings
-            if b.category == "classroom" and b.ext_id not in self.classrooms
-        }
-        found = await fetch_classrooms(conn, rooms)
-        for room in rooms:
-            self.classrooms[room] = found.get(room, UNKNOWN_CLASSROOM)
-
-    def add_all_classrooms(self, resources: Iterable[ResourceRow]) -> None:
-        """Fill room details from already-loaded resources (a full rebuild loads them all)."""
-        for r in resources:
-            if r.category == "classroom":
-                self.classrooms[r.ext_id] = classroom_of(r.fields, r.geolocation)
-
-    async def load_everything(self, conn: Connection) -> None:
-        """Every event in one pass (full rebuild): cheaper than thousands of batches."""
-        async with conn.transaction():
-            async for record in conn.cursor(_EVENT_QUERY, prefetch=5000):
-                self.events[record["event_id"]] = _event(record)
-
-    def rows(self, event_ids: Iterable[int]) -> list[EventRow]:
-        """The known events among ``event_ids``, once each, by start time then id."""
-        seen = {i: self.events[i] for i in event_ids if i in self.events}
-        return sorted(seen.values(), key=lambda e: (e.starts_at, e.event_id))
+async def stream_all_events(conn: Connection) -> AsyncIterator[EventRow]:
+    """Every event through a cursor (full rebuild): cheaper than thousands of batches."""
+    async with conn.transaction():
+        async for record in conn.cursor(_EVENT_QUERY, prefetch=5000):
+            yield _event(record)
 
 
 # --------------------------------------------------------------------------------------------
 # Users, selections and accesses
 
-# A login may have several legacy rows (uid is not unique, contract §11.20): the most recently
+# A login may have several legacy rows (uid is not unique, docs/compatibility.md §11.20): the most recently
 # customised one is the user's selection.
 _USER_QUERY = """
     SELECT DISTINCT ON (uid) uid, id, ressources

@@ -44,7 +44,8 @@ import structlog
 
 from projections import changelog
 from projections.changelog import CHANNEL, DEFAULT_PROJECTION, Position
-from projections.readmodels import ApplyReport, ReadModels
+from projections.readmodels import ReadModels
+from projections.readmodels.store import ApplyReport
 from schedulesy.db import connect
 from schedulesy.progress import ProgressBar
 from schedulesy.services import Services, open_services
@@ -75,8 +76,8 @@ class ApplyFailed(Exception):
 
 
 def read_models(services: Services) -> ReadModels:
-    """The production applier: the process's facade, shared with the query side."""
-    return ReadModels.for_services(services)
+    """The production applier."""
+    return ReadModels(services)
 
 
 class Projector:

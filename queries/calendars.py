@@ -1,4 +1,4 @@
-"""A user's merged calendar as JSON, and the original ICS export URL (contract §3.5, §3.8).
+"""A user's merged calendar as JSON, and the original ICS export URL (docs/compatibility.md §3.5, §3.8).
 
 Calendars are stored per selection (users with the same resources share one document); the
 facade follows the user (or access key) to it. Above the event limit the stored calendar is the
@@ -21,7 +21,7 @@ from queries.delivery import (
     deliver,
     deliver_ics,
 )
-from queries.deps import read_models
+from queries.deps import reads_of
 from schedulesy.auth import REQUIRE_IDENTITY, IdentityDep
 from queries.params import UNKNOWN_KEY, access_key, username_from
 from queries.schemas import Calendar, TooManyEventsBody
@@ -37,7 +37,7 @@ class CalendarController(Controller):
         operation_class=openapi.StoredDocumentOperation,
         dependencies=REQUIRE_IDENTITY,
         summary="A user's calendar",
-        description="The merged events of the user's selected resources (contract §3.5): "
+        description="The merged events of the user's selected resources (docs/compatibility.md §3.5): "
         "`{\"events\": {\"events\": [...], \"trainees\": {...}, ...}}`. Only the user and superusers may "
         "read it. Above the event limit the answer is 413 with `too_much_events`.",
         responses=openapi.responses(
@@ -56,7 +56,7 @@ class CalendarController(Controller):
         username = username_from(user)
         if not identity.may_act_for(username):
             raise Forbidden("You may only read your own calendar")
-        document = await read_models(request).user_calendar(username)
+        document = await reads_of(request).user_calendar(username)
         if document is None:
             raise NotFound("No calendar for this user")
         return deliver(document, RequestConditions(request.scope), cache_control=PRIVATE_REVALIDATE,
@@ -80,7 +80,7 @@ class CalendarController(Controller):
 
 async def ics_for_key(request: Request, key: str) -> BytesResponse:
     """The ICS feed behind an access key, shared by the original and the short URL."""
-    reads = read_models(request)
+    reads = reads_of(request)
     grant = await reads.access_grant(key)
     if grant is None:
         raise NotFound(UNKNOWN_KEY)

@@ -1,44 +1,29 @@
-"""Configuration the original exposed to authenticated clients (contract §3.11, §3.12).
+"""Configuration the original exposed to authenticated clients (docs/compatibility.md §3.11, §3.12).
 
 Neither is used by the front end; both are kept for other clients.
 
 - ``display_types.json``: the original read names from a DisplayType table nobody maintained.
   We serve the display modes the front end actually knows (``configuration.displayMode``,
-  contract §4.3.3), a static list: there is nothing to configure, and no table to keep.
+  docs/compatibility.md §4.3.3), a static list: there is nothing to configure, and no table to keep.
 - ``ade_config.json``: the ADE Web API address without any credentials (no user, password or
   query string) and the project id, both from the settings.
 """
 
 from __future__ import annotations
 
-import hashlib
 from urllib.parse import urlsplit, urlunsplit
 
-import msgspec
 from litestar import Controller, Request, get
 
 from queries import openapi
-from queries.delivery import JSON_MEDIA_TYPE, BytesResponse, RequestConditions, static_document_response
-from queries.deps import services_of
+from queries.delivery import JSON_MEDIA_TYPE, BytesResponse, RequestConditions, StaticJson, static_document_response
+from queries.deps import query_state
 from schedulesy.auth import REQUIRE_IDENTITY, IdentityDep
 from queries.schemas import AdeConfig
-from schedulesy.services import Services
 from schedulesy.settings import Settings
 
 DISPLAY_TYPES = ("month", "week", "custom", "day", "list")
 CONFIG_CACHE_CONTROL = "private, max-age=3600"
-ADE_CONFIG_CACHE = "queries.ade_config"
-
-
-class StaticJson(msgspec.Struct, frozen=True):
-    body: bytes
-    etag: str
-
-    @classmethod
-    def of(cls, value: object) -> StaticJson:
-        body = msgspec.json.encode(value)
-        return cls(body=body, etag=f'"{hashlib.sha256(body).hexdigest()[:32]}"')
-
 
 DISPLAY_TYPES_JSON = StaticJson.of(list(DISPLAY_TYPES))
 
@@ -57,13 +42,6 @@ def ade_config_json(settings: Settings) -> StaticJson:
     return StaticJson.of(
         AdeConfig(base_url=ade_base_url(settings.ade_url), params={"projectId": str(settings.ade_project_id)})
     )
-
-
-def _ade_config(services: Services) -> StaticJson:
-    cached = services.cache.get(ADE_CONFIG_CACHE)
-    if cached is None:
-        cached = services.cache[ADE_CONFIG_CACHE] = ade_config_json(services.settings)
-    return cached
 
 
 def _serve(static: StaticJson, request: Request) -> BytesResponse:
@@ -95,4 +73,4 @@ class ConfigController(Controller):
         responses=openapi.responses(openapi.json_body(AdeConfig, "Where ADE is."), r403=openapi.FORBIDDEN),
     )
     async def ade_config(self, request: Request, identity: IdentityDep) -> BytesResponse:
-        return _serve(_ade_config(services_of(request)), request)
+        return _serve(query_state(request).ade_config, request)

@@ -15,11 +15,13 @@ HTTP rules followed (RFC 9110 §13):
 from __future__ import annotations
 
 import functools
+import hashlib
 from email.utils import formatdate, parsedate_to_datetime
 
+import msgspec
 from litestar.types import Receive, Scope, Send
 
-from projections.readmodels import StoredDocument
+from projections.builders.document import StoredDocument
 
 JSON_MEDIA_TYPE = "application/json"
 ICS_MEDIA_TYPE = "text/calendar; charset=utf-8"
@@ -205,6 +207,18 @@ def _vary_value(has_gzip: bool, vary: tuple[str, ...]) -> bytes:
     return ", ".join((("Accept-Encoding",) if has_gzip else ()) + vary).encode("latin-1")
 
 
+class StaticJson(msgspec.Struct, frozen=True):
+    """A JSON body the process holds itself (configuration), encoded once, with its ETag."""
+
+    body: bytes
+    etag: str
+
+    @classmethod
+    def of(cls, value: object) -> StaticJson:
+        body = msgspec.json.encode(value)
+        return cls(body=body, etag=f'"{hashlib.sha256(body).hexdigest()[:32]}"')
+
+
 def static_document_response(
     body: bytes,
     etag: str,
@@ -235,7 +249,7 @@ def attachment(filename: str) -> tuple[bytes, bytes]:
 
 
 IDENTITY_ONLY_AGENTS = (b"outlook", b"microsoft", b"exchange")
-"""Outlook subscriptions failed on gzip-encoded feeds (field notes §2.3): send them identity."""
+"""Outlook subscriptions failed on gzip-encoded feeds (docs/ics.md §2.3): send them identity."""
 
 VARY_USER_AGENT = ("User-Agent",)
 

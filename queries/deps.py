@@ -1,7 +1,7 @@
 """What the read handlers receive besides the caller (schedulesy.auth): the process's services
-and the cached read models.
+and the query side's state, both built once by the app's lifespan.
 
-A measured choice (bench/bench_queries.py): handlers take the services from ``request.app.state``
+A measured choice (bench/bench_queries.py): handlers take them from ``request.app.state``
 instead of a second injected dependency:
   Litestar resolves two dependencies of one handler concurrently, in an anyio task group, which
   costs more than the Redis read itself. ``identity`` stays the one injected dependency.
@@ -9,14 +9,24 @@ instead of a second injected dependency:
 
 from __future__ import annotations
 
-from litestar import Litestar, Request
+import dataclasses
 
-from projections.readmodels import ReadModels
-from queries import localcache
-from queries.localcache import CachedReads, InvalidationStream, LocalCopies, tracked_prefixes
+from litestar import Request
+
+from queries.delivery import StaticJson
+from queries.qrcodes import QrCache
+from queries.reads import Reads
 from schedulesy.services import Services
 
-CACHED_READS = "queries.cached_reads"
+
+@dataclasses.dataclass(frozen=True)
+class QueryState:
+    """The query side's per-process objects (``queries.open_query_state``)."""
+
+    reads: Reads
+    qr_codes: QrCache
+    ade_config: StaticJson
+    """``/api/ade_config.json``: it only depends on the settings."""
 
 
 def services_of(request: Request) -> Services:
@@ -24,23 +34,10 @@ def services_of(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
-def read_models(request: Request) -> CachedReads:
-    """The read-model facade (read-through, single-flight, Redis-down fallback) behind the
-    process's invalidated in-memory copies (``queries/localcache.py``)."""
-    services = services_of(request)
-    reads = services.cache.get(CACHED_READS)
-    if reads is None:
-        copies = LocalCopies(localcache.MAX_BYTES)
-        stream = InvalidationStream(services.settings.redis_url, tracked_prefixes(services.keys), copies)
-        reads = services.cache[CACHED_READS] = CachedReads(ReadModels.for_services(services), services.keys,
-                                                           copies, stream)
-    reads.stream.ensure_running()
-    return reads  # type: ignore[no-any-return]
+def query_state(request: Request) -> QueryState:
+    return request.app.state.queries  # type: ignore[no-any-return]
 
 
-async def stop_read_cache(app: Litestar) -> None:
-    """Shutdown hook: close the invalidation stream's connections (``Litestar(on_shutdown=[...])``)."""
-    services = getattr(app.state, "services", None)
-    reads = services.cache.get(CACHED_READS) if services is not None else None
-    if reads is not None:
-        await reads.stream.stop()
+def reads_of(request: Request) -> Reads:
+    """The read models: memory, else Redis, else built from Postgres (``queries/reads.py``)."""
+    return request.app.state.queries.reads  # type: ignore[no-any-return]

@@ -131,7 +131,7 @@ async def ready(services: ServicesDep) -> Response[Readiness]:
                     status_code=200 if healthy else 503)
 
 
-# The original's django-health-check identifiers, kept for existing monitoring (contract §3.14).
+# The original's django-health-check identifiers, kept for existing monitoring (docs/compatibility.md §3.14).
 _LEGACY_NAMES = {
     "postgres": ("DatabaseBackend", True),
     "redis": ("RedisHealthCheck", True),

@@ -6,7 +6,7 @@ calendar polled by many phones, a feed refreshed by calendar apps) are served fr
 
 How it stays correct: Redis *server-assisted client-side caching* (``CLIENT TRACKING``, Redis 6+,
 Valkey). One connection subscribes to ``__redis__:invalidate``; a second one turns tracking on in
-broadcast mode for the key families we copy (:func:`tracked_prefixes`), redirected to the first.
+broadcast mode for the key families we copy, redirected to the first.
 Every write, delete, expiry or eviction of such a key — by the projector, a read-through build,
 anyone — sends that key's name, and the copy is dropped. Nothing is cached while the invalidation
 stream is not established, and everything is dropped when it breaks (a lost message must not
@@ -16,8 +16,8 @@ The classic race (a value read just before a write, stored just after the write'
 is closed by registering each load before it reads: an invalidation of that key, or any flush,
 while the load runs cancels its right to store.
 
-Copies are keyed by the Redis key they came from, so the handlers go through :class:`CachedReads`,
-which follows the facade's own path (user → selection → calendar) one key at a time.
+Copies are keyed by the Redis key they came from; :class:`queries.reads.Reads` decides what is
+copied (its ``tracked_prefixes``) and reads through them one key at a time.
 """
 
 from __future__ import annotations
@@ -33,9 +33,6 @@ from typing import Any, TypeVar
 import structlog
 from redis.asyncio.connection import AbstractConnection, ConnectionPool
 
-from projections.readmodels import AccessGrant, ReadModels, StoredDocument, UserSelection
-from schedulesy.keys import Keys
-
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
@@ -43,11 +40,11 @@ T = TypeVar("T")
 INVALIDATION_CHANNEL = "__redis__:invalidate"
 MAX_BYTES = 64 * 2**20
 """Memory for copies per process (bodies and gzip bodies counted); least recently used go first."""
-SMALL_VALUE_BYTES = 512
 WATCHDOG_INTERVAL = 1.0
 """How often both connections are pinged; a silent stream for 3 intervals counts as broken."""
 RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
 CONNECT_TIMEOUT = 2.0
+STOP_RETRY = 0.1
 
 
 class LocalCopies:
@@ -147,17 +144,22 @@ class InvalidationStream:
         self._task: asyncio.Task[None] | None = None
         self._last_message = 0.0
 
-    def ensure_running(self) -> None:
-        """Start (once per event loop) the task that owns the two connections."""
+    def start(self) -> None:
+        """Start the task that owns the two connections (at the app's start-up, in its event loop)."""
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="query-cache-invalidations")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Cancel the task and wait for its end. Cancelled again for as long as it runs: a
+        cancellation that lands while redis-py opens a connection can be swallowed there, and the
+        task would go on (a stop right after the start, as in a quick restart, hits that window)."""
+        task, self._task = self._task, None
+        if task is not None:
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=STOP_RETRY)
+            if not task.cancelled():
+                task.result()
         self.copies.disable()
 
     async def _run(self) -> None:
@@ -167,7 +169,7 @@ class InvalidationStream:
                 await self._session()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # Redis away or restarted: serve through the facade meanwhile
+            except Exception as exc:  # Redis away or restarted: serve without copies meanwhile
                 if self.copies.enabled or failures == 0:
                     log.warning("query_cache_invalidations_lost", error=f"{type(exc).__name__}: {exc}"[:200])
             finally:
@@ -222,74 +224,3 @@ async def _command(connection: AbstractConnection, *args: Any) -> Any:
     if isinstance(answer, Exception):
         raise answer
     return answer
-
-
-def tracked_prefixes(keys: Keys) -> tuple[str, ...]:
-    """The key families :class:`CachedReads` copies — not the ICS fragments, by far the most
-    written keys, whose invalidations nobody here would use."""
-    return (
-        keys.resource_node(""), keys.resource_events(""), keys.resource_public_events(""),
-        keys.instructor_email(""), keys.user(""), keys.access(""), keys.calendar(""), keys.ics(""),
-    )
-
-
-def _document_size(document: StoredDocument | None) -> int:
-    if document is None:
-        return SMALL_VALUE_BYTES
-    return len(document.body) + len(document.gzip_body or b"") + SMALL_VALUE_BYTES
-
-
-def _small(_: object) -> int:
-    return SMALL_VALUE_BYTES
-
-
-Selection = UserSelection | AccessGrant
-
-
-class CachedReads:
-    """The facade's getters the handlers use, each step cached under the Redis key it reads.
-
-    Mirrors :class:`ReadModels` one key at a time: a user (or an access key) names a selection,
-    whose calendar and feed are documents shared by everyone who made that selection.
-    """
-
-    def __init__(self, models: ReadModels, keys: Keys, copies: LocalCopies, stream: InvalidationStream) -> None:
-        self.models = models
-        self.keys = keys
-        self.copies = copies
-        self.stream = stream
-
-    async def resource_node(self, ext_id: str) -> StoredDocument | None:
-        return await self.copies.get(self.keys.resource_node(ext_id),
-                                     lambda: self.models.resource_node(ext_id), _document_size)
-
-    async def resource_events(self, ext_id: str, anonymous: bool) -> StoredDocument | None:
-        key = self.keys.resource_public_events(ext_id) if anonymous else self.keys.resource_events(ext_id)
-        return await self.copies.get(key, lambda: self.models.resource_events(ext_id, anonymous=anonymous),
-                                     _document_size)
-
-    async def instructors_by_email(self, email: str) -> StoredDocument:
-        return await self.copies.get(self.keys.instructor_email(email),
-                                     lambda: self.models.instructors_by_email(email), _document_size)
-
-    async def user_selection(self, username: str) -> UserSelection | None:
-        return await self.copies.get(self.keys.user(username), lambda: self.models.user_selection(username), _small)
-
-    async def access_grant(self, key: str) -> AccessGrant | None:
-        return await self.copies.get(self.keys.access(key), lambda: self.models.access_grant(key), _small)
-
-    async def selection_calendar(self, selection: Selection) -> StoredDocument:
-        return await self.copies.get(self.keys.calendar(selection.selection_hash),
-                                     lambda: self.models.selection_calendar(selection.resources), _document_size)
-
-    async def selection_ics(self, selection: Selection) -> StoredDocument:
-        return await self.copies.get(self.keys.ics(selection.selection_hash),
-                                     lambda: self.models.selection_ics(selection.resources), _document_size)
-
-    async def user_calendar(self, username: str) -> StoredDocument | None:
-        selection = await self.user_selection(username)
-        return None if selection is None else await self.selection_calendar(selection)
-
-    async def access_calendar(self, key: str) -> StoredDocument | None:
-        grant = await self.access_grant(key)
-        return None if grant is None else await self.selection_calendar(grant)

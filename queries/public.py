@@ -1,8 +1,8 @@
-"""A resource's events, the one JSON endpoint open to anonymous callers (contract §3.4).
+"""A resource's events, the one JSON endpoint open to anonymous callers (docs/compatibility.md §3.4).
 
 Anonymous callers may read classrooms only, and get the public variant of the document, built
 without instructors (stored under its own key, so nothing is filtered per request). Authenticated
-callers read any resource, unmodified. Credentials that are present but bad are a 403 (§1.4).
+callers read any resource, unmodified. Credentials that are present but bad are a 403 (docs/compatibility.md §1.4).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from queries.delivery import (
     RequestConditions,
     deliver,
 )
-from queries.deps import read_models
+from queries.deps import reads_of
 from schedulesy.auth import OPTIONAL_IDENTITY, OptionalIdentityDep
 from queries.params import ext_id_from
 from queries.schemas import ResourceWithEvents
@@ -54,7 +54,7 @@ async def resource_events(
 ) -> BytesResponse:
     ext_id = ext_id_from(resource)
     anonymous = identity is None
-    document = await read_models(request).resource_events(ext_id, anonymous=anonymous)
+    document = await reads_of(request).resource_events(ext_id, anonymous=anonymous)
     if document is None:
         raise NotFound("No such resource")
     if anonymous and document.meta.get("category") != PUBLIC_CATEGORY:

@@ -1,4 +1,4 @@
-"""The ADE resource trees: one node per request, and the instructor search (contract §3.3, §3.10).
+"""The ADE resource trees: one node per request, and the instructor search (docs/compatibility.md §3.3, §3.10).
 
 Node documents are stored with their children already rewritten for the front end (absolute
 ``https://<public host>/api/resource/<id>.json/`` URLs, ``selectable``, sorted by name), so a
@@ -20,7 +20,7 @@ from queries.delivery import (
     RequestConditions,
     deliver,
 )
-from queries.deps import read_models
+from queries.deps import reads_of
 from schedulesy.auth import REQUIRE_IDENTITY, IdentityDep
 from queries.params import email_filter, ext_id_from
 from queries.schemas import ResourceNode
@@ -44,7 +44,7 @@ class ResourceController(Controller):
         "/resource/{node:str}",
         operation_class=openapi.StoredDocumentOperation,
         summary="A node of a resource tree",
-        description="The node document of an ADE resource or of a category root (contract §3.3). Children "
+        description="The node document of an ADE resource or of a category root (docs/compatibility.md §3.3). Children "
         "carry the absolute URL of their own document as `id`, a `selectable` flag, and come sorted by "
         "name. Authenticated; conditional GET and gzip supported.",
         responses=openapi.responses(
@@ -55,7 +55,7 @@ class ResourceController(Controller):
     )
     async def resource(self, request: Request, identity: IdentityDep, node: NodeSegment) -> BytesResponse:
         ext_id = ext_id_from(node)
-        document = await read_models(request).resource_node(ext_id)
+        document = await reads_of(request).resource_node(ext_id)
         if document is None:
             raise NotFound("No such resource")
         return deliver(document, RequestConditions(request.scope), cache_control=PRIVATE_REVALIDATE,
@@ -85,6 +85,6 @@ class ResourceController(Controller):
         address = email_filter(email)
         if address is None:
             raise PreconditionFailed("Your search is too wide. Please specify a filter")
-        document = await read_models(request).instructors_by_email(address)
+        document = await reads_of(request).instructors_by_email(address)
         return deliver(document, RequestConditions(request.scope), cache_control=PRIVATE_REVALIDATE,
                        media_type=JSON_MEDIA_TYPE)

@@ -1,7 +1,7 @@
 """The JSON documents the read API serves, as types — for the OpenAPI schema only.
 
 The bodies themselves are built (and encoded) by ``projections/``; these Structs describe them
-for API readers (contract §4.3). Nothing decodes into them on the request path.
+for API readers (docs/compatibility.md §4.3). Nothing decodes into them on the request path.
 """
 
 from __future__ import annotations

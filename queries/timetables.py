@@ -22,15 +22,14 @@ from queries.delivery import (
     etag_matches,
     static_document_response,
 )
-from queries.deps import read_models, services_of
+from queries.deps import query_state, reads_of, services_of
 from queries.params import UNKNOWN_KEY, access_key, key_with_suffix
-from queries.qrcodes import MEDIA_TYPES, QrCache, QrFormat, etag
+from queries.qrcodes import MEDIA_TYPES, QrFormat, etag
 from queries.schemas import Calendar, TooManyEventsBody
 from schedulesy.errors import NotFound
 from schedulesy.services import Services
 
 JSON_SUFFIX, ICS_SUFFIX = ".json", ".ics"
-QR_CACHE = "queries.qrcodes"
 QR_CACHE_CONTROL = "private, max-age=86400"
 """The image only changes with the URL; private because the URL it shows is a secret."""
 
@@ -40,13 +39,6 @@ KeyParameter = Annotated[str, Parameter(description="An access key (UUID).")]
 def ics_url(services: Services, key: str) -> str:
     """The short subscription URL of a key: what the QR code encodes and what users paste."""
     return f"{services.settings.public_base}/api/timetable/{key}{ICS_SUFFIX}"
-
-
-def _qr_cache(services: Services) -> QrCache:
-    cache = services.cache.get(QR_CACHE)
-    if cache is None:
-        cache = services.cache[QR_CACHE] = QrCache()
-    return cache
 
 
 class TimetableController(Controller):
@@ -75,7 +67,7 @@ class TimetableController(Controller):
         key, suffix = key_with_suffix(file, (JSON_SUFFIX, ICS_SUFFIX))
         if suffix == ICS_SUFFIX:
             return await ics_for_key(request, key)
-        document = await read_models(request).access_calendar(key)
+        document = await reads_of(request).access_calendar(key)
         if document is None:
             raise NotFound(UNKNOWN_KEY)
         return deliver(document, RequestConditions(request.scope), cache_control=CAPABILITY_REVALIDATE,
@@ -105,13 +97,13 @@ class TimetableController(Controller):
 
 
 async def _qrcode(request: Request, key: str, fmt: QrFormat) -> BytesResponse:
-    services = services_of(request)
-    if await read_models(request).access_grant(key) is None:
+    state = query_state(request)
+    if await state.reads.access_grant(key) is None:
         raise NotFound(UNKNOWN_KEY)
-    url = ics_url(services, key)
+    url = ics_url(services_of(request), key)
     conditions = RequestConditions(request.scope)
     tag = etag(url, fmt)
     revalidated = conditions.if_none_match is not None and etag_matches(conditions.if_none_match, tag)
-    image = b"" if revalidated else await _qr_cache(services).image(url, fmt)
+    image = b"" if revalidated else await state.qr_codes.image(url, fmt)
     return static_document_response(image, tag, conditions, media_type=MEDIA_TYPES[fmt],
                                     cache_control=QR_CACHE_CONTROL)

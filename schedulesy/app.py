@@ -12,6 +12,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin, ScalarRenderPlugin
 
+from schedulesy.auth import VerifiedTokens
 from schedulesy.errors import EXCEPTION_HANDLERS
 from schedulesy.logging import configure_logging
 from schedulesy.requestlog import RequestLogMiddleware
@@ -29,18 +30,25 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     configure_logging(settings.log_format, settings.log_level)
 
-    # The app factory is the composition root: the one place that imports commands/ and queries/.
+    # The app factory is the composition root: the one place that imports commands/ and queries/
+    # (and hands the query side the process's read models).
     from commands.http import route_handlers as command_handlers
+    from projections.readmodels import ReadModels
+    from queries import open_query_state
     from queries import route_handlers as query_handlers
-    from queries import shutdown_hooks as query_shutdown_hooks
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        """Every per-process object, built (and started) here before the first request, stopped
+        after the last: nothing is created lazily by a request."""
         async with open_services(settings) as services:
-            app.state.services = services
-            yield
+            async with open_query_state(services, ReadModels(services)) as queries:
+                app.state.services = services
+                app.state.verified_tokens = VerifiedTokens(settings)
+                app.state.queries = queries
+                yield
 
-    # "*" with credentials is refused by browsers: any origin is allowed by echoing it (contract §1.5).
+    # "*" with credentials is refused by browsers: any origin is allowed by echoing it (docs/compatibility.md §1.5).
     any_origin = "*" in settings.cors_origins
     cors = CORSConfig(
         allow_origins=[] if any_origin else list(settings.cors_origins),
@@ -53,7 +61,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[*command_handlers, *query_handlers],
         lifespan=[lifespan],
-        on_shutdown=list(query_shutdown_hooks),
         dependencies={"services": Provide(_services, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[RequestLogMiddleware],

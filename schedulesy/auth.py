@@ -1,7 +1,7 @@
 """Who is calling: Bearer JWT verification, the Litestar providers, and the token minter.
 
-Tokens come from an external JWT server (contract §2.1); we only verify them. Every failure is a
-403 with the JSON error shape, never a 401 (contract §1.4): the front end relies on it.
+Tokens come from an external JWT server (docs/compatibility.md §2.1); we only verify them. Every failure is a
+403 with the JSON error shape, never a 401 (docs/compatibility.md §1.4): the front end relies on it.
 
 Superuser status comes only from ``SCHEDULESY_SUPERUSERS``, never from a claim: a leaked signing
 key of a token server that serves many applications must not be able to mint administrators.
@@ -43,7 +43,7 @@ class Identity(msgspec.Struct, frozen=True):
     claims: dict[str, Any]
 
     def may_act_for(self, username: str) -> bool:
-        """Owner-or-superuser, the one object permission of the API (contract §2.3)."""
+        """Owner-or-superuser, the one object permission of the API (docs/compatibility.md §2.3)."""
         return self.is_superuser or self.username == username
 
 
@@ -162,7 +162,6 @@ def _remember_user(request: Request[Any, Any, Any], identity: Identity | None) -
         request.scope.setdefault("state", {})["username"] = identity.username
 
 
-TOKEN_CACHE = "auth.verified_tokens"
 TOKEN_CACHE_SIZE = 10_000
 
 
@@ -198,10 +197,8 @@ class VerifiedTokens:
 
 
 def _verified_tokens(request: Request[Any, Any, Any]) -> VerifiedTokens:
-    cache = request.app.state.services.cache
-    tokens: VerifiedTokens | None = cache.get(TOKEN_CACHE)
-    if tokens is None:
-        tokens = cache[TOKEN_CACHE] = VerifiedTokens(request.app.state.services.settings)
+    """The process's cache, built by the app's lifespan."""
+    tokens: VerifiedTokens = request.app.state.verified_tokens
     return tokens
 
 
@@ -225,7 +222,8 @@ def require_identity(request: Request[Any, Any, Any]) -> Identity:
 
 
 def optional_identity(request: Request[Any, Any, Any]) -> Identity | None:
-    """Provider for endpoints open to anonymous callers; bad credentials are still a 403 (§1.4)."""
+    """Provider for endpoints open to anonymous callers; bad credentials are still a 403
+    (docs/compatibility.md §1.4)."""
     return _identify(request)
 
 

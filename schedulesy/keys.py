@@ -7,7 +7,10 @@ resources share one read model. Keys carry no cross-key assumptions (Redis Clust
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Iterable
+
+import msgspec
 
 
 def normalise_selection(resources: Iterable[str]) -> tuple[str, ...]:
@@ -22,42 +25,78 @@ def selection_hash(resources: Iterable[str]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
+def canonical_access_key(key: str) -> str | None:
+    """The canonical text of an access key (a UUID), as its key is named; None for anything else."""
+    if len(key) != 36:
+        return None
+    try:
+        return str(uuid.UUID(key))
+    except ValueError:
+        return None
+
+
+class Families(msgspec.Struct, frozen=True):
+    """The prefix of each key family: a key is its family's prefix followed by an id. Whoever
+    works on a whole family (a rebuild's cleanup, a TTL policy, cache tracking) names it here."""
+
+    resource_node: str
+    resource_events: str
+    resource_public_events: str
+    calendar: str
+    ics: str
+    ics_event: str
+    user: str
+    access: str
+    instructor_email: str
+
+
 class Keys:
     """Key names under one configurable prefix (``SCHEDULESY_REDIS_PREFIX``)."""
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
+        self.families = Families(
+            resource_node=f"{prefix}resource:",
+            resource_events=f"{prefix}events:",
+            resource_public_events=f"{prefix}events-public:",
+            calendar=f"{prefix}calendar:",
+            ics=f"{prefix}ics:",
+            ics_event=f"{prefix}ics-event:",
+            user=f"{prefix}user:",
+            access=f"{prefix}access:",
+            instructor_email=f"{prefix}instructor-email:",
+        )
 
     def resource_node(self, ext_id: str) -> str:
-        return f"{self.prefix}resource:{ext_id}"
+        return self.families.resource_node + ext_id
 
     def resource_events(self, ext_id: str) -> str:
-        return f"{self.prefix}events:{ext_id}"
+        return self.families.resource_events + ext_id
 
     def resource_public_events(self, ext_id: str) -> str:
-        return f"{self.prefix}events-public:{ext_id}"
+        return self.families.resource_public_events + ext_id
 
     def calendar(self, selection: str) -> str:
-        return f"{self.prefix}calendar:{selection}"
+        return self.families.calendar + selection
 
     def ics(self, selection: str) -> str:
-        return f"{self.prefix}ics:{selection}"
+        return self.families.ics + selection
 
     def ics_event(self, fragment_id: str) -> str:
-        return f"{self.prefix}ics-event:{fragment_id}"
+        return self.families.ics_event + fragment_id
 
     def user(self, username: str) -> str:
-        return f"{self.prefix}user:{username}"
+        return self.families.user + username
 
     def access(self, key: str) -> str:
-        return f"{self.prefix}access:{key}"
+        return self.families.access + key
 
     def build_lock(self, key: str) -> str:
         """A short-lived lock so that many concurrent misses cause one build."""
         return f"{key}:building"
 
     def instructor_email(self, email: str) -> str:
-        return f"{self.prefix}instructor-email:{email.lower()}"
+        return self.families.instructor_email + email.lower()
 
     def pattern(self) -> str:
         """Every key of this deployment, for SCAN during a full rebuild."""

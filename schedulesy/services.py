@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import asyncpg
 from litestar.di import NamedDependency
@@ -34,8 +33,6 @@ class Services:
     pool: asyncpg.Pool
     redis: Redis
     keys: Keys
-    # Per-process singletons that other layers attach lazily (e.g. the read-model facade).
-    cache: dict[str, Any] = field(default_factory=dict)
 
 
 ServicesDep = NamedDependency[Services]

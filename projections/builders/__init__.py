@@ -1,4 +1,4 @@
-"""Pure builders: rows from :mod:`projections.loaders` in, encoded documents out (no I/O).
+"""Pure builders: rows (:mod:`projections.rows`) in, encoded documents out (no I/O).
 
 One module per read model: ``resources`` (tree nodes, a resource's events), ``calendar`` (the
 merged calendar of a selection), ``ics`` (its feed), ``selections`` (user and access documents);

@@ -1,6 +1,6 @@
-"""The merged calendar of one selection (contract §3.5, §5.6), shared by every user who made it.
+"""The merged calendar of one selection (docs/compatibility.md §3.5, §5.6), shared by every user who made it.
 
-Always the same shape, whatever the number of resources (fixes §11.8 and §11.9):
+Always the same shape, whatever the number of resources (fixes docs/compatibility.md §11.8 and §11.9):
 ``{"events": {"events": [...], "trainees": {}, "instructors": {}, "classrooms": {}, "category5s": {}}}``.
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from projections.builders.document import JSON, Built
 from projections.builders.resources import ENCODER, STANDARD_MAPS, EventJson, events_document
-from projections.loaders import Classroom, EventRow
+from projections.rows import Classroom, EventRow
 
 __all__ = ["STANDARD_MAPS", "TOO_MANY_EVENTS", "build_calendar", "too_many_events_body"]
 

@@ -36,7 +36,7 @@ class StoredDocument(msgspec.Struct, frozen=True):
     """The body gzip-compressed (``Content-Encoding: gzip``) when it is larger than 1 KiB."""
     meta: dict[str, str] = msgspec.field(default_factory=dict)
     """Facts a handler needs besides the body: ``category`` of an events document,
-    ``nb_events`` of a calendar, ``username`` of an ICS (for Content-Disposition)."""
+    ``nb_events`` of a calendar."""
 
 
 class Built(msgspec.Struct, frozen=True):

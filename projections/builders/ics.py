@@ -1,9 +1,9 @@
-"""The ICS feed of one selection (contract §6, field notes §2), assembled from per-event fragments.
+"""The ICS feed of one selection (docs/compatibility.md §6, docs/ics.md §2), assembled from per-event fragments.
 
 Choices:
-- Times are UTC with ``Z`` (no TZID, hence no VTIMEZONE to get wrong: field notes §2.2).
+- Times are UTC with ``Z`` (no TZID, hence no VTIMEZONE to get wrong: docs/ics.md §2.2).
 - ``UID`` = ADE's stable key ``{activity}-{repetition}-{session}@{host}``: it survives syncs,
-  rebuilds and re-placements that give the event a new id (§11.11).
+  rebuilds and re-placements that give the event a new id (docs/compatibility.md §11.11).
 - ``DTSTAMP`` = ``LAST-MODIFIED`` = ADE's ``lastUpdate`` (else the row's ``updated_at``): a feed
   rebuilt from unchanged data is byte-identical, so its ETag (a digest of the body) is stable.
 - ``SEQUENCE`` comes from the mirror, which bumps it when the event's content changes.
@@ -24,7 +24,7 @@ from icalendar import Calendar, Event
 from icalendar.prop import vDatetime, vDuration, vGeo, vInt, vText
 
 from projections.builders.document import CALENDAR, Built
-from projections.loaders import Classroom, EventRow
+from projections.rows import Classroom, EventRow
 
 PRODID = "-//Schedulesy//Schedulesy//FR"
 CALENDAR_END = b"END:VCALENDAR\r\n"
@@ -70,7 +70,7 @@ def _utc(moment: dt.datetime) -> dt.datetime:
 
 
 def ics_event(event: EventRow, classrooms: Mapping[str, Classroom], host: str) -> IcsEvent:
-    """The VEVENT content of one event (contract §6.2, with stable UID and real end time)."""
+    """The VEVENT content of one event (docs/compatibility.md §6.2, with stable UID and real end time)."""
     locations: list[str] = []
     geo: tuple[float, float] | None = None
     people: dict[str, list[str]] = {}
@@ -160,7 +160,7 @@ def build_ics(header: bytes, fragments: Sequence[bytes], nb_events: int) -> Buil
 
 
 def too_many_events_event(host: str, zone: dt.tzinfo, nb_events: int, max_events: int) -> IcsEvent:
-    """The original's single placeholder event for a selection above the limit (§6.3)."""
+    """The original's single placeholder event for a selection above the limit (docs/compatibility.md §6.3)."""
     return IcsEvent(
         uid=f"too-many-events@{host}",
         stamp=dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc),

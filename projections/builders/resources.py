@@ -1,4 +1,4 @@
-"""Resource read models: a tree node (contract §3.3) and a resource's events (§3.4, §4.3.2).
+"""Resource read models: a tree node (docs/compatibility.md §3.3) and a resource's events (§3.4, §4.3.2).
 
 Pure functions: rows in, encoded bytes out.
 """
@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from projections.builders.document import JSON, Built
-from projections.loaders import UNKNOWN_CLASSROOM, Booking, Classroom, EventRow, ResourceRow
+from projections.rows import UNKNOWN_CLASSROOM, Booking, Classroom, EventRow, ResourceRow
 
 ENCODER = msgspec.json.Encoder()
 _MapItem = tuple[str, str, dict[str, Any]]
@@ -20,19 +20,19 @@ _MapItem = tuple[str, str, dict[str, Any]]
 CLASSROOM = "classroom"
 INSTRUCTORS = "instructors"
 STANDARD_MAPS = ("trainees", INSTRUCTORS, "classrooms", "category5s")
-"""The maps every events document has, even when empty (contract §11.8-9)."""
+"""The maps every events document has, even when empty (docs/compatibility.md §11.8-9)."""
 
 
 def resource_url(public_base: str, ext_id: str) -> str:
-    """The child URL the front end compares string-for-string (contract §7.2)."""
+    """The child URL the front end compares string-for-string (docs/compatibility.md §7.2)."""
     return f"{public_base}/api/resource/{ext_id}.json/"
 
 
 def is_selectable(ext_id: str, event_count: int, max_events: int) -> bool:
     """A resource can be ticked when it has events, not too many, and a numeric id.
 
-    Unlike the original (§11.25) a child of a category root is selectable too when it carries
-    events; the numeric-id condition keeps the SPA's "digits before .json" parsing valid (§7.2).
+    Unlike the original (docs/compatibility.md §11.25) a child of a category root is selectable too when it carries
+    events; the numeric-id condition keeps the SPA's "digits before .json" parsing valid (docs/compatibility.md §7.2).
     """
     return ext_id.isdigit() and 1 <= event_count <= max_events
 
@@ -67,7 +67,7 @@ def build_node(
 
 
 def build_nodes_list(documents: Iterable[dict[str, Any]]) -> Built:
-    """A JSON array of node documents (the instructor-by-email search, §3.10)."""
+    """A JSON array of node documents (the instructor-by-email search, docs/compatibility.md §3.10)."""
     return Built(ENCODER.encode(list(documents)), JSON)
 
 
@@ -134,7 +134,7 @@ class EventJson:
         return items
 
     def map_entry(self, booking: Booking, classrooms: Mapping[str, Classroom]) -> dict[str, Any]:
-        """A map entry: ``{"name"}``, plus ``genealogy`` and ``geolocation`` for a room (§4.3.2).
+        """A map entry: ``{"name"}``, plus ``genealogy`` and ``geolocation`` for a room (docs/compatibility.md §4.3.2).
         Shared between documents (never mutated)."""
         key = (booking.category, booking.ext_id, booking.name)
         entry = self._entries.get(key)
@@ -156,11 +156,11 @@ def events_document(
     anonymous: bool = False,
     always_maps: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """``{"events": [...], "<category>s": {id: entry}}`` (contract §4.3.2).
+    """``{"events": [...], "<category>s": {id: entry}}`` (docs/compatibility.md §4.3.2).
 
     ``events`` is always a list. Maps exist for the categories the events book, plus
     ``always_maps`` (every caller passes :data:`STANDARD_MAPS`: one shape whatever the events,
-    §11.8-9). An anonymous document has an empty ``instructors`` map and no per-event
+    docs/compatibility.md §11.8-9). An anonymous document has an empty ``instructors`` map and no per-event
     instructor lists.
     """
     listed: list[msgspec.Raw] = []
@@ -175,7 +175,7 @@ def events_document(
             entries = maps.get(plural)
             if entries is None:
                 entries = maps[plural] = {}
-            entries.setdefault(ext_id, entry)  # the first occurrence wins (contract §5.6)
+            entries.setdefault(ext_id, entry)  # the first occurrence wins (docs/compatibility.md §5.6)
     return {"events": listed, **maps}
 
 
@@ -187,8 +187,8 @@ def build_events_response(
     *,
     anonymous: bool,
 ) -> Built:
-    """``/api/events/{id}.json``: the raw node document plus its events (§3.4), with the four
-    standard maps even when the resource has no events (§11.8-9)."""
+    """``/api/events/{id}.json``: the raw node document plus its events (docs/compatibility.md §3.4), with the four
+    standard maps even when the resource has no events (docs/compatibility.md §11.8-9)."""
     document = events_document(events, classrooms, fragments, anonymous=anonymous, always_maps=STANDARD_MAPS)
     body = ENCODER.encode({**resource.fields, "events": document})
     return Built(body, JSON, meta={"category": resource.category})
@@ -209,7 +209,7 @@ def build_public_events(
     classrooms: Mapping[str, Classroom],
     fragments: EventJson,
 ) -> Built:
-    """The anonymous variant: rooms only, without teachers' names (§3.4, §11.5)."""
+    """The anonymous variant: rooms only, without teachers' names (docs/compatibility.md §3.4, §11.5)."""
     if resource.category != CLASSROOM:
         return build_public_refusal(resource)
     return build_events_response(resource, events, classrooms, fragments, anonymous=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import msgspec
 
 from projections.builders.document import JSON, Built
-from projections.loaders import AccessRow, UserRow
+from projections.rows import AccessRow, UserRow
 from schedulesy.keys import selection_hash
 
 

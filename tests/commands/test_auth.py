@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import jwt
 import pytest
@@ -15,7 +14,7 @@ from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
 from schedulesy.app import create_app
-from schedulesy.auth import OPTIONAL_IDENTITY, OptionalIdentityDep, authenticate, mint_token
+from schedulesy.auth import OPTIONAL_IDENTITY, OptionalIdentityDep, VerifiedTokens, authenticate, mint_token
 from schedulesy.errors import EXCEPTION_HANDLERS, Forbidden
 from schedulesy.settings import Settings
 from tests.fixtures.auth import TokenFactory, auth_header
@@ -214,7 +213,7 @@ async def open_endpoint(settings: Settings):
     """A one-handler app using the optional provider (the shape of /api/events)."""
     app = Litestar(
         route_handlers=[whoami],
-        state=State({"services": SimpleNamespace(settings=settings, cache={})}),
+        state=State({"verified_tokens": VerifiedTokens(settings)}),
         exception_handlers=EXCEPTION_HANDLERS,
     )
     async with AsyncTestClient(app=app) as client:

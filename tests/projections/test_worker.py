@@ -21,7 +21,7 @@ import structlog.testing
 
 from projections import changelog
 from projections.changelog import Position
-from projections.readmodels import ApplyReport
+from projections.readmodels.store import ApplyReport
 from projections.worker import Projector, rebuild
 from queries.health import projection_lag_seconds
 from schedulesy.db import connect
@@ -302,7 +302,7 @@ async def test_a_change_committed_while_an_older_transaction_is_open_is_applied_
         await choose(services.pool, "not-held")
 
         await applier.wait_applied("user", "not-held")
-        assert await changelog.load_checkpoint(services.pool, "read_models") == Position()
+        assert (await changelog.load_stored(services.pool, "read_models")).position == Position()
         await eventually(lambda: pending_since_set(services, False), "the leader reporting nothing pending")
         await slow.execute("INSERT INTO public.w_edtperso (uid, ressources) VALUES ('slow', '1')")
         await slow_tx.commit()
@@ -413,7 +413,7 @@ async def test_a_worker_killed_mid_batch_and_restarted_loses_nothing(services: S
     await first.stop()  # killed while the batch is being applied
 
     assert stuck.cancelled == 1
-    assert await changelog.load_checkpoint(services.pool, "read_models") == Position()
+    assert (await changelog.load_stored(services.pool, "read_models")).position == Position()
     applier = RecordingApplier(services)
     start(applier)
     await applier.wait_applied("user", "grace")
@@ -435,7 +435,7 @@ async def test_a_worker_whose_connection_dies_mid_batch_reconnects_and_applies_t
     assert running.projector.backend_pid != dead_pid  # ...and done again on a new one
     last = await last_change(services.pool)
     await eventually(lambda: running.projector.position == last, "the checkpoint at the last change")
-    assert await changelog.load_checkpoint(services.pool, "read_models") == last
+    assert (await changelog.load_stored(services.pool, "read_models")).position == last
 
 
 async def test_one_of_two_workers_leads_and_the_standby_takes_over_when_the_leader_stops(
@@ -580,7 +580,7 @@ async def test_a_rebuild_checkpoints_where_it_started_so_changes_during_it_are_r
     result = await rebuild(services, rebuilder)
 
     assert result.checkpoint == before
-    assert await changelog.load_checkpoint(services.pool, "read_models") == before
+    assert (await changelog.load_stored(services.pool, "read_models")).position == before
     assert rebuilder.progress[-1] == (3, 3)
     applier = RecordingApplier(services)
     start(applier)
@@ -627,7 +627,7 @@ async def test_a_rebuild_makes_a_leader_forget_what_it_read_ahead_even_when_the_
             result = await rebuild(services, NoopRebuilder())
 
             assert result.checkpoint is None
-            assert await changelog.load_checkpoint(services.pool, "read_models") == Position()
+            assert (await changelog.load_stored(services.pool, "read_models")).position == Position()
 
             async def applied_again() -> bool:
                 return await applier.times_applied("user", "read-ahead") == 2

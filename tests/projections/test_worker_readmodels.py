@@ -40,15 +40,15 @@ async def calendar_in_redis(services: Services, username: str) -> list[str] | No
 
 @pytest.fixture
 async def worker(services: Services):  # type: ignore[no-untyped-def]
-    projector = Projector(services, **FAST)  # the production applier: ReadModels.for_services
+    projector = Projector(services, **FAST)  # the production applier: the read models
     task = asyncio.create_task(projector.run())
     await asyncio.wait_for(projector.leading.wait(), GUARD_SECONDS)
     yield projector
     await stop_task(task)
 
 
-async def test_the_worker_applies_with_the_processs_read_models_facade(services: Services, worker: Projector) -> None:
-    assert worker.applier is ReadModels.for_services(services)
+async def test_the_worker_applies_with_the_read_models(worker: Projector) -> None:
+    assert isinstance(worker.applier, ReadModels)
 
 
 async def test_a_direct_sql_write_to_w_edtperso_updates_the_users_calendar_through_the_running_worker(
@@ -91,7 +91,7 @@ async def test_schedulesy_rebuild_writes_the_read_models_and_checkpoints_so_the_
     assert await run_rebuild_command(settings) == 0
 
     assert await calendar_in_redis(services, "jdupont") == ["191051", "191050"]
-    assert await changelog.load_checkpoint(services.pool, "read_models") == await last_change(services.pool)
+    assert (await changelog.load_stored(services.pool, "read_models")).position == await last_change(services.pool)
     assert "rebuilt read models" in capsys.readouterr().err
     projector = Projector(services, **FAST)
     task = asyncio.create_task(projector.run())

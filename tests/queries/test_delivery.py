@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from projections.readmodels import StoredDocument
+from projections.builders.document import StoredDocument
 from queries.delivery import (
     BytesResponse,
     RequestConditions,

@@ -11,11 +11,12 @@ from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
 from projections.readmodels import ReadModels
-from queries.localcache import CachedReads, InvalidationStream, LocalCopies, tracked_prefixes
+from queries.localcache import InvalidationStream, LocalCopies
+from queries.reads import Reads, tracked_prefixes
 from schedulesy.keys import Keys
 from schedulesy.settings import Settings
 from tests.fixtures.seeded import Seeded
-from tests.fixtures.waiting import eventually
+from tests.fixtures.waiting import GUARD_SECONDS, eventually
 
 
 def loader(value: str, calls: list[str]) -> Callable[[], Awaitable[str]]:
@@ -115,7 +116,7 @@ async def test_memory_is_bounded_least_recently_used_first() -> None:
 async def stream(settings: Settings, redis: Redis) -> AsyncIterator[InvalidationStream]:
     copies = LocalCopies()
     tracked = InvalidationStream(settings.redis_url, tracked_prefixes(Keys(settings.redis_prefix)), copies)
-    tracked.ensure_running()
+    tracked.start()
     await eventually(lambda: copies.enabled, "the invalidation stream is established")
     yield tracked
     await tracked.stop()
@@ -149,7 +150,7 @@ async def test_a_flushed_database_drops_every_copy(
 async def test_with_redis_unreachable_the_stream_stays_down_and_reads_go_through(settings: Settings) -> None:
     copies = LocalCopies()
     tracked = InvalidationStream("redis://127.0.0.1:1/0", tracked_prefixes(Keys(settings.redis_prefix)), copies)
-    tracked.ensure_running()
+    tracked.start()
     await asyncio.sleep(0.3)
     assert not copies.enabled
     calls: list[str] = []
@@ -159,18 +160,33 @@ async def test_with_redis_unreachable_the_stream_stays_down_and_reads_go_through
     await tracked.stop()
 
 
-def cached_reads(api: AsyncTestClient) -> CachedReads:
-    return api.app.state.services.cache["queries.cached_reads"]  # type: ignore[no-any-return]
+async def test_a_stream_stopped_while_it_connects_still_ends(settings: Settings) -> None:
+    """The app stops its stream at shutdown, maybe right after starting it: a cancellation that
+    lands while redis-py opens a connection can be swallowed there; stop() must end it anyway."""
+    for step in range(12):
+        copies = LocalCopies()
+        tracked = InvalidationStream(settings.redis_url, tracked_prefixes(Keys(settings.redis_prefix)), copies)
+        tracked.start()
+        await asyncio.sleep(step * 0.0005)  # anywhere from before the connection to within the handshake
+        stopping = asyncio.ensure_future(tracked.stop())
+        done, _ = await asyncio.wait({stopping}, timeout=GUARD_SECONDS)
+        assert done, f"the stream still runs {step * 0.5:g} ms after its start"
+        assert not copies.enabled
+
+
+def app_reads(api: AsyncTestClient) -> Reads:
+    return api.app.state.queries.reads  # type: ignore[no-any-return]
 
 
 async def test_the_api_serves_repeated_reads_from_memory_and_sees_the_projectors_writes(
     api: AsyncTestClient, seeded: Seeded, pool: asyncpg.Pool, read_models: ReadModels
 ) -> None:
     path = f"/api/calendar/{seeded.owner}.json"
-    first = await api.get(path, headers=seeded.owner_headers)
-    reads = cached_reads(api)
+    reads = app_reads(api)
+    # started by the app's start-up, before any request
     await eventually(lambda: reads.copies.enabled, "the app's invalidation stream is established")
-    await api.get(path, headers=seeded.owner_headers)  # stored now that the stream runs
+    first = await api.get(path, headers=seeded.owner_headers)
+    await api.get(path, headers=seeded.owner_headers)  # copied now: the first read's own store invalidated it
     hits = reads.copies.hits
     again = await api.get(path, headers=seeded.owner_headers)
     assert reads.copies.hits == hits + 2  # the user's selection and the calendar

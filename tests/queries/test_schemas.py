@@ -30,7 +30,8 @@ from projections.builders.resources import (
     build_public_events,
     node_document,
 )
-from projections.loaders import EventRow, EventStore, ResourceRow
+from projections.readmodels.batch import EventStore
+from projections.rows import EventRow, ResourceRow
 from queries.schemas import Calendar, ResourceNode, ResourceWithEvents, TooManyEventsBody
 from schedulesy.errors import ErrorBody
 from schedulesy.settings import Settings

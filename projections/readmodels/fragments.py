@@ -9,24 +9,21 @@ event, and a feed is *assembled*: header + fragments + footer.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Protocol, TypeVar
+from collections.abc import Callable, Mapping
 
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from projections.builders import ics as ics_builder
 from projections.builders.document import Built
+from projections.readmodels.store import REDIS_DOWN, RedisSwitch, chunks
 from schedulesy.keys import Keys
 
 FRAGMENT_TTL = 7 * 24 * 3600
 """Fragments are content-addressed: an edited event gets a new one, the old one expires unused."""
 PIPELINE_CHUNK = 1000
-REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
+
 
 @dataclasses.dataclass(frozen=True)
 class FeedPlan:
@@ -39,29 +36,15 @@ class FeedPlan:
     """The VEVENT content behind one of ``fragment_ids``: asked only for fragments to render,
     so a rebuild keeps fragment ids in memory, not every event's content."""
 
-T = TypeVar("T")
-
-
-class RedisHealth(Protocol):
-    def redis_usable(self) -> bool: ...
-
-    def redis_failed(self) -> None: ...
-
-
-def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    iterator = iter(items)
-    while chunk := list(itertools.islice(iterator, size)):
-        yield chunk
-
 
 class FragmentStore:
     """Rendered VEVENTs by fragment id. Redis is a cache here: when it fails, fragments are
     rendered (slower, same bytes)."""
 
-    def __init__(self, redis: Redis, keys: Keys, health: RedisHealth, capacity: int) -> None:
+    def __init__(self, redis: Redis, keys: Keys, switch: RedisSwitch, capacity: int) -> None:
         self.redis = redis
         self.keys = keys
-        self.health = health
+        self.switch = switch
         self.capacity = capacity
         self._lru: OrderedDict[str, bytes] = OrderedDict()
 
@@ -97,7 +80,7 @@ class FragmentStore:
 
     async def _fetch(self, fragment_ids: list[str]) -> dict[str, bytes]:
         found: dict[str, bytes] = {}
-        if not self.health.redis_usable():
+        if not self.switch.usable():
             return found
         try:
             for chunk in chunks(fragment_ids, PIPELINE_CHUNK):
@@ -109,11 +92,11 @@ class FragmentStore:
                         found[fragment_id] = fragment
                         self._remember(fragment_id, fragment)
         except REDIS_DOWN:
-            self.health.redis_failed()
+            self.switch.failed()
         return found
 
     async def _share(self, rendered: Mapping[str, bytes]) -> None:
-        if not self.health.redis_usable():
+        if not self.switch.usable():
             return
         try:
             for chunk in chunks(rendered.items(), PIPELINE_CHUNK):
@@ -122,7 +105,7 @@ class FragmentStore:
                     pipe.set(self.keys.ics_event(fragment_id), fragment, ex=FRAGMENT_TTL)
                 await pipe.execute(raise_on_error=False)
         except REDIS_DOWN:
-            self.health.redis_failed()
+            self.switch.failed()
         except ResponseError:
             pass
 

@@ -1,0 +1,183 @@
+"""One read model built from Postgres now, and stored unless the projector got there first.
+
+What a read-through miss calls (``queries/reads.py``): the document is built by the projector's
+own code (:class:`Documents`) from one snapshot, so it is the document the projector would write.
+It is stored only where nothing is yet — what the projector wrote meanwhile is newer than this
+build's snapshot. Concurrent misses in several processes make one build: a short Redis lock, the
+others wait a little for its result. Redis down (:class:`RedisSwitch`): built from Postgres
+anyway, slower, never an error.
+
+Callers pass ids they have checked (the query side's input checks); keys are derived here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+
+from projections import loaders
+from projections.builders import resources as resource_builder
+from projections.builders import selections as selection_builder
+from projections.builders.document import Built, StoredDocument
+from projections.readmodels.batch import Batch, snapshot
+from projections.readmodels.documents import Documents
+from projections.readmodels.store import EMAIL_TTL, REDIS_DOWN, DocumentStore, RedisSwitch
+from schedulesy.keys import Keys, normalise_selection, selection_hash
+
+BUILD_WAIT_STEPS = 40
+BUILD_WAIT_SECONDS = 0.05
+THREAD_GZIP_BYTES = 256 * 1024
+
+Build = Callable[[Batch], Awaitable[Built | None]]
+
+
+class OnDemand:
+    """Builds and stores single documents; each method answers what it stored (or would have)."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, zone: dt.tzinfo, keys: Keys, documents: Documents, store: DocumentStore,
+        switch: RedisSwitch,
+    ) -> None:
+        self.pool = pool
+        self.zone = zone
+        self.keys = keys
+        self.documents = documents
+        self.store = store
+        self.switch = switch
+
+    async def resource_node(self, ext_id: str) -> StoredDocument | None:
+        """A resource's node document; None for an unknown resource."""
+
+        async def build(batch: Batch) -> Built | None:
+            await self.documents.load_nodes(batch, [ext_id])
+            return self.documents.node(batch, ext_id)
+
+        return await self._build_and_store(self.keys.resource_node(ext_id), build)
+
+    async def resource_events(self, ext_id: str, anonymous: bool) -> StoredDocument | None:
+        """A resource's events document; anonymous and not a room: the 403 refusal document."""
+        key = self.keys.resource_public_events(ext_id) if anonymous else self.keys.resource_events(ext_id)
+
+        async def build(batch: Batch) -> Built | None:
+            await batch.load_resources([ext_id])
+            row = batch.resource(ext_id)
+            if row is None:
+                return None
+            if anonymous and row.category != resource_builder.CLASSROOM:
+                return resource_builder.build_public_refusal(row)
+            await batch.load_events_of([ext_id])
+            built = self.documents.events_documents(batch, ext_id)
+            assert built is not None
+            return built[1] if anonymous else built[0]
+
+        return await self._build_and_store(key, build)
+
+    async def user(self, username: str) -> StoredDocument | None:
+        """The user's selection document; None when the user has no legacy row."""
+
+        async def build(batch: Batch) -> Built | None:
+            user = (await loaders.fetch_users(batch.conn, [username])).get(username)
+            return None if user is None else selection_builder.build_user(user)
+
+        return await self._build_and_store(self.keys.user(username), build)
+
+    async def access(self, key: str) -> StoredDocument | None:
+        """The document of a canonical access key; None when revoked or its owner has no legacy row."""
+
+        async def build(batch: Batch) -> Built | None:
+            access = (await loaders.fetch_accesses(batch.conn, [key])).get(key)
+            if access is None:
+                return None
+            owner = (await loaders.fetch_users(batch.conn, [access.username])).get(access.username)
+            return selection_builder.build_access(access, owner)
+
+        return await self._build_and_store(self.keys.access(key), build)
+
+    async def selection_calendar(self, resources: tuple[str, ...]) -> StoredDocument:
+        """The merged calendar of a selection (shared by every user who made it)."""
+        selection = normalise_selection(resources)
+
+        async def build(batch: Batch) -> Built:
+            await batch.load_events_of(selection)
+            return self.documents.calendar(batch, batch.events_of(selection))
+
+        document = await self._build_and_store(self.keys.calendar(selection_hash(selection)), build)
+        assert document is not None
+        return document
+
+    async def selection_ics(self, resources: tuple[str, ...]) -> StoredDocument:
+        """The feed of a selection (shared by every user who made it)."""
+        selection = normalise_selection(resources)
+        digest = selection_hash(selection)
+
+        async def build(batch: Batch) -> Built:
+            await batch.load_resources(selection)
+            await batch.load_events_of(selection)
+            plan = self.documents.ics_plan(batch, selection, batch.events_of(selection))
+            return (await self.documents.fragments.assemble({digest: plan}))[digest]
+
+        document = await self._build_and_store(self.keys.ics(digest), build)
+        assert document is not None
+        return document
+
+    async def instructors_by_email(self, email: str) -> StoredDocument:
+        """The instructors with this email (ignoring case): a JSON array of node documents."""
+
+        async def build(batch: Batch) -> Built:
+            return await self.documents.email(batch, email)
+
+        document = await self._build_and_store(self.keys.instructor_email(email), build, ttl=EMAIL_TTL)
+        assert document is not None
+        return document
+
+    def no_instructors(self) -> StoredDocument:
+        """The answer of an instructor search that cannot match anything (never stored)."""
+        return resource_builder.build_nodes_list([]).stored(self.store.now())
+
+    async def _build_and_store(self, key: str, build: Build, ttl: int | None = None) -> StoredDocument | None:
+        locked = False
+        if self.switch.usable():
+            try:
+                locked = await self.store.lock_build(key)
+                if not locked:  # another process builds it: wait a little for its result
+                    for _ in range(BUILD_WAIT_STEPS):
+                        await asyncio.sleep(BUILD_WAIT_SECONDS)
+                        if (document := await self.store.read(key)) is not None:
+                            return document
+                        if not await self.store.build_locked(key):
+                            break  # it finished without storing anything (e.g. no such user)
+            except REDIS_DOWN:
+                self.switch.failed()
+        try:
+            async with snapshot(self.pool) as conn:
+                built = await build(Batch(conn, self.zone))
+            if built is None:
+                return None
+            now = self.store.now()
+            if len(built.body) > THREAD_GZIP_BYTES:  # zlib releases the GIL: other requests go on
+                document = await asyncio.to_thread(built.stored, now)
+            else:
+                document = built.stored(now)
+            await self._store_if_absent(key, document, built.version, ttl)
+            return document
+        finally:
+            if locked:
+                await self._unlock(key)
+
+    async def _store_if_absent(self, key: str, document: StoredDocument, version: str, ttl: int | None) -> None:
+        if not self.switch.usable():
+            return
+        try:
+            await self.store.put_if_absent(key, document, version, ttl)
+        except REDIS_DOWN:
+            self.switch.failed()
+
+    async def _unlock(self, key: str) -> None:
+        if self.switch.usable():
+            try:
+                await self.store.unlock_build(key)
+            except REDIS_DOWN:
+                self.switch.failed()

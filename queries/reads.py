@@ -1,0 +1,184 @@
+"""Every read model a handler serves, in one place: process memory, else Redis, else a build.
+
+- memory: copies dropped the moment Redis says their key changed (:mod:`queries.localcache`),
+  kept under the Redis key they came from;
+- Redis: the documents the projector keeps there;
+- a miss: projection code builds the document from Postgres with the projector's own builders and
+  stores it unless present (``ReadModels.on_demand``); concurrent misses in this process share
+  one build (single-flight). Redis down: built from Postgres anyway — slower, never an error —
+  and Redis is skipped for a few seconds (the process's ``RedisSwitch``).
+
+Ids are checked here before anything is looked up: a malformed one is "not found" without a
+Redis or Postgres round trip, and never takes memory.
+
+A user (or an access key) names a selection, whose calendar and feed are documents shared by
+everyone who made that selection: a calendar is read user → selection → calendar, one key (and
+one copy) at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Collection
+
+from projections.builders.document import StoredDocument
+from projections.builders.selections import AccessGrant, UserSelection, decode_access, decode_user
+from projections.readmodels import ReadModels
+from projections.readmodels.store import REDIS_DOWN
+from queries.localcache import LocalCopies
+from schedulesy.keys import Keys, canonical_access_key
+
+MAX_USERNAME = 32
+MAX_RESOURCE_ID = 25
+MAX_EMAIL = 254
+SMALL_VALUE_BYTES = 512
+"""What a copy costs besides its bodies (and what a user's selection or an access grant costs)."""
+
+Selection = UserSelection | AccessGrant
+Load = Callable[[], Awaitable[StoredDocument | None]]
+
+
+def tracked_prefixes(keys: Keys) -> tuple[str, ...]:
+    """The key families :class:`Reads` copies — not the ICS fragments, by far the most written
+    keys, whose invalidations nobody here would use."""
+    families = keys.families
+    return (
+        families.resource_node, families.resource_events, families.resource_public_events,
+        families.instructor_email, families.user, families.access, families.calendar, families.ics,
+    )
+
+
+class Reads:
+    """The getters the handlers use; each step cached under the Redis key it reads."""
+
+    def __init__(self, models: ReadModels, copies: LocalCopies) -> None:
+        self.models = models
+        self.keys = models.keys
+        self.categories: Collection[str] = models.settings.ade_categories
+        self.copies = copies
+        self._inflight: dict[str, asyncio.Task[StoredDocument | None]] = {}
+
+    async def resource_node(self, ext_id: str) -> StoredDocument | None:
+        """``/api/resource/{ext_id}.json`` (docs/compatibility.md §3.3); None for an unknown resource."""
+        if not _valid_resource_id(ext_id, self.categories):
+            return None
+        return await self._document(self.keys.resource_node(ext_id),
+                                    lambda: self.models.on_demand.resource_node(ext_id))
+
+    async def resource_events(self, ext_id: str, anonymous: bool) -> StoredDocument | None:
+        """``/api/events/{ext_id}.json`` (docs/compatibility.md §3.4). Anonymous: a room's events without teachers, or a
+        document with ``status`` 403 ("Only classrooms allowed") for other categories.
+        ``meta["category"]`` is always set."""
+        if not _valid_resource_id(ext_id, self.categories):
+            return None
+        key = self.keys.resource_public_events(ext_id) if anonymous else self.keys.resource_events(ext_id)
+        return await self._document(key, lambda: self.models.on_demand.resource_events(ext_id, anonymous))
+
+    async def instructors_by_email(self, email: str) -> StoredDocument:
+        """``/api/instructor.json?email=`` (docs/compatibility.md §3.10): a JSON array of node documents, maybe empty.
+        The match ignores case (emails are case-insensitive in practice)."""
+        email = email.strip()
+        if not email or len(email) > MAX_EMAIL:
+            return self.models.on_demand.no_instructors()
+        document = await self._document(self.keys.instructor_email(email),
+                                        lambda: self.models.on_demand.instructors_by_email(email))
+        assert document is not None
+        return document
+
+    async def user_selection(self, username: str) -> UserSelection | None:
+        """The user's normalised selection and its hash; None when the user has no legacy row."""
+        if not _valid_username(username):
+            return None
+        key = self.keys.user(username)
+
+        async def load() -> UserSelection | None:
+            document = await self._read_through(key, lambda: self.models.on_demand.user(username))
+            return None if document is None else decode_user(document.body)
+
+        return await self.copies.get(key, load, _small)
+
+    async def access_grant(self, key: str) -> AccessGrant | None:
+        """Whose timetable an access key opens; None when the key is malformed, revoked, or its
+        owner has no legacy row (deleted, or uid renamed by another tool)."""
+        canonical = canonical_access_key(key)
+        if canonical is None:
+            return None
+        redis_key = self.keys.access(canonical)
+
+        async def load() -> AccessGrant | None:
+            document = await self._read_through(redis_key, lambda: self.models.on_demand.access(canonical))
+            return None if document is None else decode_access(document.body)
+
+        return await self.copies.get(redis_key, load, _small)
+
+    async def selection_calendar(self, selection: Selection) -> StoredDocument:
+        """The merged calendar of a selection (docs/compatibility.md §3.5): status 200, or 413 with the
+        ``too_much_events`` body."""
+        document = await self._document(self.keys.calendar(selection.selection_hash),
+                                        lambda: self.models.on_demand.selection_calendar(selection.resources))
+        assert document is not None
+        return document
+
+    async def selection_ics(self, selection: Selection) -> StoredDocument:
+        """The feed of a selection; the handler names the attachment after its reader (docs/compatibility.md §3.8)."""
+        document = await self._document(self.keys.ics(selection.selection_hash),
+                                        lambda: self.models.on_demand.selection_ics(selection.resources))
+        assert document is not None
+        return document
+
+    async def user_calendar(self, username: str) -> StoredDocument | None:
+        selection = await self.user_selection(username)
+        return None if selection is None else await self.selection_calendar(selection)
+
+    async def access_calendar(self, key: str) -> StoredDocument | None:
+        grant = await self.access_grant(key)
+        return None if grant is None else await self.selection_calendar(grant)
+
+    async def _document(self, key: str, build: Load) -> StoredDocument | None:
+        return await self.copies.get(key, lambda: self._read_through(key, build), _document_size)
+
+    async def _read_through(self, key: str, build: Load) -> StoredDocument | None:
+        document = await self._read(key)
+        if document is not None:
+            return document
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(build())
+            self._inflight[key] = task
+            task.add_done_callback(lambda t: self._forget(key, t))
+        # shield: a caller that goes away does not cancel the build the others wait for
+        return await asyncio.shield(task)
+
+    def _forget(self, key: str, task: asyncio.Task[StoredDocument | None]) -> None:
+        if self._inflight.get(key) is task:
+            del self._inflight[key]
+        if not task.cancelled():
+            task.exception()  # retrieved: no "never retrieved" warning when every caller left
+
+    async def _read(self, key: str) -> StoredDocument | None:
+        switch = self.models.switch
+        if not switch.usable():
+            return None
+        try:
+            return await self.models.store.read(key)
+        except REDIS_DOWN:
+            switch.failed()
+            return None
+
+
+def _valid_resource_id(ext_id: str, categories: Collection[str]) -> bool:
+    return (ext_id.isdigit() and len(ext_id) <= MAX_RESOURCE_ID) or ext_id in categories
+
+
+def _valid_username(username: str) -> bool:
+    return 0 < len(username) <= MAX_USERNAME and username.isprintable()
+
+
+def _document_size(document: StoredDocument | None) -> int:
+    if document is None:
+        return SMALL_VALUE_BYTES
+    return len(document.body) + len(document.gzip_body or b"") + SMALL_VALUE_BYTES
+
+
+def _small(_: object) -> int:
+    return SMALL_VALUE_BYTES
