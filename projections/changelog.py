@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence, Set
 from datetime import datetime
+from typing import TypeAlias
 
 import asyncpg
 import msgspec
@@ -20,7 +21,7 @@ CHANNEL = "schedulesy_change"
 # leader per projection and per database. It is held by the listening connection, so it dies with it.
 LEADER_LOCK_NAMESPACE = 0x5C4ED01F
 
-Executor = asyncpg.Connection | asyncpg.Pool
+Executor: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
 
 class Position(msgspec.Struct, frozen=True, order=True):
@@ -225,7 +226,7 @@ async def advance_checkpoint(
     Compare-and-set, because ``schedulesy rebuild`` may set the checkpoint while a leader runs: the
     leader must then reload it instead of overwriting it.
     """
-    status = await db.execute(
+    status: str = await db.execute(
         """
         UPDATE schedulesy.projector_checkpoint
         SET last_xid = $4::xid8, last_id = $5, updated_at = now(), heartbeat_at = now(), leader = $6,

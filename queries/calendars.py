@@ -7,7 +7,7 @@ contract's 413 body, served as is.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from litestar import Controller, Request, get
 from litestar.params import Parameter
@@ -49,7 +49,7 @@ class CalendarController(Controller):
     )
     async def calendar(
         self,
-        request: Request,
+        request: Request[Any, Any, Any],
         identity: IdentityDep,
         user: Annotated[str, Parameter(description="The user's login followed by `.json`.")],
     ) -> BytesResponse:
@@ -72,13 +72,13 @@ class CalendarController(Controller):
     )
     async def export(
         self,
-        request: Request,
+        request: Request[Any, Any, Any],
         key: Annotated[str, Parameter(description="An access key (UUID).")],
     ) -> BytesResponse:
         return await ics_for_key(request, access_key(key))
 
 
-async def ics_for_key(request: Request, key: str) -> BytesResponse:
+async def ics_for_key(request: Request[Any, Any, Any], key: str) -> BytesResponse:
     """The ICS feed behind an access key, shared by the original and the short URL."""
     reads = reads_of(request)
     grant = await reads.access_grant(key)

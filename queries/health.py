@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from litestar import MediaType, Request, Response, get
@@ -28,7 +28,7 @@ class Check(msgspec.Struct, omit_defaults=True):
 
 
 class Readiness(msgspec.Struct):
-    status: str
+    status: Literal["ok", "failing"]
     checks: dict[str, Check]
 
 
@@ -143,7 +143,7 @@ _LEGACY_NAMES = {
 
 @get(["/_hc", "/_hc/"], tags=["operations"], media_type=MediaType.JSON)
 async def legacy_health_check(
-    request: Request, services: ServicesDep, format: FromQuery[str | None] = None
+    request: Request[Any, Any, Any], services: ServicesDep, format: FromQuery[str | None] = None
 ) -> Response[Any]:
     """The original's status page: ``?format=json`` gives ``{"<check>": "working" | error}``."""
     checks = await readiness(services)

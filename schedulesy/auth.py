@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 import unicodedata
 import uuid
-from typing import Any
+from typing import Any, TypeAlias
 
 import jwt
 import msgspec
@@ -227,9 +227,9 @@ def optional_identity(request: Request[Any, Any, Any]) -> Identity | None:
     return _identify(request)
 
 
-IdentityDep = NamedDependency[Identity]
+IdentityDep: TypeAlias = NamedDependency[Identity]
 """Annotate a handler parameter named ``identity`` with this (and provide it, below)."""
-OptionalIdentityDep = NamedDependency[Identity | None]
+OptionalIdentityDep: TypeAlias = NamedDependency[Identity | None]
 
 REQUIRE_IDENTITY = {"identity": Provide(require_identity, sync_to_thread=False)}
 """``dependencies=REQUIRE_IDENTITY`` on a controller: every handler needs a caller."""
