@@ -58,12 +58,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         allow_headers=["authorization", "content-type", "if-none-match", "if-modified-since"],
         expose_headers=["etag", "last-modified", "content-disposition"],
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[*command_handlers, *query_handlers],
         lifespan=[lifespan],
         dependencies={"services": Provide(_services, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[RequestLogMiddleware],
         cors_config=cors,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
@@ -75,3 +74,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         debug=False,
     )
+    # Around the router, not its routes: 404s, 405s and CORS preflights are logged and counted too.
+    app.asgi_handler = RequestLogMiddleware(app.asgi_handler)
+    return app

@@ -40,6 +40,14 @@ NonNegativeSeconds: TypeAlias = Annotated[float, msgspec.Meta(ge=0), _DURATION]
 Fraction: TypeAlias = Annotated[float, msgspec.Meta(ge=0, le=1)]
 
 
+_URL_SCHEMES = {
+    "database_url": ("postgresql", "postgres"),
+    "redis_url": ("redis", "rediss", "unix"),
+    "ade_url": ("http", "https"),
+    "public_url": ("http", "https"),
+}
+
+
 class SettingsError(ValueError):
     """A configuration value is wrong; the message names the environment variable."""
 
@@ -93,9 +101,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError(
                 f"{env_name('timezone')}: unknown time zone {self.timezone!r}"
             ) from None
-        for name in ("database_url", "redis_url", "ade_url", "public_url"):
-            if "://" not in getattr(self, name):
-                raise SettingsError(f"{env_name(name)}: expected a URL, got {getattr(self, name)!r}")
+        for name, schemes in _URL_SCHEMES.items():
+            value: str = getattr(self, name)
+            if "://" not in value:
+                raise SettingsError(f"{env_name(name)}: expected a URL, got {value!r}")
+            if value.partition("://")[0].lower() not in schemes:
+                expected = ", ".join(f"{scheme}://" for scheme in schemes)
+                raise SettingsError(f"{env_name(name)}: expected a URL starting with {expected}, got {value!r}")
         if not self.ade_categories:
             raise SettingsError(f"{env_name('ade_categories')}: at least one category is needed")
 
