@@ -292,13 +292,14 @@ async def leader_report(db: Executor, projection: str) -> LeaderReport | None:
 async def oldest_change_after(db: Executor, after: Position, created_after: datetime | None = None) -> datetime | None:
     """created_at of the oldest change after ``after`` in (xid, id) order — of those created after
     ``created_after`` only, when given — or None when there is none (health's projection lag)."""
-    return await db.fetchval(
+    oldest: datetime | None = await db.fetchval(
         """
         SELECT min(created_at) FROM schedulesy.change
         WHERE (xid, id) > ($1::xid8, $2::bigint) AND ($3::timestamptz IS NULL OR created_at > $3)
         """,
         after.xid, after.id, created_after,
     )
+    return oldest
 
 
 async def frontier(conn: asyncpg.Connection) -> Position | None:
