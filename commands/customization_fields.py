@@ -5,13 +5,13 @@ columns can hold, a selection of known ADE ids, a small settings object, and who
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from commands.common import check_text
+from commands.common import check_text, text_schema
 from schedulesy.auth import Identity
 from schedulesy.errors import BadRequest, Forbidden
 
@@ -25,15 +25,26 @@ MAX_CONFIGURATION_DEPTH = 16
 MAX_REPORTED_ITEMS = 10
 
 
+_USERNAME_SCHEMA = msgspec.Meta(extra_json_schema={"pattern": f"^{USERNAME_RE.pattern}$"})
+_SELECTION_SCHEMA = msgspec.Meta(extra_json_schema={
+    "pattern": "^([0-9]+(,[0-9]+)*)?$",
+    "description": f"Comma-separated ADE ids; unknown ids are dropped, the kept ones must fit "
+    f"{MAX_RESOURCES_LENGTH} characters.",
+})
+
+
 class CustomizationFields(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """A POST, PATCH or PUT body. Absent fields are left alone."""
 
-    username: str | UnsetType = UNSET
-    directory_id: str | int | UnsetType = UNSET  # the SPA sends a string, older clients a number
-    resources: str | UnsetType = UNSET
+    username: Annotated[str, _USERNAME_SCHEMA] | UnsetType = UNSET
+    # the SPA sends a string, older clients a number
+    directory_id: (
+        Annotated[str, text_schema(MAX_DIRECTORY_ID_LENGTH, min_length=1, trimmed=True)] | int | UnsetType
+    ) = UNSET
+    resources: Annotated[str, _SELECTION_SCHEMA] | UnsetType = UNSET
     configuration: dict[str, Any] | None | UnsetType = UNSET
-    display_configuration: str | UnsetType = UNSET
-    rh_id: str | UnsetType = UNSET
+    display_configuration: Annotated[str, text_schema(MAX_DISPLAY_CONFIGURATION_LENGTH)] | UnsetType = UNSET
+    rh_id: Annotated[str, text_schema(MAX_RH_ID_LENGTH)] | UnsetType = UNSET
     # Read-only fields a client may echo back with a whole object (PUT); ignored, as DRF did.
     id: Any = UNSET
     creation_date: Any = UNSET

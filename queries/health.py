@@ -10,12 +10,14 @@ from typing import Any, Literal
 
 import msgspec
 from litestar import MediaType, Request, Response, get
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromQuery
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from projections import changelog
+from queries.openapi import JsonOrHtmlOperation
 from schedulesy.metrics import exposition
 from schedulesy.services import Services, ServicesDep
 
@@ -147,7 +149,13 @@ def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/health/ready", media_type=MediaType.JSON, tags=["operations"])
+@get(
+    "/health/ready",
+    media_type=MediaType.JSON,
+    tags=["operations"],
+    responses={503: ResponseSpec(Readiness, description="Not ready: a check fails; the body names it.",
+                                 generate_examples=False)},
+)
 async def ready(services: ServicesDep) -> Response[Readiness]:
     """200 when reads are answered correctly — ``ok``, or ``degraded`` (Redis down: answered from
     Postgres) — else 503 (``failing``); the body names each check."""
@@ -166,11 +174,26 @@ _LEGACY_NAMES = {
 }
 
 
-@get(["/_hc", "/_hc/"], tags=["operations"], media_type=MediaType.JSON)
+_LEGACY_ANSWER = "Each check's name with `working` or its error (JSON; an HTML table without `format` "
+
+
+@get(
+    ["/_hc", "/_hc/"],
+    tags=["operations"],
+    media_type=MediaType.JSON,
+    operation_class=JsonOrHtmlOperation,
+    responses={
+        200: ResponseSpec(dict[str, str], description=_LEGACY_ANSWER + "when the client does not ask for JSON).",
+                          generate_examples=False),
+        500: ResponseSpec(dict[str, str], description="A critical check (Postgres, Redis) fails.",
+                          generate_examples=False),
+    },
+)
 async def legacy_health_check(
     request: Request[Any, Any, Any], services: ServicesDep, format: FromQuery[str | None] = None
 ) -> Response[Any]:
-    """The original's status page: ``?format=json`` gives ``{"<check>": "working" | error}``."""
+    """The original's status page: ``{"<check>": "working" | error}``; an HTML table when the caller
+    names no ``format`` and does not ask for JSON, as the original did."""
     checks = await readiness(services)
     body = {
         _LEGACY_NAMES[name][0]: "working" if check.ok and not check.detail else (check.detail or "failing")
@@ -178,7 +201,7 @@ async def legacy_health_check(
     }
     critical_ok = all(check.ok for name, check in checks.items() if _LEGACY_NAMES[name][1])
     status = 200 if critical_ok else 500
-    if format == "json" or "application/json" in request.headers.get("accept", ""):
+    if format not in (None, "html") or "application/json" in request.headers.get("accept", ""):
         return Response(body, status_code=status, media_type=MediaType.JSON)
     rows = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in body.items())
     html = f"<!doctype html><title>Schedulesy health</title><table>{rows}</table>"

@@ -18,7 +18,9 @@ EXT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 USERNAME = re.compile(r"[A-Za-z0-9_.@-]{1,150}")
 """Legacy logins are ``[A-Za-z0-9_.-]+``; ``@`` is tolerated for directories that use e-mails."""
 
-EMAIL = re.compile(r"[^@\s]{1,128}@[^@\s]{1,254}")
+EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f-\x9f]{1,128}@[^@\s\x00-\x1f\x7f-\x9f]{1,254}")  # no control characters
+EMAIL_FILTER_PATTERN = rf"^\s*({EMAIL.pattern})?\s*$"
+"""What :func:`email_filter` accepts, for the OpenAPI description (blank means no filter: 412)."""
 MAX_EMAIL_LENGTH = 320
 
 UNKNOWN_KEY = "No timetable for this key"

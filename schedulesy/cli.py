@@ -82,9 +82,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from granian.server import Server
 
     from schedulesy import failures
+    from schedulesy.errors import StartupError
+    from schedulesy.jwtkeys import load_verification_key
     from schedulesy.logging import granian_log_config
 
     settings = _settings()  # validate before forking workers
+    try:
+        load_verification_key(settings)
+    except StartupError as exc:
+        print(f"schedulesy serve: {exc}", file=sys.stderr)
+        return 2
     failures.check_port_free(args.host, args.port)
     asyncio.run(failures.check_postgres(settings.database_url))
     try:
@@ -183,12 +190,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_token(args: argparse.Namespace) -> int:
     from schedulesy.auth import mint_token
+    from schedulesy.errors import StartupError
 
     settings = _settings()
     try:
         print(mint_token(settings, args.username, superuser=args.superuser,
                          directory_id=args.directory_id, lifetime_seconds=args.lifetime))
-    except ValueError as exc:
+    except (ValueError, StartupError) as exc:
         print(f"schedulesy token: {exc}", file=sys.stderr)
         return 2
     return 0

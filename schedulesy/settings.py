@@ -120,13 +120,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
 
-    def jwt_key(self, which: Literal["public", "private"]) -> str:
-        """The key text; the variable holds PEM text (or an HS256 secret) or a path to a file."""
-        value = self.jwt_public_key if which == "public" else self.jwt_private_key
-        if value and not value.lstrip().startswith("-----") and Path(value).is_file():
-            return Path(value).read_text()
-        return value
-
 
 def env_name(field: str) -> str:
     return ENV_PREFIX + field.upper()
