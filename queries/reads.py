@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Collection
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
 
 from projections.builders.document import NEVER, Stamp, StoredDocument
 from projections.builders.selections import AccessGrant, UserSelection, decode_access, decode_user
@@ -39,8 +39,8 @@ MAX_EMAIL = 254
 SMALL_VALUE_BYTES = 512
 """What a copy costs besides its bodies."""
 
-Selection = UserSelection | AccessGrant
-Load = Callable[[], Awaitable[StoredDocument | None]]
+Selection: TypeAlias = UserSelection | AccessGrant
+Load: TypeAlias = Callable[[], Awaitable[StoredDocument | None]]
 
 
 class Pointer(NamedTuple):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 import msgspec
 
@@ -15,7 +15,7 @@ from projections.builders.document import JSON, Built
 from projections.rows import UNKNOWN_CLASSROOM, Booking, Classroom, EventRow, ResourceRow
 
 ENCODER = msgspec.json.Encoder()
-_MapItem = tuple[str, str, dict[str, Any]]
+_MapItem: TypeAlias = tuple[str, str, dict[str, Any]]
 
 CLASSROOM = "classroom"
 INSTRUCTORS = "instructors"

@@ -8,7 +8,9 @@ import datetime as dt
 
 import msgspec
 import pytest
+from litestar.testing import AsyncTestClient
 
+from projections.builders.document import StoredDocument
 from projections.readmodels import ReadModels
 from projections.builders.document import Stamp, StoredDocument
 from projections.readmodels.batch import snapshot
@@ -69,7 +71,7 @@ async def test_a_rebuild_of_unchanged_data_keeps_etags_and_dates(services: Servi
     reads = reads_over(models)
     first = await models.rebuild_all()
 
-    async def documents() -> dict[str, object]:
+    async def documents() -> dict[str, StoredDocument | None]:
         return {
             "calendar": await reads.user_calendar("jdupont"), "ics": await user_feed(reads, "jdupont"),
             "node": await reads.resource_node("6000"), "events": await reads.resource_events(GROUP, False),
@@ -209,7 +211,7 @@ async def test_an_access_comes_back_when_its_owner_gets_a_legacy_row_again(model
 
 
 async def test_the_http_feed_of_an_access_without_legacy_row_is_404_not_an_empty_calendar(
-    models: ReadModels, api: object
+    models: ReadModels, api: AsyncTestClient
 ) -> None:
     pool = models.services.pool
     orphan = await insert_access(pool, "nobody")

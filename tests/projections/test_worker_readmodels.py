@@ -6,6 +6,7 @@ Redis is read raw here (no read-through), so a document can only be there becaus
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
@@ -24,7 +25,7 @@ from tests.fixtures.waiting import GUARD_SECONDS, eventually
 
 async def stored(services: Services, key: str) -> StoredDocument | None:
     data = await services.redis.hget(key, "d")
-    return None if data is None else from_wire(data)
+    return from_wire(data) if isinstance(data, bytes) else None
 
 
 async def calendar_in_redis(services: Services, username: str) -> list[str] | None:
@@ -39,7 +40,7 @@ async def calendar_in_redis(services: Services, username: str) -> list[str] | No
 
 
 @pytest.fixture
-async def worker(services: Services):  # type: ignore[no-untyped-def]
+async def worker(services: Services) -> AsyncIterator[Projector]:
     projector = Projector(services, **FAST)  # the production applier: the read models
     task = asyncio.create_task(projector.run())
     await asyncio.wait_for(projector.leading.wait(), GUARD_SECONDS)
