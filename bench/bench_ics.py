@@ -30,6 +30,7 @@ from icalendar import Calendar, Event  # noqa: E402
 
 from bench.bench_rebuild import start_redis  # noqa: E402
 from projections.builders import ics as ics_builder  # noqa: E402
+from projections.builders.document import StoredDocument  # noqa: E402
 from projections.readmodels import ReadModels  # noqa: E402
 from projections.readmodels.batch import Batch  # noqa: E402
 from schedulesy import db  # noqa: E402
@@ -174,7 +175,7 @@ async def run(args: argparse.Namespace) -> None:
             print(f"after one event changed, ICS assembly: {millis(assembly)}; CPU time {millis(assembly_cpu)}")
             print(f"after one event changed, whole apply (events docs + calendar + feed + writes): {millis(applies)}")
             final = await models.store.read(services.keys.ics(selection_hash(selection)))
-            assert final is not None and final.body.count(b"BEGIN:VEVENT") == args.events
+            assert isinstance(final, StoredDocument) and final.body.count(b"BEGIN:VEVENT") == args.events
     finally:
         redis_process.terminate()
         redis_process.wait()

@@ -35,7 +35,7 @@ from schedulesy.services import ServicesDep
 # OpenAPI: the error answers and the bodies, which Litestar cannot see
 
 
-def read_models_of(request: Request) -> ReadModelUpdates:
+def read_models_of(request: Request[Any, Any, Any]) -> ReadModelUpdates:
     """The process's read models (built by the app's lifespan), which a command updates inline."""
     return request.app.state.read_models  # type: ignore[no-any-return]
 
@@ -162,7 +162,7 @@ class LegacyCustomizationController(Controller):
         responses=errors(r404=NO_CUSTOMIZATION),
     )
     async def delete_customization(
-        self, name: FromPath[str], request: Request, identity: IdentityDep, services: ServicesDep
+        self, name: FromPath[str], request: Request[Any, Any, Any], identity: IdentityDep, services: ServicesDep
     ) -> None:
         username = strip_json_suffix(name)
         async with services.pool.acquire() as conn:
@@ -194,7 +194,7 @@ class AccessController(Controller):
         responses=errors(r404=NO_CUSTOMIZATION),
     )
     async def list_accesses(
-        self, username: FromPath[str], request: Request, identity: IdentityDep, services: ServicesDep
+        self, username: FromPath[str], request: Request[Any, Any, Any], identity: IdentityDep, services: ServicesDep
     ) -> list[Access]:
         async with services.pool.acquire() as conn:
             return await accesses.list_accesses(
@@ -225,7 +225,7 @@ class AccessController(Controller):
         responses=errors(r404=_error("Not Found: no such customization or access, or no `.json` suffix.")),
     )
     async def delete_access(
-        self, username: FromPath[str], key_name: FromPath[str], request: Request, identity: IdentityDep,
+        self, username: FromPath[str], key_name: FromPath[str], request: Request[Any, Any, Any], identity: IdentityDep,
         services: ServicesDep,
     ) -> None:
         key = strip_json_suffix(key_name)
@@ -270,7 +270,9 @@ class AdminController(Controller):
             r503=_error("Service Unavailable: the sync failed; `report` says why."),
         ),
     )
-    async def sync(self, request: Request[Any, Any, Any], identity: IdentityDep, services: ServicesDep) -> dict[str, Any]:
+    async def sync(
+        self, request: Request[Any, Any, Any], identity: IdentityDep, services: ServicesDep
+    ) -> dict[str, Any]:
         admin.require_superuser(identity)  # before reading the body: strangers learn nothing
         sync_request = await decode_body(request, SyncRequest, empty=SyncRequest())
         return await admin.run_sync(services, identity, sync_request)
@@ -282,7 +284,9 @@ class AdminController(Controller):
         description="Ask the projector to rebuild every read model (superusers only).",
         responses=errors(body=True, r403=SUPERUSERS_ONLY),
     )
-    async def rebuild(self, request: Request[Any, Any, Any], identity: IdentityDep, services: ServicesDep) -> RebuildRequested:
+    async def rebuild(
+        self, request: Request[Any, Any, Any], identity: IdentityDep, services: ServicesDep
+    ) -> RebuildRequested:
         admin.require_superuser(identity)
         await decode_body(request, _NoOptions, empty=_NoOptions())
         async with services.pool.acquire() as conn:
@@ -295,7 +299,9 @@ class AdminController(Controller):
         description="Make per-login settings and accesses agree with ADE's table (superusers only).",
         responses=errors(body=True, r403=SUPERUSERS_ONLY),
     )
-    async def reconcile(self, request: Request[Any, Any, Any], identity: IdentityDep, services: ServicesDep) -> Reconciled:
+    async def reconcile(
+        self, request: Request[Any, Any, Any], identity: IdentityDep, services: ServicesDep
+    ) -> Reconciled:
         admin.require_superuser(identity)
         await decode_body(request, _NoOptions, empty=_NoOptions())
         async with services.pool.acquire() as conn:
