@@ -44,6 +44,7 @@ import asyncpg  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 
 from bench.common import Environment, machine  # noqa: E402
+from schedulesy.changes import Topic  # noqa: E402
 
 TARGET_P99_MS = 1000.0
 APPLIED = "bench:applied"
@@ -82,7 +83,7 @@ class TrivialApplier:
         pipe = self.services.redis.pipeline(transaction=False)
         for topic, keys in changes.items():
             for key in keys:
-                pipe.set(f"sch:bench-trivial:{topic}:{key}", "1")
+                pipe.set(f"{self.services.keys.prefix}bench-trivial:{topic}:{key}", "1")
         await pipe.execute()
         return ApplyReport(documents_written=sum(len(keys) for keys in changes.values()))
 
@@ -238,7 +239,7 @@ async def user_changes(worker: Worker, conn: asyncpg.Connection, data: Data, cou
 
     async def change(c: asyncpg.Connection, n: int) -> str:
         await c.execute(CHANGE_SELECTION, data.other_selection(n), users[n])
-        return f"user:{users[n]}"
+        return f"{Topic.USER}:{users[n]}"
 
     return await one_at_a_time(worker, conn, count, change)
 
@@ -269,7 +270,7 @@ async def burst(
             while not queue.empty():
                 n = queue.get_nowait()
                 await conn.execute(CHANGE_SELECTION, selection(n), users[n])
-                committed[f"user:{users[n]}"] = time.time()
+                committed[f"{Topic.USER}:{users[n]}"] = time.time()
 
     started = time.time()
     await asyncio.gather(*(writer() for _ in range(writers)))
@@ -293,7 +294,8 @@ async def behind_an_open_transaction(
         committed = time.time()
         await asyncio.sleep(max(0.0, hold - (time.monotonic() - opened)))
         await transaction.rollback()
-        applied = (await worker.wait_applied([f"user:{users[n]}"]))[f"user:{users[n]}"]
+        label = f"{Topic.USER}:{users[n]}"
+        applied = (await worker.wait_applied([label]))[label]
         latencies.append((applied - committed) * 1000)
     return latencies
 

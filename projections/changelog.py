@@ -13,9 +13,6 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
-DEFAULT_PROJECTION = "read_models"
-CHANNEL = "schedulesy_change"
-
 # Session-level advisory lock (classid, objid) = (this namespace, hashtext(projection)): one
 # leader per projection and per database. It is held by the listening connection, so it dies with it.
 LEADER_LOCK_NAMESPACE = 0x5C4ED01F

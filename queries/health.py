@@ -12,9 +12,9 @@ import msgspec
 from litestar import MediaType, Request, Response, get
 from litestar.params import FromQuery
 
+from schedulesy.changes import Projection
 from schedulesy.services import Services, ServicesDep
 
-PROJECTION = "read_models"
 SYNC_CYCLE = "cycle"  # the sync_state row of a whole ADE sync cycle
 CHECK_TIMEOUT_SECONDS = 2.0
 MAX_HEARTBEAT_AGE_SECONDS = 30.0
@@ -109,7 +109,7 @@ async def projection_lag_seconds(services: Services) -> float:
         FROM (SELECT 1) AS one
         LEFT JOIN schedulesy.projector_checkpoint p ON p.projection = $1
         """,
-        PROJECTION, MAX_HEARTBEAT_AGE_SECONDS,
+        Projection.READ_MODELS, MAX_HEARTBEAT_AGE_SECONDS,
     )
     if row["leader_alive"]:
         return _age(row["pending_since"]) or 0.0

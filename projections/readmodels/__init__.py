@@ -33,6 +33,7 @@ from projections.readmodels.fragments import FragmentStore
 from projections.readmodels.ondemand import OnDemand
 from projections.readmodels.plan import plan_changes
 from projections.readmodels.store import WRITE_CHUNK, ApplyReport, DocumentStore, RedisSwitch, Writes, chunks
+from schedulesy.changes import Topic
 from schedulesy.services import Services
 
 log = structlog.get_logger(__name__)
@@ -61,7 +62,7 @@ class ReadModels:
 
     async def apply(self, changes: Mapping[str, Set[str]]) -> ApplyReport:
         """Rebuild every read model affected by ``changes`` (topic → keys); idempotent."""
-        if changes.get("rebuild"):
+        if changes.get(Topic.REBUILD):
             return await self.rebuild_all()
         writes = Writes()
         async with snapshot(self.services.pool) as conn:

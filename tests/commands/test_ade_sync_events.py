@@ -7,6 +7,7 @@ import zoneinfo
 
 import asyncpg
 
+from schedulesy.changes import Topic
 from tests.commands.test_ade_sync import Sync, ade_client, changes, clear_changes, sync  # noqa: F401
 from tests.fixtures.ade import AdeSimulatorHandle
 
@@ -54,7 +55,7 @@ async def test_a_moved_event_gets_its_new_time_and_a_higher_sequence(
     assert report.events.changed == 1 and report.events.new == 0 and report.events.deleted == 0
     # Details for one event: one eventId request, not one per resource.
     assert report.events.details_fetched == 1
-    assert ("event", str(event_id)) in await changes(pool)
+    assert (Topic.EVENT, str(event_id)) in await changes(pool)
     assert report.requests <= 10
 
 
@@ -112,7 +113,7 @@ async def test_a_renamed_event_changes_only_that_event(
     assert row["name"] == "Soutenance d'été"
     assert row["note"] == "Salle <b>changée</b>\nvoir ENT"
     assert row["color"] == "#ff0010"
-    assert set(await changes(pool)) == {("event", str(event_id))}
+    assert set(await changes(pool)) == {(Topic.EVENT, str(event_id))}
     assert report.events.changed == 1
 
 

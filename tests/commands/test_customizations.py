@@ -8,6 +8,7 @@ from datetime import datetime
 import asyncpg
 from litestar.testing import AsyncTestClient
 
+from schedulesy.changes import Topic
 from tests.fixtures.auth import TokenFactory, auth_header
 
 DETAIL = "/legacy/customization/{}.json"
@@ -511,7 +512,7 @@ async def test_each_write_bumps_the_customization_date_and_logs_a_user_change(
     )
     assert not response.json()["customization_date"].startswith("2020-")  # bumped to now
     changes = await pool.fetch("SELECT DISTINCT topic, key FROM schedulesy.change")
-    assert {(c["topic"], c["key"]) for c in changes} == {("user", "jdupont")}
+    assert {(c["topic"], c["key"]) for c in changes} == {(Topic.USER, "jdupont")}
 
 
 async def test_many_concurrent_patches_of_one_row_all_succeed(

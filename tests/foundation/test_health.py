@@ -2,6 +2,7 @@ import msgspec
 from litestar.testing import AsyncTestClient
 
 from schedulesy.app import create_app
+from schedulesy.changes import Projection, Topic
 from schedulesy.settings import Settings
 
 
@@ -24,7 +25,8 @@ async def test_readiness_is_503_naming_redis_when_redis_is_unreachable(settings:
 
 async def test_readiness_is_200_when_worker_and_sync_report(api: AsyncTestClient, pool) -> None:
     await pool.execute(
-        "INSERT INTO schedulesy.projector_checkpoint (projection, heartbeat_at) VALUES ('read_models', now())"
+        "INSERT INTO schedulesy.projector_checkpoint (projection, heartbeat_at) VALUES ($1, now())",
+        Projection.READ_MODELS,
     )
     await pool.execute("INSERT INTO schedulesy.sync_state (name, last_success_at) VALUES ('cycle', now())")
     response = await api.get("/health/ready")
@@ -61,9 +63,12 @@ async def test_the_openapi_schema_is_served(api: AsyncTestClient) -> None:
 async def test_lag_is_the_leaders_own_measure_while_it_beats(services, pool) -> None:
     from queries.health import projection_lag_seconds
 
-    await pool.execute("INSERT INTO schedulesy.change (topic, key, created_at) VALUES ('user', 'a', now() - interval '10 minutes')")
     await pool.execute(
-        "INSERT INTO schedulesy.projector_checkpoint (projection, heartbeat_at, pending_since) VALUES ('read_models', now(), NULL)"
+        "INSERT INTO schedulesy.change (topic, key, created_at) VALUES ($1, 'a', now() - interval '10 minutes')", Topic.USER
+    )
+    await pool.execute(
+        "INSERT INTO schedulesy.projector_checkpoint (projection, heartbeat_at, pending_since) VALUES ($1, now(), NULL)",
+        Projection.READ_MODELS,
     )
     assert await projection_lag_seconds(services) == 0.0
     await pool.execute("UPDATE schedulesy.projector_checkpoint SET heartbeat_at = now() - interval '1 hour'")

@@ -11,6 +11,7 @@ import pytest
 
 from projections.readmodels import ReadModels
 from queries.reads import Reads
+from schedulesy.changes import Topic
 from schedulesy.keys import Keys, selection_hash
 from schedulesy.services import Services
 from tests.fixtures.mirror import (
@@ -51,7 +52,7 @@ async def test_apply_after_a_direct_sql_write_to_w_edtperso_updates_the_calendar
     await models.rebuild_all()
     assert events_of(await reads.user_calendar("jdupont")) == ["191051", "191050"]
     await models.services.pool.execute("UPDATE public.w_edtperso SET ressources = $1 WHERE uid = 'jdupont'", ROOM)
-    report = await models.apply({"user": {"jdupont"}})
+    report = await models.apply({Topic.USER: {"jdupont"}})
     assert report.documents_written >= 3  # user document, calendar, feed
     assert events_of(await reads.user_calendar("jdupont")) == ["191050"]
     assert (await reads.user_selection("jdupont")).resources == (ROOM,)
@@ -87,7 +88,7 @@ async def test_an_event_change_reaches_resource_documents_and_calendars(models: 
     await models.rebuild_all()
     pool = models.services.pool
     await pool.execute("UPDATE schedulesy.event SET name = 'TP annulé' WHERE event_id = 191050")
-    await models.apply({"event": {"191050"}})
+    await models.apply({Topic.EVENT: {"191050"}})
     for document in (
         await reads.resource_events(ROOM, False), await reads.resource_events(TEACHER, False),
         await reads.user_calendar("jdupont"),
@@ -105,7 +106,7 @@ async def test_a_timetable_change_updates_selectable_on_the_parent_node(models: 
 
     assert selectable(await reads.resource_node("6000"))["M2 Biotechnologie Pro"] is False
     await models.services.pool.execute("INSERT INTO schedulesy.timetable VALUES ('32292', 191050)")
-    await models.apply({"timetable": {"32292"}})
+    await models.apply({Topic.TIMETABLE: {"32292"}})
     assert selectable(await reads.resource_node("6000"))["M2 Biotechnologie Pro"] is True
     assert events_of(await reads.resource_events("32292", False)) == ["191050"]
 
@@ -113,7 +114,7 @@ async def test_a_timetable_change_updates_selectable_on_the_parent_node(models: 
 async def test_a_new_event_in_a_selected_timetable_reaches_the_calendar(models: ReadModels, reads: Reads) -> None:
     await models.rebuild_all()
     await insert_events(models.services.pool, [Ev(191060, dt.datetime(2020, 1, 20, 8, 0), activity_id=65860)])
-    await models.apply({"event": {"191060"}, "timetable": {ROOM, TEACHER, GROUP}})
+    await models.apply({Topic.EVENT: {"191060"}, Topic.TIMETABLE: {ROOM, TEACHER, GROUP}})
     assert events_of(await reads.user_calendar("jdupont")) == ["191051", "191050", "191060"]
 
 
@@ -123,7 +124,7 @@ async def test_deleted_resource_loses_its_documents(models: ReadModels, reads: R
     await models.rebuild_all()
     assert await redis.exists(keys.resource_node("1617"), keys.resource_events("1617")) == 2
     await models.services.pool.execute("DELETE FROM schedulesy.resource WHERE ext_id = '1617'")
-    report = await models.apply({"resource": {"1617"}})
+    report = await models.apply({Topic.RESOURCE: {"1617"}})
     assert report.documents_deleted == 3
     assert await redis.exists(
         keys.resource_node("1617"), keys.resource_events("1617"), keys.resource_public_events("1617")
@@ -134,12 +135,12 @@ async def test_deleted_resource_loses_its_documents(models: ReadModels, reads: R
 async def test_revoked_access_and_deleted_user_disappear(models: ReadModels, reads: Reads) -> None:
     pool, redis, keys = models.services.pool, models.services.redis, models.keys
     key = await insert_access(pool, "jdupont", "phone")
-    await models.apply({"access": {key}, "user": {"jdupont"}})
+    await models.apply({Topic.ACCESS: {key}, Topic.USER: {"jdupont"}})
     assert await redis.exists(keys.access(key)) == 1
     assert (await reads.access_grant(key)).username == "jdupont"
     await pool.execute("DELETE FROM schedulesy.access WHERE key = $1::uuid", key)
     await pool.execute("DELETE FROM public.w_edtperso WHERE uid = 'jdupont'")
-    await models.apply({"access": {key}, "user": {"jdupont"}})
+    await models.apply({Topic.ACCESS: {key}, Topic.USER: {"jdupont"}})
     assert await redis.exists(keys.access(key), keys.user("jdupont")) == 0
     assert await access_feed(reads, key) is None
     assert await reads.user_calendar("jdupont") is None
@@ -157,7 +158,7 @@ async def test_an_access_whose_owner_loses_their_legacy_row_is_not_found(models:
     await models.rebuild_all()
     assert await redis.exists(keys.access(key)) == 1
     await pool.execute("DELETE FROM public.w_edtperso WHERE uid = 'jdupont'")
-    await models.apply({"user": {"jdupont"}})  # only the user topic: the access row did not change
+    await models.apply({Topic.USER: {"jdupont"}})  # only the user topic: the access row did not change
     assert await redis.exists(keys.access(key)) == 0
     assert await access_reads(reads, key) == [None, None, None]
     assert await redis.exists(keys.access(key)) == 0  # the read-through stored nothing either
@@ -169,7 +170,7 @@ async def test_an_access_change_for_an_owner_without_legacy_row_deletes_its_docu
     pool, redis, keys = models.services.pool, models.services.redis, models.keys
     key = await insert_access(pool, "nobody")
     await redis.hset(keys.access(key), mapping={"d": b"stale", "v": "stale"})
-    report = await models.apply({"access": {key}})
+    report = await models.apply({Topic.ACCESS: {key}})
     assert report.documents_deleted == 1 and await redis.exists(keys.access(key)) == 0
     assert await access_reads(reads, key) == [None, None, None]
 
@@ -196,10 +197,10 @@ async def test_a_rebuild_drops_the_access_of_an_owner_without_legacy_row(models:
 async def test_an_access_comes_back_when_its_owner_gets_a_legacy_row_again(models: ReadModels, reads: Reads) -> None:
     pool = models.services.pool
     key = await insert_access(pool, "mmartin")
-    await models.apply({"access": {key}})
+    await models.apply({Topic.ACCESS: {key}})
     assert await reads.access_grant(key) is None
     await insert_user(pool, "mmartin", ROOM)
-    await models.apply({"user": {"mmartin"}})
+    await models.apply({Topic.USER: {"mmartin"}})
     assert events_of(await reads.access_calendar(key)) == ["191050"]
 
 
@@ -211,7 +212,7 @@ async def test_the_http_feed_of_an_access_without_legacy_row_is_404_not_an_empty
     key = await insert_access(pool, "jdupont")
     await models.rebuild_all()
     await pool.execute("DELETE FROM public.w_edtperso WHERE uid = 'jdupont'")
-    await models.apply({"user": {"jdupont"}})
+    await models.apply({Topic.USER: {"jdupont"}})
     for access in (orphan, key):
         for suffix in (".ics", ".json"):
             response = await api.get(f"/api/timetable/{access}{suffix}")
@@ -224,7 +225,7 @@ async def test_an_access_follows_its_owners_new_selection(models: ReadModels, re
     await models.rebuild_all()
     assert (await reads.access_grant(key)).selection_hash == selection_hash([GROUP])
     await models.services.pool.execute("UPDATE public.w_edtperso SET ressources = $1 WHERE uid = 'jdupont'", SUBJECT)
-    await models.apply({"user": {"jdupont"}})
+    await models.apply({Topic.USER: {"jdupont"}})
     assert (await reads.access_grant(key)).resources == (SUBJECT,)
     assert events_of(await reads.access_calendar(key)) == ["191051"]
 
@@ -237,7 +238,7 @@ async def test_a_reused_selection_hash_is_rebuilt_when_a_user_picks_it(models: R
     await reads.user_calendar("jdupont")  # warm, then plant a stale document under ROOM's hash
     await redis.hset(stale_key, mapping={"d": await redis.hget(keys.calendar(selection_hash([GROUP])), "d"), "v": "x"})
     await models.services.pool.execute("UPDATE public.w_edtperso SET ressources = $1 WHERE uid = 'jdupont'", ROOM)
-    await models.apply({"user": {"jdupont"}})
+    await models.apply({Topic.USER: {"jdupont"}})
     assert events_of(await reads.user_calendar("jdupont")) == ["191050"]
 
 
@@ -261,7 +262,7 @@ async def test_rebuild_reports_progress_up_to_the_total(models: ReadModels) -> N
 
 
 async def test_apply_twice_writes_nothing_the_second_time(models: ReadModels) -> None:
-    changes = {"resource": {ROOM}, "event": {"191050"}, "timetable": {GROUP}, "user": {"jdupont"}}
+    changes = {Topic.RESOURCE: {ROOM}, Topic.EVENT: {"191050"}, Topic.TIMETABLE: {GROUP}, Topic.USER: {"jdupont"}}
     first = await models.apply(changes)
     second = await models.apply(changes)
     assert first.documents_written > 0
@@ -269,7 +270,7 @@ async def test_apply_twice_writes_nothing_the_second_time(models: ReadModels) ->
 
 
 async def test_a_rebuild_change_rebuilds_everything(models: ReadModels) -> None:
-    report = await models.apply({"rebuild": {"all"}})
+    report = await models.apply({Topic.REBUILD: {"all"}})
     assert report.documents_written > 0
     assert await models.services.redis.exists(models.keys.resource_node(SUBJECT)) == 1
 
@@ -278,7 +279,7 @@ async def test_a_key_of_another_shape_is_replaced_not_fatal(models: ReadModels, 
     redis, keys = models.services.redis, models.keys
     await redis.set(keys.resource_node("6000"), b"legacy string value")
     assert msgspec.json.decode((await reads.resource_node("6000")).body)["id"] == "6000"
-    report = await models.apply({"resource": {"6000"}})
+    report = await models.apply({Topic.RESOURCE: {"6000"}})
     assert report.documents_written >= 1
     assert await redis.type(keys.resource_node("6000")) == b"hash"
 
@@ -300,9 +301,9 @@ async def test_a_revoked_access_rebuilt_from_an_older_snapshot_expires_soon(mode
     assert await reads.access_grant(key) is not None  # built by read-through
     assert 0 < await redis.ttl(keys.access(key)) <= 300
     stale = await models.store.read(keys.access(key))
-    await models.apply({"access": {key}})
+    await models.apply({Topic.ACCESS: {key}})
     assert await redis.ttl(keys.access(key)) == -1  # confirmed by the projector: kept
     await pool.execute("DELETE FROM schedulesy.access WHERE key = $1::uuid", key)
-    await models.apply({"access": {key}})
+    await models.apply({Topic.ACCESS: {key}})
     assert await models.store.put_if_absent(keys.access(key), stale, "stale", None) is True
     assert 0 < await redis.ttl(keys.access(key)) <= 300

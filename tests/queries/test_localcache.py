@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from projections.readmodels import ReadModels
 from queries.localcache import InvalidationStream, LocalCopies
 from queries.reads import Reads, tracked_prefixes
+from schedulesy.changes import Topic
 from schedulesy.keys import Keys
 from schedulesy.settings import Settings
 from tests.fixtures.seeded import Seeded
@@ -193,7 +194,7 @@ async def test_the_api_serves_repeated_reads_from_memory_and_sees_the_projectors
     assert again.content == first.content
 
     await pool.execute("UPDATE schedulesy.event SET name = 'Renamed', sequence = 1 WHERE event_id = 191050")
-    await read_models.apply({"event": {"191050"}})
+    await read_models.apply({Topic.EVENT: {"191050"}})
 
     async def renamed() -> bool:
         response = await api.get(path, headers=seeded.owner_headers)
