@@ -19,6 +19,7 @@ import structlog
 
 from schedulesy.auth import Identity
 from schedulesy.errors import BadRequest, Forbidden, NotFound, Unavailable
+from schedulesy.locks import LockClass
 
 log = structlog.get_logger(__name__)
 
@@ -26,11 +27,6 @@ T = TypeVar("T")
 
 MAX_UID_LENGTH = 32  # w_edtperso.uid varchar(32)
 UNSTORABLE_CATEGORIES = frozenset({"Cc", "Cs"})  # control characters (NUL...) and lone surrogates
-
-# pg_advisory_xact_lock(class, hashtext(value)): the two-key form never collides with the
-# one-bigint locks of the migrator and the projector.
-USER_LOCK_CLASS = 0x5C4E_0C05
-DIRECTORY_LOCK_CLASS = 0x5C4E_0D1D
 TRANSACTION_ATTEMPTS = 3
 
 
@@ -47,12 +43,12 @@ async def in_transaction(conn: asyncpg.Connection, work: Callable[[], Awaitable[
 
 async def lock_user(conn: asyncpg.Connection, username: str) -> None:
     """Serialise this transaction with every other command about ``username`` (until commit)."""
-    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", USER_LOCK_CLASS, username)
+    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", LockClass.USER, username)
 
 
 async def lock_directory_id(conn: asyncpg.Connection, directory_id: str) -> None:
     """Serialise this transaction with every other create claiming ``directory_id`` (until commit)."""
-    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", DIRECTORY_LOCK_CLASS, directory_id)
+    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", LockClass.DIRECTORY_ID, directory_id)
 
 
 def require_owner(actor: Identity, username: str) -> None:

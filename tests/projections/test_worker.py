@@ -26,6 +26,7 @@ from projections.worker import Projector, rebuild
 from queries.health import projection_lag_seconds
 from schedulesy.changes import Projection, Topic
 from schedulesy.db import connect
+from schedulesy.locks import LockClass
 from schedulesy.services import Services
 from tests.fixtures.projector import FAST, last_change, stop_task
 from tests.fixtures.waiting import GUARD_SECONDS, eventually
@@ -516,7 +517,7 @@ async def test_schedulesy_worker_stops_cleanly_on_sigterm_and_releases_the_lead(
     lock_free = await services.pool.fetchval(
         "SELECT count(*) = 0 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::oid"
         " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-        changelog.LEADER_LOCK_NAMESPACE,
+        LockClass.PROJECTOR_LEADER,
     )
     assert lock_free
 
