@@ -34,7 +34,7 @@ from projections.readmodels import ReadModels  # noqa: E402
 from projections.readmodels.batch import Batch  # noqa: E402
 from schedulesy import db  # noqa: E402
 from schedulesy.changes import Topic  # noqa: E402
-from schedulesy.keys import selection_hash  # noqa: E402
+from schedulesy.selection import Selection  # noqa: E402
 from schedulesy.services import open_services  # noqa: E402
 from schedulesy.settings import load_settings  # noqa: E402
 
@@ -127,15 +127,15 @@ async def run(args: argparse.Namespace) -> None:
         })
         async with open_services(settings) as services:
             models = ReadModels(services)
-            selection = (GROUP,)
+            selection = Selection.of([GROUP])
 
             async with services.pool.acquire() as conn:
                 batch = Batch(conn, settings.zone)
                 started = time.perf_counter()
-                await batch.load_resources(selection)
-                await batch.load_events_of(selection)
+                await batch.load_resources(selection.ids)
+                await batch.load_events_of(selection.ids)
                 load = time.perf_counter() - started
-                events = batch.events_of(selection)
+                events = batch.events_of(selection.ids)
             contents = [ics_builder.ics_event(e, batch.events.classrooms, models.documents.host) for e in events]
             started, started_cpu = time.perf_counter(), time.process_time()
             whole = whole_icalendar_build(contents, "Emploi du temps")
@@ -160,10 +160,10 @@ async def run(args: argparse.Namespace) -> None:
                 )
                 async with services.pool.acquire() as conn:
                     batch = Batch(conn, settings.zone)
-                    await batch.load_resources(selection)
-                    await batch.load_events_of(selection)
+                    await batch.load_resources(selection.ids)
+                    await batch.load_events_of(selection.ids)
                     started, started_cpu = time.perf_counter(), time.process_time()
-                    plan = models.documents.ics_plan(batch, selection, batch.events_of(selection))
+                    plan = models.documents.ics_plan(batch, selection, batch.events_of(selection.ids))
                     feed = (await models.fragments.assemble({"bench": plan}))["bench"]
                     feed.stored(int(time.time()))
                     assembly.append(time.perf_counter() - started)
@@ -173,7 +173,7 @@ async def run(args: argparse.Namespace) -> None:
                 applies.append(time.perf_counter() - started)
             print(f"after one event changed, ICS assembly: {millis(assembly)}; CPU time {millis(assembly_cpu)}")
             print(f"after one event changed, whole apply (events docs + calendar + feed + writes): {millis(applies)}")
-            final = await models.store.read(services.keys.ics(selection_hash(selection)))
+            final = await models.store.read(services.keys.ics(selection.hash))
             assert final is not None and final.body.count(b"BEGIN:VEVENT") == args.events
     finally:
         redis_process.terminate()

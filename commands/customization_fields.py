@@ -14,9 +14,9 @@ from msgspec import UNSET, UnsetType
 from commands.common import check_text
 from schedulesy.auth import Identity
 from schedulesy.errors import BadRequest, Forbidden
+from schedulesy.selection import COLUMN_LENGTH, Selection
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,32}")  # legacy login rule (docs/compatibility.md §1.2), uid varchar(32)
-MAX_RESOURCES_LENGTH = 300  # w_edtperso.ressources is varchar(300): a 400, never a truncation
 MAX_DIRECTORY_ID_LENGTH = 32
 MAX_DISPLAY_CONFIGURATION_LENGTH = 60
 MAX_RH_ID_LENGTH = 15
@@ -41,10 +41,10 @@ class CustomizationFields(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tr
     ignored_resources: Any = UNSET
 
 
-def parse_selection(text: str) -> list[str]:
-    """``"1616,23390"`` → distinct ids in request order; bad items are a 400 naming them."""
+def parse_selection(text: str) -> Selection:
+    """``"1616,23390"`` → its ids, in request order; bad items are a 400 naming them."""
     if text == "":
-        return []
+        return Selection()
     items = text.split(",")
     bad = [item for item in items if not (item.isascii() and item.isdigit())]
     if bad:
@@ -56,25 +56,28 @@ def parse_selection(text: str) -> list[str]:
             field="resources",
             invalid=[item[:40] for item in bad[:MAX_REPORTED_ITEMS]],
         )
-    return list(dict.fromkeys(items))
+    return Selection.of(items)
 
 
 async def resolve_selection(conn: asyncpg.Connection, text: str) -> tuple[str, list[str]]:
-    """(the legacy string to store, the ids dropped because the mirror does not know them)."""
-    wanted = parse_selection(text)
+    """(the legacy string to store, the ids dropped because the mirror does not know them).
+
+    Too long for the column is a 400, never a truncation.
+    """
+    wanted = parse_selection(text).ids
     if not wanted:
         return "", []
     rows = await conn.fetch("SELECT ext_id FROM schedulesy.resource WHERE ext_id = ANY($1::text[])", wanted)
     known = {row["ext_id"] for row in rows}
-    kept = [ext_id for ext_id in wanted if ext_id in known]
+    kept = Selection.of(ext_id for ext_id in wanted if ext_id in known)
     ignored = [ext_id for ext_id in wanted if ext_id not in known]
-    stored = ",".join(kept)
-    if len(stored) > MAX_RESOURCES_LENGTH:
+    stored = kept.column
+    if len(stored) > COLUMN_LENGTH:
         raise BadRequest(
             f"resources: the selection needs {len(stored)} characters but ADE's table holds at most "
-            f"{MAX_RESOURCES_LENGTH}; select fewer resources ({len(kept)} now)",
+            f"{COLUMN_LENGTH}; select fewer resources ({len(kept.ids)} now)",
             field="resources",
-            limit=MAX_RESOURCES_LENGTH,
+            limit=COLUMN_LENGTH,
             length=len(stored),
         )
     return stored, ignored

@@ -34,7 +34,8 @@ MAX_EMAIL = 254
 SMALL_VALUE_BYTES = 512
 """What a copy costs besides its bodies (and what a user's selection or an access grant costs)."""
 
-Selection = UserSelection | AccessGrant
+NamedSelection = UserSelection | AccessGrant
+"""What a user or an access key names: a selection and its hash."""
 Load = Callable[[], Awaitable[StoredDocument | None]]
 
 
@@ -111,18 +112,18 @@ class Reads:
 
         return await self.copies.get(redis_key, load, _small)
 
-    async def selection_calendar(self, selection: Selection) -> StoredDocument:
+    async def selection_calendar(self, selection: NamedSelection) -> StoredDocument:
         """The merged calendar of a selection (docs/compatibility.md §3.5): status 200, or 413 with the
         ``too_much_events`` body."""
         document = await self._document(self.keys.calendar(selection.selection_hash),
-                                        lambda: self.models.on_demand.selection_calendar(selection.resources))
+                                        lambda: self.models.on_demand.selection_calendar(selection.selection))
         assert document is not None
         return document
 
-    async def selection_ics(self, selection: Selection) -> StoredDocument:
+    async def selection_ics(self, selection: NamedSelection) -> StoredDocument:
         """The feed of a selection; the handler names the attachment after its reader (docs/compatibility.md §3.8)."""
         document = await self._document(self.keys.ics(selection.selection_hash),
-                                        lambda: self.models.on_demand.selection_ics(selection.resources))
+                                        lambda: self.models.on_demand.selection_ics(selection.selection))
         assert document is not None
         return document
 

@@ -11,6 +11,7 @@ from projections.readmodels.batch import Batch
 from projections.rows import AccessRow, UserRow
 from schedulesy.changes import Topic
 from schedulesy.keys import canonical_access_key
+from schedulesy.selection import Selection
 
 
 @dataclasses.dataclass
@@ -20,7 +21,7 @@ class Plan:
     nodes: set[str] = dataclasses.field(default_factory=set)
     timetables: set[str] = dataclasses.field(default_factory=set)
     """Resources whose events documents are rebuilt."""
-    selections: set[tuple[str, ...]] = dataclasses.field(default_factory=set)
+    selections: set[Selection] = dataclasses.field(default_factory=set)
     usernames: set[str] = dataclasses.field(default_factory=set)
     users: dict[str, UserRow] = dataclasses.field(default_factory=dict)
     """Changed users and access owners that still have a legacy row."""
@@ -66,7 +67,7 @@ async def plan_changes(batch: Batch, changes: Mapping[str, Set[str]]) -> Plan:
     plan.users = await loaders.fetch_users(conn, plan.usernames)
     # Rebuilt even when the selection's documents exist: another user may have left a stale
     # document under that hash.
-    plan.selections |= {u.resources for u in plan.users.values()}
+    plan.selections |= {u.selection for u in plan.users.values()}
     accesses = {a.key: a for a in await loaders.fetch_accesses_of(conn, plan.usernames)}
     canonical = {key: canonical_access_key(key) for key in changes.get(Topic.ACCESS, ())}
     accesses.update(await loaders.fetch_accesses(conn, {c for c in canonical.values() if c}))

@@ -12,7 +12,8 @@ import pytest
 from projections.readmodels import ReadModels
 from queries.reads import Reads
 from schedulesy.changes import Topic
-from schedulesy.keys import Keys, selection_hash
+from schedulesy.keys import Keys
+from schedulesy.selection import Selection
 from schedulesy.services import Services
 from tests.fixtures.mirror import (
     GROUP, ROOM, SUBJECT, TEACHER, Ev, insert_access, insert_events, insert_user, seed_university,
@@ -223,7 +224,7 @@ async def test_the_http_feed_of_an_access_without_legacy_row_is_404_not_an_empty
 async def test_an_access_follows_its_owners_new_selection(models: ReadModels, reads: Reads) -> None:
     key = await insert_access(models.services.pool, "jdupont")
     await models.rebuild_all()
-    assert (await reads.access_grant(key)).selection_hash == selection_hash([GROUP])
+    assert (await reads.access_grant(key)).selection_hash == Selection.of([GROUP]).hash
     await models.services.pool.execute("UPDATE public.w_edtperso SET ressources = $1 WHERE uid = 'jdupont'", SUBJECT)
     await models.apply({Topic.USER: {"jdupont"}})
     assert (await reads.access_grant(key)).resources == (SUBJECT,)
@@ -234,9 +235,9 @@ async def test_a_reused_selection_hash_is_rebuilt_when_a_user_picks_it(models: R
     """A calendar left behind under a hash may be stale: a user choosing it forces a rebuild."""
     redis, keys = models.services.redis, models.keys
     await models.rebuild_all()
-    stale_key = keys.calendar(selection_hash([ROOM]))
+    stale_key = keys.calendar(Selection.of([ROOM]).hash)
     await reads.user_calendar("jdupont")  # warm, then plant a stale document under ROOM's hash
-    await redis.hset(stale_key, mapping={"d": await redis.hget(keys.calendar(selection_hash([GROUP])), "d"), "v": "x"})
+    await redis.hset(stale_key, mapping={"d": await redis.hget(keys.calendar(Selection.of([GROUP]).hash), "d"), "v": "x"})
     await models.services.pool.execute("UPDATE public.w_edtperso SET ressources = $1 WHERE uid = 'jdupont'", ROOM)
     await models.apply({Topic.USER: {"jdupont"}})
     assert events_of(await reads.user_calendar("jdupont")) == ["191050"]
@@ -251,7 +252,7 @@ async def test_a_full_rebuild_drops_stale_documents_but_not_other_keys(models: R
     await models.rebuild_all(lambda done, total: None)
     assert await redis.exists(keys.user("ghost"), keys.calendar("0" * 32)) == 0
     assert await redis.exists("someone-else:key", keys.prefix + "queries:other") == 2
-    assert await redis.exists(keys.user("jdupont"), keys.calendar(selection_hash([GROUP]))) == 2
+    assert await redis.exists(keys.user("jdupont"), keys.calendar(Selection.of([GROUP]).hash)) == 2
 
 
 async def test_rebuild_reports_progress_up_to_the_total(models: ReadModels) -> None:
