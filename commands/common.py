@@ -20,13 +20,12 @@ import structlog
 from schedulesy.auth import Identity
 from schedulesy.errors import BadRequest, Forbidden, NotFound, Unavailable
 from schedulesy.locks import LockClass
+from schedulesy.usernames import may_own_customization
 
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
-MAX_UID_LENGTH = 32  # w_edtperso.uid varchar(32)
-UNSTORABLE_CATEGORIES = frozenset({"Cc", "Cs"})  # control characters (NUL...) and lone surrogates
 TRANSACTION_ATTEMPTS = 3
 
 
@@ -63,10 +62,8 @@ def require_owner(actor: Identity, username: str) -> None:
 
 
 def require_possible_uid(username: str) -> None:
-    """Too long, empty or with control characters: no customization has that login."""
-    if not 0 < len(username) <= MAX_UID_LENGTH or any(
-        unicodedata.category(ch) in UNSTORABLE_CATEGORIES for ch in username
-    ):
+    """Not a username, or too long for ``w_edtperso.uid``: no customization has that login."""
+    if not may_own_customization(username):
         raise NotFound("No customization for this user")
 
 

@@ -4,7 +4,6 @@ columns can hold, a selection of known ADE ids, a small settings object, and who
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import asyncpg
@@ -15,8 +14,8 @@ from commands.common import check_text
 from schedulesy.auth import Identity
 from schedulesy.errors import BadRequest, Forbidden
 from schedulesy.selection import COLUMN_LENGTH, Selection
+from schedulesy.usernames import UID_LENGTH, is_username, may_own_customization
 
-USERNAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,32}")  # legacy login rule (docs/compatibility.md §1.2), uid varchar(32)
 MAX_DIRECTORY_ID_LENGTH = 32
 MAX_DISPLAY_CONFIGURATION_LENGTH = 60
 MAX_RH_ID_LENGTH = 15
@@ -143,9 +142,13 @@ def creation_target(actor: Identity, fields: CustomizationFields) -> CreationTar
     username = actor.username if fields.username is UNSET else fields.username
     if username != actor.username and not actor.is_superuser:
         raise Forbidden("username must be your own login", field="username")
-    if not USERNAME_RE.fullmatch(username):
+    if not is_username(username):
+        raise BadRequest("username: not a login (blank, slashes or control characters)", field="username")
+    if not may_own_customization(username):
         raise BadRequest(
-            "username: 1 to 32 characters among letters, digits, '_', '.' and '-'", field="username"
+            f"username: {len(username)} characters, ADE's table holds logins of at most {UID_LENGTH}",
+            field="username",
+            limit=UID_LENGTH,
         )
     body_directory_id = None if fields.directory_id is UNSET else _directory_id_text(fields.directory_id)
     token_directory_id = actor.directory_id if username == actor.username else None

@@ -27,8 +27,8 @@ from projections.readmodels import ReadModels
 from projections.readmodels.store import REDIS_DOWN
 from queries.localcache import LocalCopies
 from schedulesy.keys import Keys, canonical_access_key
+from schedulesy.usernames import may_own_customization
 
-MAX_USERNAME = 32
 MAX_RESOURCE_ID = 25
 MAX_EMAIL = 254
 SMALL_VALUE_BYTES = 512
@@ -88,7 +88,7 @@ class Reads:
 
     async def user_selection(self, username: str) -> UserSelection | None:
         """The user's normalised selection and its hash; None when the user has no legacy row."""
-        if not _valid_username(username):
+        if not may_own_customization(username):
             return None
         key = self.keys.user(username)
 
@@ -169,10 +169,6 @@ class Reads:
 
 def _valid_resource_id(ext_id: str, categories: Collection[str]) -> bool:
     return (ext_id.isdigit() and len(ext_id) <= MAX_RESOURCE_ID) or ext_id in categories
-
-
-def _valid_username(username: str) -> bool:
-    return 0 < len(username) <= MAX_USERNAME and username.isprintable()
 
 
 def _document_size(document: StoredDocument | None) -> int:

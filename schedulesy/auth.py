@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-import unicodedata
 import uuid
 from typing import Any
 
@@ -24,6 +23,7 @@ from litestar.di import NamedDependency, Provide
 
 from schedulesy.errors import Forbidden
 from schedulesy.settings import Settings, env_name
+from schedulesy.usernames import is_username
 
 log = structlog.get_logger(__name__)
 
@@ -31,7 +31,6 @@ BEARER = "bearer"
 ACCESS_TOKEN_TYPE = "access"
 DIRECTORY_ID_CLAIM = "directory_id"
 DEFAULT_TOKEN_LIFETIME_SECONDS = 7 * 24 * 3600
-MAX_USERNAME_LENGTH = 150  # what any sane directory allows; w_edtperso's own limit is checked by commands
 
 
 class Identity(msgspec.Struct, frozen=True):
@@ -100,9 +99,7 @@ def _username_from(claims: dict[str, Any], claim: str) -> str:
     username = claims.get(claim)
     if not isinstance(username, str) or not username.strip():
         raise Forbidden(f"Token has no usable {claim!r} claim")
-    if len(username) > MAX_USERNAME_LENGTH or any(
-        unicodedata.category(ch).startswith("C") or ch in "/\\" for ch in username
-    ):
+    if not is_username(username):
         raise Forbidden(f"Token {claim!r} claim is not a valid username")
     return username
 
@@ -248,8 +245,8 @@ def mint_token(
     ``superuser`` grants nothing: superusers are ``SCHEDULESY_SUPERUSERS``. Asking for a superuser
     token for another name only logs a warning, so that a script notices its mistake.
     """
-    if not username:
-        raise ValueError("a username is needed")
+    if not is_username(username):
+        raise ValueError(f"{username!r} is not a username: its tokens would be refused")
     if lifetime_seconds <= 0:
         raise ValueError("the token lifetime must be positive")
     if superuser and username not in settings.superusers:
