@@ -25,6 +25,7 @@ from projections.builders.document import Built, StoredDocument
 from projections.readmodels.batch import Batch, snapshot
 from projections.readmodels.documents import Documents
 from projections.readmodels.store import EMAIL_TTL, REDIS_DOWN, DocumentStore, RedisSwitch
+from schedulesy.categories import open_to_anonymous
 from schedulesy.keys import Keys
 from schedulesy.selection import Selection
 
@@ -67,7 +68,7 @@ class OnDemand:
             row = batch.resource(ext_id)
             if row is None:
                 return None
-            if anonymous and row.category != resource_builder.CLASSROOM:
+            if anonymous and not open_to_anonymous(row.category):
                 return resource_builder.build_public_refusal(row)
             await batch.load_events_of([ext_id])
             built = self.documents.events_documents(batch, ext_id)

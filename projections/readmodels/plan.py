@@ -6,9 +6,9 @@ import dataclasses
 from collections.abc import Mapping, Set
 
 from projections import loaders
-from projections.builders import resources as resource_builder
 from projections.readmodels.batch import Batch
 from projections.rows import AccessRow, UserRow
+from schedulesy.categories import CLASSROOM
 from schedulesy.changes import Topic
 from schedulesy.keys import canonical_access_key
 from schedulesy.selection import Selection
@@ -51,7 +51,7 @@ async def plan_changes(batch: Batch, changes: Mapping[str, Set[str]]) -> Plan:
     rooms: set[str] = set()
     for ext_id in changed_resources:
         row = batch.resource(ext_id)
-        if row is None or row.category == resource_builder.CLASSROOM:
+        if row is None or row.category == CLASSROOM:
             rooms.add(ext_id)
         if row is not None and row.email:
             plan.emails.add(row.email.lower())
