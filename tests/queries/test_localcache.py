@@ -126,12 +126,12 @@ async def stream(settings: Settings, redis: Redis) -> AsyncIterator[Invalidation
 async def test_any_write_to_a_copied_key_in_redis_drops_its_copy(
     stream: InvalidationStream, redis: Redis, settings: Settings
 ) -> None:
-    key = settings.redis_prefix + "resource:1616"
+    key = Keys(settings.redis_prefix).resource_node("1616")
     calls: list[str] = []
     await stream.copies.get(key, loader("v1", calls), one_byte)
     await redis.hset(key, "d", b"new")
     await eventually(lambda: not stream.copies.holds(key), "the copy is dropped")
-    other = settings.redis_prefix + "ics-event:1910500-0-0.abc"  # a family nobody copies: not tracked
+    other = Keys(settings.redis_prefix).ics_event("1910500-0-0.abc")  # a family nobody copies: not tracked
     await stream.copies.get(other, loader("v1", calls), one_byte)
     await redis.set(other, b"x")
     await asyncio.sleep(0.05)
@@ -143,7 +143,7 @@ async def test_a_flushed_database_drops_every_copy(
     stream: InvalidationStream, redis: Redis, settings: Settings
 ) -> None:
     calls: list[str] = []
-    await stream.copies.get(settings.redis_prefix + "calendar:abc", loader("a", calls), one_byte)
+    await stream.copies.get(Keys(settings.redis_prefix).calendar("abc"), loader("a", calls), one_byte)
     await redis.flushdb()
     await eventually(lambda: stream.copies.bytes == 0, "the copies are flushed")
 
