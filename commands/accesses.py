@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -22,6 +23,7 @@ from commands.common import (
     in_transaction,
     lock_user,
     require_owner,
+    text_schema,
 )
 from schedulesy.auth import Identity
 from schedulesy.errors import BadRequest, Forbidden, NotFound
@@ -38,8 +40,9 @@ class Access(msgspec.Struct, kw_only=True):
 
 
 class NewAccess(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    name: str
-    key: str | UnsetType = UNSET  # the original let clients choose it; we refuse it with a clear message
+    name: Annotated[str, text_schema(MAX_NAME_LENGTH, min_length=1, not_blank=True)]
+    # The original let clients choose the key; we refuse it with a clear message (never valid: "not").
+    key: Annotated[str, msgspec.Meta(extra_json_schema={"not": {}})] | UnsetType = UNSET
 
 
 def _to_access(row: asyncpg.Record, zone: ZoneInfo) -> Access:

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import asyncpg
+import msgspec
 import structlog
 
 from schedulesy.auth import Identity
@@ -90,3 +91,24 @@ def check_text(field: str, value: str, max_length: int, *, min_length: int = 0) 
     if any(unicodedata.category(ch) == "Cc" for ch in value):
         raise BadRequest(f"{field}: control characters are not allowed", field=field)
     return value
+
+
+_NOT_CONTROL = r"[^\u0000-\u001f\u007f-\u009f]"
+_NOT_CONTROL_NOR_SPACE = r"[^\s\u0000-\u001f\u007f-\u009f]"
+
+
+def text_schema(
+    max_length: int, *, min_length: int = 0, not_blank: bool = False, trimmed: bool = False
+) -> msgspec.Meta:
+    """The OpenAPI description of what :func:`check_text` accepts (documentation only: the check
+    itself stays in code, whose 400s name the field); ``trimmed``: no leading or trailing space."""
+    if trimmed:
+        pattern = f"^{_NOT_CONTROL_NOR_SPACE}({_NOT_CONTROL}*{_NOT_CONTROL_NOR_SPACE})?$"
+    elif not_blank:
+        pattern = f"^{_NOT_CONTROL}*{_NOT_CONTROL_NOR_SPACE}{_NOT_CONTROL}*$"
+    else:
+        pattern = f"^{_NOT_CONTROL}*$"
+    schema: dict[str, object] = {"maxLength": max_length, "pattern": pattern}
+    if min_length:
+        schema["minLength"] = min_length
+    return msgspec.Meta(extra_json_schema=schema)

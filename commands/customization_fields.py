@@ -4,17 +4,17 @@ columns can hold, a selection of known ADE ids, a small settings object, and who
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from commands.common import check_text
+from commands.common import check_text, text_schema
 from schedulesy.auth import Identity
 from schedulesy.errors import BadRequest, Forbidden
 from schedulesy.selection import COLUMN_LENGTH, Selection
-from schedulesy.usernames import UID_LENGTH, is_username, may_own_customization
+from schedulesy.usernames import PATTERN as USERNAME_PATTERN, UID_LENGTH, is_username, may_own_customization
 
 MAX_DIRECTORY_ID_LENGTH = 32
 MAX_DISPLAY_CONFIGURATION_LENGTH = 60
@@ -24,15 +24,26 @@ MAX_CONFIGURATION_DEPTH = 16
 MAX_REPORTED_ITEMS = 10
 
 
+_USERNAME_SCHEMA = msgspec.Meta(extra_json_schema={"pattern": USERNAME_PATTERN, "maxLength": UID_LENGTH})
+_SELECTION_SCHEMA = msgspec.Meta(extra_json_schema={
+    "pattern": "^([0-9]+(,[0-9]+)*)?$",
+    "description": f"Comma-separated ADE ids; unknown ids are dropped, the kept ones must fit "
+    f"{COLUMN_LENGTH} characters.",
+})
+
+
 class CustomizationFields(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """A POST, PATCH or PUT body. Absent fields are left alone."""
 
-    username: str | UnsetType = UNSET
-    directory_id: str | int | UnsetType = UNSET  # the SPA sends a string, older clients a number
-    resources: str | UnsetType = UNSET
+    username: Annotated[str, _USERNAME_SCHEMA] | UnsetType = UNSET
+    # the SPA sends a string, older clients a number
+    directory_id: (
+        Annotated[str, text_schema(MAX_DIRECTORY_ID_LENGTH, min_length=1, trimmed=True)] | int | UnsetType
+    ) = UNSET
+    resources: Annotated[str, _SELECTION_SCHEMA] | UnsetType = UNSET
     configuration: dict[str, Any] | None | UnsetType = UNSET
-    display_configuration: str | UnsetType = UNSET
-    rh_id: str | UnsetType = UNSET
+    display_configuration: Annotated[str, text_schema(MAX_DISPLAY_CONFIGURATION_LENGTH)] | UnsetType = UNSET
+    rh_id: Annotated[str, text_schema(MAX_RH_ID_LENGTH)] | UnsetType = UNSET
     # Read-only fields a client may echo back with a whole object (PUT); ignored, as DRF did.
     id: Any = UNSET
     creation_date: Any = UNSET

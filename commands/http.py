@@ -38,15 +38,23 @@ def _error(description: str) -> ResponseSpec:
     return ResponseSpec(data_container=ErrorBody, description=description, generate_examples=False)
 
 
-BAD_REQUEST = _error("Bad Request: malformed JSON (or not UTF-8), an unknown field, or a field's value refused.")
+BAD_REQUEST = _error(
+    "Bad Request: malformed JSON (or not UTF-8), a duplicate or unknown key, a field's value refused "
+    "(control characters included), or a path naming what the database cannot hold."
+)
+TOO_LARGE = _error("Payload Too Large: the body exceeds `SCHEDULESY_MAX_BODY_BYTES` (64 KiB by default).")
+NOT_JSON = _error("Unsupported Media Type: a body must be JSON sent as `Content-Type: application/json`.")
 FORBIDDEN = _error("Forbidden: missing, invalid or expired token, or not allowed for this caller.")
 NO_CUSTOMIZATION = _error("Not Found: no customization for this login, or the path does not end with `.json`.")
 SUPERUSERS_ONLY = _error("Forbidden: missing, invalid or expired token, or the caller is not a superuser.")
 
 
-def errors(**specs: ResponseSpec) -> dict[int, ResponseSpec]:
-    """``errors(r404=...)`` → the handler's error answers; 400 and 403 are always possible."""
+def errors(*, body: bool = False, **specs: ResponseSpec) -> dict[int, ResponseSpec]:
+    """``errors(r404=...)`` → the handler's error answers; 400 and 403 are always possible, 413 and
+    415 too when the operation reads a ``body``."""
     mapping = {400: BAD_REQUEST, 403: FORBIDDEN}
+    if body:
+        mapping.update({413: TOO_LARGE, 415: NOT_JSON})
     mapping.update({int(name.removeprefix("r")): spec for name, spec in specs.items()})
     return mapping
 
@@ -94,8 +102,9 @@ class LegacyCustomizationController(Controller):
         operation_class=CUSTOMIZATION_BODY,
         description="Create the caller's customization (or move their previous login's). "
         "The `.json` suffix is required.",
-        responses=errors(r409=_error("Conflict: the login already has a customization, or the directory id is "
-                                     "another login's.")),
+        responses=errors(body=True, r409=_error(
+            "Conflict: the login already has a customization, or the directory id is another login's."
+        )),
     )
     async def create_customization(
         self, request: Request, identity: IdentityDep, services: ServicesDep
@@ -120,7 +129,7 @@ class LegacyCustomizationController(Controller):
         "/customization/{name:str}",
         operation_class=CUSTOMIZATION_BODY,
         description="Change some fields of a customization (owner or superuser)." + _LOGIN_PATH,
-        responses=errors(r404=NO_CUSTOMIZATION),
+        responses=errors(body=True, r404=NO_CUSTOMIZATION),
     )
     async def patch_customization(
         self, name: FromPath[str], request: Request, identity: IdentityDep, services: ServicesDep
@@ -131,7 +140,7 @@ class LegacyCustomizationController(Controller):
         "/customization/{name:str}",
         operation_class=CUSTOMIZATION_BODY,
         description="Like PATCH; `username` and `directory_id` must be sent (unchanged)." + _LOGIN_PATH,
-        responses=errors(r404=NO_CUSTOMIZATION),
+        responses=errors(body=True, r404=NO_CUSTOMIZATION),
     )
     async def put_customization(
         self, name: FromPath[str], request: Request, identity: IdentityDep, services: ServicesDep
@@ -184,7 +193,7 @@ class AccessController(Controller):
         status_code=201,
         operation_class=NEW_ACCESS_BODY,
         description="Create a named direct access; its key is generated." + _USERNAME_PATH,
-        responses=errors(r404=NO_CUSTOMIZATION),
+        responses=errors(body=True, r404=NO_CUSTOMIZATION),
     )
     async def create_access(
         self, username: FromPath[str], request: Request, identity: IdentityDep, services: ServicesDep
@@ -239,6 +248,7 @@ class AdminController(Controller):
         operation_class=SYNC_BODY,
         description="Run one ADE sync cycle now and answer its report (superusers only).",
         responses=errors(
+            body=True,
             r403=SUPERUSERS_ONLY,
             r409=_error("Conflict: another sync is running; `report` holds its report."),
             r503=_error("Service Unavailable: the sync failed; `report` says why."),
@@ -254,7 +264,7 @@ class AdminController(Controller):
         status_code=202,
         operation_class=NO_OPTIONS_BODY,
         description="Ask the projector to rebuild every read model (superusers only).",
-        responses=errors(r403=SUPERUSERS_ONLY),
+        responses=errors(body=True, r403=SUPERUSERS_ONLY),
     )
     async def rebuild(self, request: Request, identity: IdentityDep, services: ServicesDep) -> RebuildRequested:
         admin.require_superuser(identity)
@@ -267,7 +277,7 @@ class AdminController(Controller):
         status_code=200,
         operation_class=NO_OPTIONS_BODY,
         description="Make per-login settings and accesses agree with ADE's table (superusers only).",
-        responses=errors(r403=SUPERUSERS_ONLY),
+        responses=errors(body=True, r403=SUPERUSERS_ONLY),
     )
     async def reconcile(self, request: Request, identity: IdentityDep, services: ServicesDep) -> Reconciled:
         admin.require_superuser(identity)

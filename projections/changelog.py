@@ -262,6 +262,39 @@ async def beat(db: Executor, projection: str, leader: str, pending_since: dateti
     return None if row is None else Stored(Position(row["last_xid"], row["last_id"]), row["rebuilt_at"])
 
 
+class LeaderReport(msgspec.Struct, frozen=True):
+    """What the leader last wrote in its checkpoint row: its position, heartbeat and own lag."""
+
+    position: Position
+    heartbeat_at: datetime | None
+    pending_since: datetime | None
+
+
+async def leader_report(db: Executor, projection: str) -> LeaderReport | None:
+    row = await db.fetchrow(
+        """
+        SELECT last_xid, last_id, heartbeat_at, pending_since
+        FROM schedulesy.projector_checkpoint WHERE projection = $1
+        """,
+        projection,
+    )
+    if row is None:
+        return None
+    return LeaderReport(Position(row["last_xid"], row["last_id"]), row["heartbeat_at"], row["pending_since"])
+
+
+async def oldest_change_after(db: Executor, after: Position, created_after: datetime | None = None) -> datetime | None:
+    """created_at of the oldest change after ``after`` in (xid, id) order — of those created after
+    ``created_after`` only, when given — or None when there is none (health's projection lag)."""
+    return await db.fetchval(
+        """
+        SELECT min(created_at) FROM schedulesy.change
+        WHERE (xid, id) > ($1::xid8, $2::bigint) AND ($3::timestamptz IS NULL OR created_at > $3)
+        """,
+        after.xid, after.id, created_after,
+    )
+
+
 async def frontier(conn: asyncpg.Connection) -> Position | None:
     """The last change of the finished transactions: what a rebuild that starts now will include.
 

@@ -6,13 +6,20 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from litestar import MediaType, Request, Response, get
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromQuery
+from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
 
+from projections import changelog
+from queries.openapi import JsonOrHtmlOperation
 from schedulesy.changes import Projection
+from schedulesy.metrics import exposition
 from schedulesy.services import Services, ServicesDep
 
 SYNC_CYCLE = "cycle"  # the sync_state row of a whole ADE sync cycle
@@ -25,11 +32,16 @@ class Check(msgspec.Struct, omit_defaults=True):
     ok: bool
     detail: str = ""
     seconds: float | None = None
+    degraded: bool = False
+    """Failing, but reads are still answered correctly (slower): the replica stays ready."""
 
 
 class Readiness(msgspec.Struct):
-    status: str
+    status: Literal["ok", "degraded", "failing"]
     checks: dict[str, Check]
+
+
+REDIS_DOWN_EFFECT = "reads are answered from Postgres meanwhile (slower)"
 
 
 async def _guarded(probe: Callable[[], Awaitable[Check]]) -> Check:
@@ -88,8 +100,27 @@ async def readiness(services: Services) -> dict[str, Check]:
 
     names = ("postgres", "redis", "worker", "projection_lag", "ade_sync")
     probes = (postgres, redis, worker, projection_lag, ade_sync)
-    results = await asyncio.gather(*(_guarded(p) for p in probes))
-    return dict(zip(names, results))
+    checks = dict(zip(names, await asyncio.gather(*(_guarded(p) for p in probes))))
+    return _mark_degraded(checks)
+
+
+def _mark_degraded(checks: dict[str, Check]) -> dict[str, Check]:
+    """Without Redis every read is answered from Postgres: correct, only slower. So a dead Redis —
+    and the projection lag, which only Redis readers see — degrade the service instead of failing
+    it: with one Redis shared by every replica, failing would take them all out of the balancer."""
+    if checks["redis"].ok:
+        return checks
+    marked = {"redis": msgspec.structs.replace(
+        checks["redis"], degraded=True, detail=f"{checks['redis'].detail}; {REDIS_DOWN_EFFECT}"[:300])}
+    if not checks["projection_lag"].ok:
+        marked["projection_lag"] = msgspec.structs.replace(checks["projection_lag"], degraded=True)
+    return {**checks, **marked}
+
+
+def verdict(checks: dict[str, Check]) -> Literal["ok", "degraded", "failing"]:
+    if any(not c.ok and not c.degraded for c in checks.values()):
+        return "failing"
+    return "degraded" if any(not c.ok for c in checks.values()) else "ok"
 
 
 async def projection_lag_seconds(services: Services) -> float:
@@ -97,23 +128,19 @@ async def projection_lag_seconds(services: Services) -> float:
 
     While the leader's heartbeat is fresh, its own ``pending_since`` is the measure: it reads ahead
     of the gap-safe checkpoint, so counting every change after the checkpoint would report a long
-    same-database transaction (an ADE sync) as lag although Redis is fresh. Without a live leader,
-    everything after the checkpoint is pending.
+    same-database transaction (an ADE sync) as lag although Redis is fresh. It cannot know what was
+    logged after its last report though — nor will it ever, if it died meanwhile — so the changes
+    created since its heartbeat count too (a live leader beats every few seconds: that is the most
+    this overstates). Once the heartbeat is stale, everything after the checkpoint is pending.
     """
-    row = await services.pool.fetchrow(
-        """
-        SELECT p.pending_since,
-               p.heartbeat_at > now() - make_interval(secs => $2) AS leader_alive,
-               (SELECT min(c.created_at) FROM schedulesy.change c
-                WHERE (c.xid, c.id) > (coalesce(p.last_xid, '0'::xid8), coalesce(p.last_id, 0))) AS oldest
-        FROM (SELECT 1) AS one
-        LEFT JOIN schedulesy.projector_checkpoint p ON p.projection = $1
-        """,
-        Projection.READ_MODELS, MAX_HEARTBEAT_AGE_SECONDS,
-    )
-    if row["leader_alive"]:
-        return _age(row["pending_since"]) or 0.0
-    return _age(row["oldest"]) or 0.0
+    report = await changelog.leader_report(services.pool, Projection.READ_MODELS)
+    if report is None:
+        return _age(await changelog.oldest_change_after(services.pool, changelog.Position())) or 0.0
+    heartbeat_age = _age(report.heartbeat_at)
+    if heartbeat_age is None or heartbeat_age > MAX_HEARTBEAT_AGE_SECONDS:
+        return _age(await changelog.oldest_change_after(services.pool, report.position)) or 0.0
+    unreported = await changelog.oldest_change_after(services.pool, report.position, report.heartbeat_at)
+    return max(_age(report.pending_since) or 0.0, _age(unreported) or 0.0)
 
 
 @get("/health/live", media_type=MediaType.JSON, tags=["operations"], sync_to_thread=False)
@@ -122,30 +149,51 @@ def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/health/ready", media_type=MediaType.JSON, tags=["operations"])
+@get(
+    "/health/ready",
+    media_type=MediaType.JSON,
+    tags=["operations"],
+    responses={503: ResponseSpec(Readiness, description="Not ready: a check fails; the body names it.",
+                                 generate_examples=False)},
+)
 async def ready(services: ServicesDep) -> Response[Readiness]:
-    """200 when every check passes, else 503; the body names each check."""
+    """200 when reads are answered correctly — ``ok``, or ``degraded`` (Redis down: answered from
+    Postgres) — else 503 (``failing``); the body names each check."""
     checks = await readiness(services)
-    healthy = all(c.ok for c in checks.values())
-    return Response(Readiness(status="ok" if healthy else "failing", checks=checks),
-                    status_code=200 if healthy else 503)
+    status = verdict(checks)
+    return Response(Readiness(status=status, checks=checks), status_code=503 if status == "failing" else 200)
 
 
 # The original's django-health-check identifiers, kept for existing monitoring (docs/compatibility.md §3.14).
 _LEGACY_NAMES = {
     "postgres": ("DatabaseBackend", True),
-    "redis": ("RedisHealthCheck", True),
+    "redis": ("RedisHealthCheck", False),  # reads are answered from Postgres meanwhile
     "worker": ("WorkerBackend", False),
     "projection_lag": ("ProjectionLag", False),
     "ade_sync": ("ADEWebAPI", False),
 }
 
 
-@get(["/_hc", "/_hc/"], tags=["operations"], media_type=MediaType.JSON)
+_LEGACY_ANSWER = "Each check's name with `working` or its error (JSON; an HTML table without `format` "
+
+
+@get(
+    ["/_hc", "/_hc/"],
+    tags=["operations"],
+    media_type=MediaType.JSON,
+    operation_class=JsonOrHtmlOperation,
+    responses={
+        200: ResponseSpec(dict[str, str], description=_LEGACY_ANSWER + "when the client does not ask for JSON).",
+                          generate_examples=False),
+        500: ResponseSpec(dict[str, str], description="A critical check (Postgres, Redis) fails.",
+                          generate_examples=False),
+    },
+)
 async def legacy_health_check(
     request: Request, services: ServicesDep, format: FromQuery[str | None] = None
 ) -> Response[Any]:
-    """The original's status page: ``?format=json`` gives ``{"<check>": "working" | error}``."""
+    """The original's status page: ``{"<check>": "working" | error}``; an HTML table when the caller
+    names no ``format`` and does not ask for JSON, as the original did."""
     checks = await readiness(services)
     body = {
         _LEGACY_NAMES[name][0]: "working" if check.ok and not check.detail else (check.detail or "failing")
@@ -153,7 +201,7 @@ async def legacy_health_check(
     }
     critical_ok = all(check.ok for name, check in checks.items() if _LEGACY_NAMES[name][1])
     status = 200 if critical_ok else 500
-    if format == "json" or "application/json" in request.headers.get("accept", ""):
+    if format not in (None, "html") or "application/json" in request.headers.get("accept", ""):
         return Response(body, status_code=status, media_type=MediaType.JSON)
     rows = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in body.items())
     html = f"<!doctype html><title>Schedulesy health</title><table>{rows}</table>"
@@ -161,17 +209,19 @@ async def legacy_health_check(
 
 
 @get("/metrics", media_type=MediaType.TEXT, tags=["operations"])
-async def metrics(services: ServicesDep) -> str:
-    """Prometheus text format: projection lag, worker heartbeat, ADE sync figures."""
-    lines: list[str] = []
+async def metrics(services: ServicesDep) -> Response[bytes]:
+    """Prometheus text format: HTTP requests, projection lag, worker heartbeat, ADE sync figures."""
+    return Response(exposition(await _database_families(services)), media_type=CONTENT_TYPE_LATEST)
 
-    def gauge(name: str, value: float | None, help_text: str, labels: str = "") -> None:
+
+async def _database_families(services: Services) -> list[Metric]:
+    families: dict[str, GaugeMetricFamily] = {}
+
+    def gauge(name: str, value: float | None, help_text: str, labels: dict[str, str] | None = None) -> None:
         if value is None:
             return
-        if not any(line.startswith(f"# HELP {name} ") for line in lines):
-            lines.append(f"# HELP {name} {help_text}")
-            lines.append(f"# TYPE {name} gauge")
-        lines.append(f"{name}{labels} {value}")
+        family = families.setdefault(name, GaugeMetricFamily(name, help_text, labels=list(labels or {})))
+        family.add_metric(list((labels or {}).values()), value)
 
     gauge("schedulesy_up", 1, "The API process answers.")
     gauge("schedulesy_projection_lag_seconds", await projection_lag_seconds(services),
@@ -180,11 +230,11 @@ async def metrics(services: ServicesDep) -> str:
         "SELECT projection, heartbeat_at FROM schedulesy.projector_checkpoint"
     ):
         gauge("schedulesy_worker_heartbeat_age_seconds", _age(row["heartbeat_at"]),
-              "Seconds since the projector leader's last heartbeat.", f'{{projection="{row["projection"]}"}}')
+              "Seconds since the projector leader's last heartbeat.", {"projection": row["projection"]})
     for row in await services.pool.fetch(
         "SELECT name, last_success_at, last_error, figures FROM schedulesy.sync_state ORDER BY name"
     ):
-        labels = f'{{name="{row["name"]}"}}'
+        labels = {"name": row["name"]}
         gauge("schedulesy_sync_last_success_age_seconds", _age(row["last_success_at"]),
               "Seconds since the last successful ADE sync of this part.", labels)
         gauge("schedulesy_sync_failing", 1.0 if row["last_error"] else 0.0,
@@ -194,7 +244,7 @@ async def metrics(services: ServicesDep) -> str:
                 metric = "schedulesy_sync_" + "".join(c if c.isalnum() else "_" for c in key.lower())
                 gauge(metric, value, f"ADE sync figure {key} of the last cycle.", labels)
     gauge("schedulesy_metrics_generated_timestamp_seconds", round(time.time(), 3), "When this page was made.")
-    return "\n".join(lines) + "\n"
+    return list(families.values())
 
 
 health_handlers = [live, ready, legacy_health_check, metrics]

@@ -77,6 +77,18 @@ class JsonOrIcsOperation(StoredDocumentOperation):
             )
 
 
+@dataclass
+class JsonOrHtmlOperation(Operation):
+    """The original's ``/_hc/``: its JSON answers may also come as a small HTML page."""
+
+    def __post_init__(self) -> None:
+        for response in (self.responses or {}).values():
+            if isinstance(response, OpenAPIResponse) and response.content is not None:
+                response.content["text/html"] = OpenAPIMediaType(
+                    schema=Schema(type=OpenAPIType.STRING, description="The same checks as an HTML table.")
+                )
+
+
 NOT_MODIFIED = ResponseSpec(
     data_container=None,
     description="Not Modified: the client's copy (If-None-Match / If-Modified-Since) is current.",

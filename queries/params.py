@@ -16,7 +16,9 @@ from schedulesy.usernames import may_own_customization
 EXT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 """ADE ids are numeric; category roots use their key (``classroom``, ``category5`` ...)."""
 
-EMAIL = re.compile(r"[^@\s]{1,128}@[^@\s]{1,254}")
+EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f-\x9f]{1,128}@[^@\s\x00-\x1f\x7f-\x9f]{1,254}")  # no control characters
+EMAIL_FILTER_PATTERN = rf"^\s*({EMAIL.pattern})?\s*$"
+"""What :func:`email_filter` accepts, for the OpenAPI description (blank means no filter: 412)."""
 MAX_EMAIL_LENGTH = 320
 
 UNKNOWN_KEY = "No timetable for this key"

@@ -22,7 +22,7 @@ from queries.delivery import (
 )
 from queries.deps import reads_of
 from schedulesy.auth import REQUIRE_IDENTITY, IdentityDep
-from queries.params import email_filter, ext_id_from
+from queries.params import EMAIL_FILTER_PATTERN, email_filter, ext_id_from
 from queries.schemas import ResourceNode
 from schedulesy.errors import NotFound, PreconditionFailed
 
@@ -79,7 +79,9 @@ class ResourceController(Controller):
         request: Request,
         identity: IdentityDep,
         email: Annotated[
-            str | None, Parameter(description="The instructor's e-mail address.", max_length=320)
+            str | None,
+            Parameter(description="The instructor's e-mail address.", max_length=320,
+                      schema_extra={"pattern": EMAIL_FILTER_PATTERN}),
         ] = None,
     ) -> BytesResponse:
         address = email_filter(email)

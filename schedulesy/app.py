@@ -9,15 +9,16 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin, ScalarRenderPlugin
 
+from schedulesy.apidocs import docs_asset, document_bearer_security, openapi_config
 from schedulesy.auth import VerifiedTokens
 from schedulesy.errors import EXCEPTION_HANDLERS
+from schedulesy.http import list_every_method_in_options
 from schedulesy.logging import configure_logging
 from schedulesy.requestlog import RequestLogMiddleware
 from schedulesy.services import Services, open_services
 from schedulesy.settings import Settings, get_settings
+from schedulesy.uploads import FinishUploadMiddleware
 
 
 def _services(state: State) -> Services:
@@ -57,20 +58,23 @@ def create_app(settings: Settings | None = None) -> Litestar:
         allow_headers=["authorization", "content-type", "if-none-match", "if-modified-since"],
         expose_headers=["etag", "last-modified", "content-disposition"],
     )
-    return Litestar(
-        route_handlers=[*command_handlers, *query_handlers],
+    app = Litestar(
+        route_handlers=[*command_handlers, *query_handlers, docs_asset],
         lifespan=[lifespan],
         dependencies={"services": Provide(_services, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        middleware=[RequestLogMiddleware],
+        middleware=[FinishUploadMiddleware],
         cors_config=cors,
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=OpenAPIConfig(
+        openapi_config=openapi_config(
             title="Schedulesy",
             version="0.1.0",
             description="Personal timetables from ADE Campus: JSON for the front end, ICS for calendar apps.",
-            path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),
         debug=False,
     )
+    # Around the router, not its routes: 404s, 405s and CORS preflights are logged and counted too.
+    app.asgi_handler = RequestLogMiddleware(app.asgi_handler)
+    document_bearer_security(app)
+    list_every_method_in_options(app)
+    return app

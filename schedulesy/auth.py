@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 import uuid
 from typing import Any
 
@@ -22,6 +21,7 @@ from litestar import Request
 from litestar.di import NamedDependency, Provide
 
 from schedulesy.errors import Forbidden
+from schedulesy.jwtkeys import JwtKeyError, load_signing_key, load_verification_key
 from schedulesy.settings import Settings, env_name
 from schedulesy.usernames import is_username
 
@@ -31,6 +31,8 @@ BEARER = "bearer"
 ACCESS_TOKEN_TYPE = "access"
 DIRECTORY_ID_CLAIM = "directory_id"
 DEFAULT_TOKEN_LIFETIME_SECONDS = 7 * 24 * 3600
+MAX_TOKEN_LIFETIME_SECONDS = 366 * 24 * 3600  # a later `exp` is no credible expiry (1e308 would be "never")
+TIME_CLAIMS = ("exp", "nbf", "iat")
 
 
 class Identity(msgspec.Struct, frozen=True):
@@ -46,45 +48,12 @@ class Identity(msgspec.Struct, frozen=True):
         return self.is_superuser or self.username == username
 
 
-_KEYS: dict[tuple[str, str], Any] = {}
-
-
-def _cached_key(algorithm: str, raw_setting: str, read: Callable[[], str]) -> Any:
-    """Read (maybe from a file) and parse a key once per (algorithm, setting value).
-
-    A racing first use parses twice; both results are equal, so no lock is needed.
-    """
-    cache_key = (algorithm, raw_setting)
-    if cache_key not in _KEYS:
-        try:
-            _KEYS[cache_key] = jwt.get_algorithm_by_name(algorithm).prepare_key(read())
-        except (OSError, ValueError, TypeError, jwt.InvalidKeyError) as exc:
-            raise ValueError(f"the {algorithm} key is not usable: {exc}") from None
-    return _KEYS[cache_key]
-
-
 def _verification_key(settings: Settings) -> Any:
-    raw = settings.jwt_public_key
-    if not raw:
-        log.error("jwt_not_configured", variable=env_name("jwt_public_key"))
-        raise Forbidden("Token verification is not configured on this server")
     try:
-        return _cached_key(settings.jwt_algorithm, raw, lambda: settings.jwt_key("public"))
-    except ValueError as exc:
-        log.error("jwt_key_unusable", variable=env_name("jwt_public_key"), error=str(exc))
+        return load_verification_key(settings)
+    except JwtKeyError as exc:  # `serve` refuses to start so; an app built by hand answers 403
+        log.error("jwt_key_unusable", error=str(exc))
         raise Forbidden("Token verification is not configured on this server") from None
-
-
-def _signing_key(settings: Settings) -> Any:
-    raw = settings.jwt_private_key
-    which: Any = "private"
-    if not raw and settings.jwt_algorithm == "HS256":
-        raw, which = settings.jwt_public_key, "public"  # one shared secret signs and verifies
-    if not raw:
-        raise ValueError(
-            f"no private key configured: set {env_name('jwt_private_key')} to a PEM key or a file path"
-        )
-    return _cached_key(settings.jwt_algorithm, raw, lambda: settings.jwt_key(which))
 
 
 def _bearer_token(authorization: str) -> str:
@@ -113,34 +82,80 @@ def _directory_id_from(claims: dict[str, Any]) -> str | None:
     return str(value)
 
 
-def authenticate(settings: Settings, authorization: str | None) -> Identity | None:
-    """The caller named by an ``Authorization`` header; ``None`` without one; 403 when it is bad."""
-    if authorization is None or not authorization.strip():
-        return None
-    token = _bearer_token(authorization)
+_DECODE_FAILURES: tuple[tuple[type[Exception], str], ...] = (
+    (jwt.InvalidSignatureError, "Token signature is invalid"),
+    (jwt.InvalidAlgorithmError, "Token is not signed with the algorithm this server accepts"),
+    (jwt.InvalidIssuerError, "Token issuer is not accepted"),
+    (jwt.InvalidAudienceError, "Token audience is not accepted"),
+    (jwt.DecodeError, "Token is not a well-formed JWT (header.claims.signature, base64url-encoded JSON)"),
+)
+"""PyJWT's exception → our fixed message: its own texts quote parser internals, never echoed."""
+
+
+def _decode(settings: Settings, token: str) -> dict[str, Any]:
+    """The signed claims; the time claims are checked by :func:`_check_times`, not by PyJWT."""
     key = _verification_key(settings)
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
             key,
             algorithms=[settings.jwt_algorithm],  # never the token's own choice (alg confusion)
-            options={"require": ["exp"], "verify_aud": bool(settings.jwt_audience)},
+            options={
+                "require": ["exp"],
+                "verify_aud": bool(settings.jwt_audience),
+                # PyJWT accepts "exp": "123" and 1e308; _check_times wants integers within bounds.
+                "verify_exp": False, "verify_nbf": False, "verify_iat": False,
+            },
             issuer=settings.jwt_issuer or None,
             audience=settings.jwt_audience or None,
-            leeway=settings.jwt_leeway,
         )
-    except jwt.ExpiredSignatureError:
-        raise Forbidden("Token expired", reason="token_expired") from None
     except jwt.MissingRequiredClaimError as exc:
         raise Forbidden(f"Token has no {exc.claim!r} claim", reason="token_invalid") from None
-    except jwt.InvalidIssuerError:
-        raise Forbidden("Token issuer is not accepted", reason="token_invalid") from None
-    except jwt.InvalidAudienceError:
-        raise Forbidden("Token audience is not accepted", reason="token_invalid") from None
-    except jwt.InvalidSignatureError:
-        raise Forbidden("Token signature is invalid", reason="token_invalid") from None
-    except jwt.InvalidTokenError as exc:
-        raise Forbidden(f"Token is invalid: {exc}", reason="token_invalid") from None
+    except Exception as exc:  # a token is hostile input: whatever the parser hit, it is a 403
+        message = next((text for kind, text in _DECODE_FAILURES if isinstance(exc, kind)), "Token is invalid")
+        if not isinstance(exc, jwt.InvalidTokenError):
+            log.warning("jwt_decode_failed", error=type(exc).__name__)
+        raise Forbidden(message, reason="token_invalid") from None
+    return claims
+
+
+def _check_times(claims: dict[str, Any], leeway: float, now: float) -> None:
+    """``exp``, ``nbf`` and ``iat`` are integer NumericDates (RFC 7519 §2) within sane bounds."""
+    for name in TIME_CLAIMS:
+        value = claims.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise Forbidden(
+                f"Token claim {name!r} must be an integer number of seconds since 1970", reason="token_invalid"
+            )
+        if value < 0:
+            raise Forbidden(f"Token claim {name!r} is before 1970", reason="token_invalid")
+    if claims["exp"] > now + MAX_TOKEN_LIFETIME_SECONDS + leeway:
+        raise Forbidden(
+            f"Token expires more than {MAX_TOKEN_LIFETIME_SECONDS // 86400} days from now: refused",
+            reason="token_invalid",
+        )
+    if claims["exp"] < now - leeway:
+        raise Forbidden("Token expired", reason="token_expired")
+    if claims.get("nbf", 0) > now + leeway:
+        raise Forbidden("Token is not valid yet (its 'nbf' claim is in the future)", reason="token_invalid")
+    if claims.get("iat", 0) > now + leeway:
+        raise Forbidden(
+            "Token was issued in the future (its 'iat' claim): check the token server's clock", reason="token_invalid"
+        )
+
+
+def _verified_claims(settings: Settings, token: str) -> dict[str, Any]:
+    claims = _decode(settings, token)
+    _check_times(claims, settings.jwt_leeway, time.time())
+    return claims
+
+
+def authenticate(settings: Settings, authorization: str | None) -> Identity | None:
+    """The caller named by an ``Authorization`` header; ``None`` without one; 403 when it is bad."""
+    if authorization is None or not authorization.strip():
+        return None
+    token = _bearer_token(authorization)
+    claims = _verified_claims(settings, token)
     token_type = claims.get("token_type")
     if token_type is not None and token_type != ACCESS_TOKEN_TYPE:
         raise Forbidden("Only access tokens are accepted", reason="token_invalid")
@@ -247,14 +262,14 @@ def mint_token(
     """
     if not is_username(username):
         raise ValueError(f"{username!r} is not a username: its tokens would be refused")
-    if lifetime_seconds <= 0:
-        raise ValueError("the token lifetime must be positive")
+    if not 0 < lifetime_seconds <= MAX_TOKEN_LIFETIME_SECONDS:
+        raise ValueError(f"the token lifetime must be between 1 and {MAX_TOKEN_LIFETIME_SECONDS} seconds (366 days)")
     if superuser and username not in settings.superusers:
         log.warning(
             "token_superuser_ignored",
             reason=f"{username!r} is not listed in {env_name('superusers')}; the token is a plain user's",
         )
-    key = _signing_key(settings)
+    key = load_signing_key(settings)
     now = int(time.time())
     claims: dict[str, Any] = {
         "token_type": ACCESS_TOKEN_TYPE,

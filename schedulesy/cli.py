@@ -7,10 +7,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
+import shutil
 import sys
-from collections.abc import Callable, Sequence
+import tempfile
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 from schedulesy.settings import Settings, SettingsError, get_settings
+
+EXIT_UNAVAILABLE = 69
+"""sysexits' EX_UNAVAILABLE: a dependency (Postgres, Redis, ADE, a port) failed."""
+METRICS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's own
 
 
 def _settings() -> Settings:
@@ -45,20 +55,64 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _shared_metrics_directory() -> Iterator[None]:
+    """granian's workers are processes: they write their HTTP metrics to files in one directory,
+    which every scrape adds up (prometheus-client's multiprocess mode, see schedulesy/metrics.py).
+    An operator's ``PROMETHEUS_MULTIPROC_DIR`` is emptied of the last run's files; else a temporary
+    directory serves this run. Set before anything imports prometheus-client."""
+    configured = os.environ.get(METRICS_DIRECTORY_VARIABLE)
+    if configured:
+        for stale in Path(configured).glob("*.db"):
+            stale.unlink()
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="schedulesy-metrics-")
+    os.environ[METRICS_DIRECTORY_VARIABLE] = directory
+    try:
+        yield
+    finally:
+        del os.environ[METRICS_DIRECTORY_VARIABLE]
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from granian.constants import Interfaces
+    from granian.log import LogLevels
     from granian.server import Server
 
-    _settings()  # validate before forking workers
-    Server(
-        "schedulesy.app:create_app",
-        address=args.host,
-        port=args.port,
-        workers=args.workers,
-        interface=Interfaces.ASGI,
-        factory=True,
-        log_access=False,
-    ).serve()
+    from schedulesy import failures
+    from schedulesy.errors import StartupError
+    from schedulesy.jwtkeys import load_verification_key
+    from schedulesy.logging import granian_log_config
+
+    settings = _settings()  # validate before forking workers
+    try:
+        load_verification_key(settings)
+    except StartupError as exc:
+        print(f"schedulesy serve: {exc}", file=sys.stderr)
+        return 2
+    failures.check_port_free(args.host, args.port)
+    asyncio.run(failures.check_postgres(settings.database_url))
+    try:
+        asyncio.run(failures.check_redis(settings.redis_url))
+    except failures.Unavailable as exc:  # not fatal: reads are answered from Postgres meanwhile
+        from schedulesy.logging import standalone_logger
+
+        standalone_logger(settings.log_format, settings.log_level).warning(
+            "serve.redis_unavailable", detail=str(exc), effect="reads come from Postgres until Redis answers")
+    with _shared_metrics_directory():
+        Server(
+            "schedulesy.app:create_app",
+            address=args.host,
+            port=args.port,
+            workers=args.workers,
+            interface=Interfaces.ASGI,
+            factory=True,
+            log_access=False,
+            log_level=LogLevels(settings.log_level),
+            log_dictconfig=granian_log_config(settings.log_format),
+        ).serve()
     return 0
 
 
@@ -70,6 +124,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     _configure_logs(settings)
 
     async def run() -> None:
+        await _check_stores(settings)
         tasks = [run_projector(settings)]
         if not args.no_poll:
             tasks.append(run_poller(settings))
@@ -84,10 +139,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     from commands.ade_sync.cli import run_sync_command
+    from schedulesy import failures
 
     settings = _settings()
     _configure_logs(settings)
-    return asyncio.run(run_sync_command(settings, force=args.force, full=args.full))
+
+    async def run() -> int:
+        await failures.check_postgres(settings.database_url)
+        await failures.check_ade(settings.ade_url, settings.ade_connect_timeout)
+        return await run_sync_command(settings, force=args.force, full=args.full)
+
+    return asyncio.run(run())
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
@@ -95,12 +157,27 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
     settings = _settings()
     _configure_logs(settings)
-    return asyncio.run(run_rebuild_command(settings))
+
+    async def run() -> int:
+        await _check_stores(settings)
+        return await run_rebuild_command(settings)
+
+    return asyncio.run(run())
+
+
+async def _check_stores(settings: Settings) -> None:
+    """Postgres and Redis answer: a command that needs both says so now, in one line."""
+    from schedulesy import failures
+
+    await failures.check_postgres(settings.database_url)
+    await failures.check_redis(settings.redis_url)
 
 
 def cmd_ade_simulator(args: argparse.Namespace) -> int:
+    from schedulesy import failures
     from schedulesy.adesim.server import serve
 
+    failures.check_port_free(args.host, args.port)
     serve(args.host, args.port, args.preset, args.seed, slot_minutes=args.slot_minutes)
     return 0
 
@@ -113,12 +190,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_token(args: argparse.Namespace) -> int:
     from schedulesy.auth import mint_token
+    from schedulesy.errors import StartupError
 
     settings = _settings()
     try:
         print(mint_token(settings, args.username, superuser=args.superuser,
                          directory_id=args.directory_id, lifetime_seconds=args.lifetime))
-    except ValueError as exc:
+    except (ValueError, StartupError) as exc:
         print(f"schedulesy token: {exc}", file=sys.stderr)
         return 2
     return 0
@@ -166,7 +244,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.handler(args) or 0)
+    try:
+        return int(args.handler(args) or 0)
+    except Exception as exc:
+        return _fail(args.command, exc)
+
+
+def _fail(command: str, exc: Exception) -> int:
+    """A known infrastructure failure is two lines (the traceback too at debug level); a bug keeps
+    its traceback."""
+    from schedulesy.failures import explain
+
+    try:
+        settings = get_settings()
+    except SettingsError:
+        raise exc from None
+    explained = explain(exc, settings)
+    if explained is None:
+        raise exc
+    if settings.log_level == "debug":
+        traceback.print_exception(exc)
+    print(f"schedulesy {command}: {explained}\n  {explained.hint}", file=sys.stderr)
+    return EXIT_UNAVAILABLE
 
 
 if __name__ == "__main__":

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
+import asyncpg
 import httpx
 
-from schedulesy import db, embedded
-from schedulesy.settings import ENV_PREFIX
+from schedulesy import db, embedded, failures
+from schedulesy.settings import ENV_PREFIX, TOOL_PREFIXES
 
 DEMO_USER = "demo"
 DEMO_ADMIN = "demo-admin"
@@ -126,15 +129,38 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def environment_line(env: Mapping[str, str], indent: str = "") -> str:
+    """Every ``SCHEDULESY_*`` variable the demo's processes run with, as one ``export`` command:
+    a ``sync`` or ``rebuild`` started without one of them would work on other data (another
+    database, another key prefix) or write other URLs (another public URL) into the read models."""
+    assignments = [f"{name}={shlex.quote(value)}" for name, value in sorted(env.items())
+                   if name.startswith(ENV_PREFIX) and not name.startswith(TOOL_PREFIXES)]
+    return "export " + f" \\\n{indent}       ".join(assignments)
+
+
+def _check_servers(database_url: str, redis_url: str) -> None:
+    """Both servers answer (the database is created if need be), or one line says which does not."""
+    try:
+        asyncio.run(db.ensure_database(database_url))
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise failures.postgres_unavailable(database_url, exc) from exc
+    asyncio.run(failures.check_redis(redis_url))
+
+
 def run_demo(*, host: str, port: int, ade_port: int, preset: str) -> int:
+    env = dict(os.environ)
+    start_simulator = not env.get(ENV_PREFIX + "ADE_URL")
+    # Before anything starts: a busy port would otherwise surface as a child's crash.
+    failures.check_port_free(host, port)
+    if start_simulator:
+        failures.check_port_free("127.0.0.1", ade_port, "--ade-port")
     data_dir = embedded.default_data_dir()
     data_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
     database_url = embedded.resolve_postgres(env.get(ENV_PREFIX + "DATABASE_URL"), data_dir, "schedulesy")
     redis_url = embedded.resolve_redis(env.get(ENV_PREFIX + "REDIS_URL"), data_dir)
+    _check_servers(database_url, redis_url)
     _say(f"postgres: {database_url}")
     _say(f"redis:    {redis_url}")
-    asyncio.run(db.ensure_database(database_url))
     applied = asyncio.run(db.migrate(database_url))
     _say("migrations applied: " + (", ".join(applied) if applied else "none needed"))
 
@@ -149,11 +175,8 @@ def run_demo(*, host: str, port: int, ade_port: int, preset: str) -> int:
         ENV_PREFIX + "JWT_ALGORITHM": env.get(ENV_PREFIX + "JWT_ALGORITHM", "RS256"),
         ENV_PREFIX + "SUPERUSERS": env.get(ENV_PREFIX + "SUPERUSERS", DEMO_ADMIN),
     })
-    if not env.get(ENV_PREFIX + "ADE_URL"):
+    if start_simulator:
         env[ENV_PREFIX + "ADE_URL"] = f"http://127.0.0.1:{ade_port}/jsp/webapi"
-        start_simulator = True
-    else:
-        start_simulator = False
 
     # Also SIGINT: a shell that starts the demo in the background makes it ignore SIGINT by default.
     signal.signal(signal.SIGTERM, _interrupt)
@@ -200,8 +223,7 @@ Schedulesy is running (Ctrl-C stops everything).
     {admin_token}
 
   Other commands (schedulesy sync, rebuild, token) against this demo need its environment:
-    export {ENV_PREFIX}DATABASE_URL='{database_url}' {ENV_PREFIX}REDIS_URL='{redis_url}' \\
-           {ENV_PREFIX}ADE_URL='{env[ENV_PREFIX + "ADE_URL"]}' {ENV_PREFIX}JWT_PRIVATE_KEY='{private_key}'
+    {environment_line(env, indent="    ")}
 """, flush=True)
         while all(process.poll() is None for process in processes):
             time.sleep(1)

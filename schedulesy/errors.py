@@ -19,6 +19,14 @@ import structlog
 log = structlog.get_logger("schedulesy.errors")
 
 
+class StartupError(Exception):
+    """A configuration or environment problem that must stop a command before it starts.
+
+    ``str()`` is one line naming the setting (or host) at fault and what to do; the CLI prints it
+    without a traceback and exits non-zero.
+    """
+
+
 class ErrorBody(msgspec.Struct, kw_only=True):
     """The one error shape, for the OpenAPI schema; ``field`` names the body field at fault."""
 
@@ -57,6 +65,14 @@ class Conflict(ApiError):
 
 class PreconditionFailed(ApiError):
     status_code, code = 412, "precondition_failed"
+
+
+class PayloadTooLarge(ApiError):
+    status_code, code = 413, "payload_too_large"
+
+
+class UnsupportedMediaType(ApiError):
+    status_code, code = 415, "unsupported_media_type"
 
 
 class Unavailable(ApiError):

@@ -39,20 +39,48 @@ def _scrub_processor(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-def _processors(log_format: str) -> list[Any]:
-    renderer: Any = (
-        structlog.processors.JSONRenderer()
-        if log_format == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-    )
+def _renderer(log_format: str) -> Any:
+    if log_format == "json":
+        return structlog.processors.JSONRenderer()
+    return structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+
+
+def _enrich() -> list[Any]:
     return [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _scrub_processor,
-        structlog.processors.format_exc_info,
-        renderer,
     ]
+
+
+def _processors(log_format: str) -> list[Any]:
+    return [*_enrich(), structlog.processors.format_exc_info, _renderer(log_format)]
+
+
+def stdlib_formatter(log_format: str = "console") -> logging.Formatter:
+    """Renders the records of stdlib loggers (granian's, libraries') as our own lines: JSON or console."""
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.add_logger_name, *_enrich()],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info, _renderer(log_format)],
+    )
+
+
+def granian_log_config(log_format: str) -> dict[str, Any]:
+    """granian's ``log_dictconfig``: its server and access loggers through :func:`stdlib_formatter`,
+    on stderr like every other line. Plain data, so granian can hand it to the workers it spawns."""
+    handler = {"class": "logging.StreamHandler", "formatter": "schedulesy", "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"schedulesy": {"()": f"{__name__}.stdlib_formatter", "log_format": log_format}},
+        "handlers": {"schedulesy": handler},
+        "loggers": {
+            "_granian": {"handlers": ["schedulesy"], "level": "INFO", "propagate": False},
+            "granian.access": {"handlers": ["schedulesy"], "level": "INFO", "propagate": False},
+        },
+    }
 
 
 def _level(level: str) -> int:
@@ -68,7 +96,9 @@ def configure_logging(log_format: str = "console", level: str = "info") -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=max(numeric_level, logging.WARNING), stream=sys.stderr, format="%(name)s %(levelname)s %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(stdlib_formatter(log_format))
+    logging.basicConfig(level=max(numeric_level, logging.WARNING), handlers=[handler])
 
 
 def standalone_logger(log_format: str = "console", level: str = "info") -> Any:

@@ -1,4 +1,8 @@
-"""One log line per request: method, path, status, duration, request id, hashed user."""
+"""One log line per request (method, path, status, duration, request id, hashed user) and its metrics.
+
+The app factory wraps the whole ASGI handler with it, not only the routes: answers the router
+gives itself (404 on an unknown path, 405, CORS preflights) are logged and counted too.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import structlog
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from schedulesy.logging import hash_username
+from schedulesy.metrics import observe_request
 
 log = structlog.get_logger("schedulesy.request")
 REQUEST_ID_HEADER = b"x-request-id"
@@ -46,13 +51,16 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
+            seconds = time.perf_counter() - started
             state = scope.get("state") or {}
+            method = str(scope.get("method") or "")
+            observe_request(scope.get("path_template"), method, status, seconds)
             log.info(
                 "request",
-                method=scope.get("method"),
+                method=method,
                 path=_printable(scope.get("path") or ""),
                 status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                duration_ms=round(seconds * 1000, 2),
                 request_id=request_id,
                 user=hash_username(state.get("username")),
             )

@@ -42,6 +42,14 @@ NonNegativeSeconds = Annotated[float, msgspec.Meta(ge=0), _DURATION]
 Fraction = Annotated[float, msgspec.Meta(ge=0, le=1)]
 
 
+_URL_SCHEMES = {
+    "database_url": ("postgresql", "postgres"),
+    "redis_url": ("redis", "rediss", "unix"),
+    "ade_url": ("http", "https"),
+    "public_url": ("http", "https"),
+}
+
+
 class SettingsError(ValueError):
     """A configuration value is wrong; the message names the environment variable."""
 
@@ -95,9 +103,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError(
                 f"{env_name('timezone')}: unknown time zone {self.timezone!r}"
             ) from None
-        for name in ("database_url", "redis_url", "ade_url", "public_url"):
-            if "://" not in getattr(self, name):
-                raise SettingsError(f"{env_name(name)}: expected a URL, got {getattr(self, name)!r}")
+        for name, schemes in _URL_SCHEMES.items():
+            value: str = getattr(self, name)
+            if "://" not in value:
+                raise SettingsError(f"{env_name(name)}: expected a URL, got {value!r}")
+            if value.partition("://")[0].lower() not in schemes:
+                expected = ", ".join(f"{scheme}://" for scheme in schemes)
+                raise SettingsError(f"{env_name(name)}: expected a URL starting with {expected}, got {value!r}")
         if not self.ade_categories:
             raise SettingsError(f"{env_name('ade_categories')}: at least one category is needed")
 
@@ -109,13 +121,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
-
-    def jwt_key(self, which: Literal["public", "private"]) -> str:
-        """The key text; the variable holds PEM text (or an HS256 secret) or a path to a file."""
-        value = self.jwt_public_key if which == "public" else self.jwt_private_key
-        if value and not value.lstrip().startswith("-----") and Path(value).is_file():
-            return Path(value).read_text()
-        return value
 
 
 def env_name(field: str) -> str:

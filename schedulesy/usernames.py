@@ -21,6 +21,13 @@ MAX_LENGTH = 150
 UID_LENGTH = 32
 """``w_edtperso.uid`` is ``varchar(32)``."""
 
+_ALLOWED = r"[^/\\\u0000-\u001f\u007f-\u009f]"
+_ALLOWED_NOT_SPACE = r"[^\s/\\\u0000-\u001f\u007f-\u009f]"
+PATTERN = rf"^{_ALLOWED}*{_ALLOWED_NOT_SPACE}{_ALLOWED}*$"
+"""The rule as a JSON Schema pattern, for the OpenAPI description; it cannot name Unicode's other
+category-C characters (format, surrogates, private use, unassigned), which :func:`is_username`
+refuses too."""
+
 
 def is_username(text: str) -> bool:
     """The one username rule."""

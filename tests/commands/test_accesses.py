@@ -88,7 +88,7 @@ async def test_bad_names_and_bodies_are_400_and_write_nothing(
         response = await api.post(LIST.format("owner"), json=body, headers=headers)
         assert response.status_code == 400, (body, response.text)
     form = await api.post(LIST.format("owner"), data={"name": "form"}, headers=headers)
-    assert form.status_code == 400
+    assert form.status_code == 415
     assert len(await keys_of(pool, "owner")) == 1
     longest = await api.post(LIST.format("owner"), json={"name": "é" * 256}, headers=headers)
     assert longest.status_code == 201

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from litestar.testing import AsyncTestClient
 from schedulesy.app import create_app
 from schedulesy.auth import OPTIONAL_IDENTITY, OptionalIdentityDep, VerifiedTokens, authenticate, mint_token
 from schedulesy.errors import EXCEPTION_HANDLERS, Forbidden
+from schedulesy.jwtkeys import JwtKeyError
 from schedulesy.settings import Settings
 from tests.fixtures.auth import TokenFactory, auth_header
 from tests.fixtures.infra import replace_settings
@@ -58,6 +60,48 @@ async def test_a_token_expired_within_the_leeway_is_still_accepted(
 async def test_a_token_without_exp_is_a_403(api: AsyncTestClient, make_token: TokenFactory) -> None:
     body = assert_forbidden_json(await api.get(PROTECTED, headers=auth_header(make_token("jdupont", exp=None))))
     assert "exp" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("claims", "detail"),
+    [
+        ({"exp": "9999999999"}, "Token claim 'exp' must be an integer number of seconds since 1970"),
+        ({"exp": 1e308}, "Token claim 'exp' must be an integer number of seconds since 1970"),
+        ({"exp": time.time() + 3600}, "Token claim 'exp' must be an integer number of seconds since 1970"),
+        ({"exp": int(time.time()) + 2 * 366 * 86400}, "Token expires more than 366 days from now: refused"),
+        ({"iat": "1700000000"}, "Token claim 'iat' must be an integer number of seconds since 1970"),
+        ({"nbf": True}, "Token claim 'nbf' must be an integer number of seconds since 1970"),
+        ({"iat": -1}, "Token claim 'iat' is before 1970"),
+        ({"nbf": int(time.time()) + 3600}, "Token is not valid yet (its 'nbf' claim is in the future)"),
+        ({"iat": int(time.time()) + 3600},
+         "Token was issued in the future (its 'iat' claim): check the token server's clock"),
+    ],
+)
+async def test_time_claims_must_be_integer_numeric_dates_within_bounds(
+    api: AsyncTestClient, make_token: TokenFactory, claims: dict[str, object], detail: str
+) -> None:
+    body = assert_forbidden_json(await api.get(PROTECTED, headers=auth_header(make_token("jdupont", **claims))))
+    assert (body["detail"], body["reason"]) == (detail, "token_invalid")
+
+
+def _segment(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+async def test_a_403_never_echoes_the_jwt_library_s_own_error_text(api: AsyncTestClient) -> None:
+    nested = _segment(b"[" * 50_000 + b"]" * 50_000)
+    payload = _segment(b'{"user_id": "jdupont"}')
+    header = _segment(b'{"alg": "RS256"}')
+    other_algorithm = _segment(b'{"alg": "HS512"}')
+    details = set()
+    for token in (f"{nested}.{payload}.c2ln", f"{header}.{nested}.c2ln", f"{header}.!!!.c2ln", "a.b.c",
+                  f"{other_algorithm}.{payload}.c2ln", f"{header}.{payload}.c2ln"):
+        details.add(assert_forbidden_json(await api.get(PROTECTED, headers=auth_header(token)))["detail"])
+    assert details == {
+        "Token is not a well-formed JWT (header.claims.signature, base64url-encoded JSON)",
+        "Token is not signed with the algorithm this server accepts",
+        "Token signature is invalid",
+    }
 
 
 async def test_a_token_signed_by_another_key_is_a_403(api: AsyncTestClient) -> None:
@@ -181,7 +225,7 @@ async def test_without_a_configured_public_key_every_token_is_refused(settings: 
 
 
 def test_minting_without_a_private_key_says_which_variable_to_set(settings: Settings) -> None:
-    with pytest.raises(ValueError, match="SCHEDULESY_JWT_PRIVATE_KEY"):
+    with pytest.raises(JwtKeyError, match="SCHEDULESY_JWT_PRIVATE_KEY"):
         mint_token(replace_settings(settings, jwt_private_key=""), "jdupont")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -12,20 +13,38 @@ import time
 import httpx
 import pytest
 
+from schedulesy.demo import environment_line
 from schedulesy.embedded import free_port
 
-pytestmark = pytest.mark.slow
+
+def exported_variables(output: str) -> dict[str, str]:
+    """The variables of the ``export`` command the demo prints (continued over several lines)."""
+    command = re.search(r"export (?:.*\\\n)*.*\n", output)
+    assert command, output
+    words = shlex.split(command.group(0).replace("\\\n", " "))
+    return dict(word.split("=", 1) for word in words[1:])
 
 
+def test_the_environment_line_quotes_values_and_leaves_out_the_tools_variables() -> None:
+    line = environment_line({
+        "SCHEDULESY_ADE_PASSWORD": "it's secret", "SCHEDULESY_PUBLIC_URL": "http://127.0.0.1:8123",
+        "SCHEDULESY_TEST_REDIS_URL": "redis://127.0.0.1/2", "PATH": "/usr/bin",
+    }, indent="    ")
+    assert exported_variables(line + "\n") == {
+        "SCHEDULESY_ADE_PASSWORD": "it's secret", "SCHEDULESY_PUBLIC_URL": "http://127.0.0.1:8123",
+    }
+
+
+@pytest.mark.slow
 def test_demo_starts_everything_prints_working_urls_and_stops_cleanly(
-    database_url: str, redis_url: str, tmp_path
+    database_url: str, redis_url: str, redis_namespace: str, tmp_path
 ) -> None:
     port, ade_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDULESY_")}
     env.update(
         SCHEDULESY_DATABASE_URL=database_url,
         SCHEDULESY_REDIS_URL=redis_url,
-        SCHEDULESY_REDIS_PREFIX="demo-test:",
+        SCHEDULESY_REDIS_PREFIX=redis_namespace + "demo:",
         XDG_DATA_HOME=str(tmp_path),
     )
     process = subprocess.Popen(
@@ -37,12 +56,20 @@ def test_demo_starts_everything_prints_working_urls_and_stops_cleanly(
     try:
         deadline = time.monotonic() + 150
         assert process.stdout is not None
-        while not re.search(r"Superuser token.*\n\s+ey\S+\n", output):
+        while not re.search(r"Superuser token.*\n\s+ey\S+\n(?:.*\n)*?\s+export (?:.*\\\n)*.*[^\\\n]\n", output):
             line = process.stdout.readline()
             if not line:
                 break
             output += line
             assert time.monotonic() < deadline, output
+        # The environment to run other commands against this demo: every variable its processes have.
+        exported = exported_variables(output)
+        for name in ("DATABASE_URL", "REDIS_URL", "REDIS_PREFIX", "PUBLIC_URL", "ADE_URL", "JWT_PUBLIC_KEY",
+                     "JWT_PRIVATE_KEY", "JWT_ALGORITHM", "SUPERUSERS"):
+            assert "SCHEDULESY_" + name in exported, output
+        assert exported["SCHEDULESY_PUBLIC_URL"] == f"http://127.0.0.1:{port}"
+        assert exported["SCHEDULESY_REDIS_PREFIX"] == redis_namespace + "demo:"
+
         urls = dict(re.findall(r"^\s+(Timetable by key|ICS subscription|QR code of the ICS)\s+(\S+)", output, re.M))
         token = re.search(r"Token for 'demo':\s+(\S+)", output)
         assert urls and token, output

@@ -12,7 +12,7 @@ from projections.readmodels import ReadModels
 from queries.reads import Reads
 from schedulesy.changes import Topic
 from schedulesy.services import Services
-from tests.fixtures.infra import replace_settings
+from tests.fixtures.infra import delete_keys, replace_settings
 from tests.fixtures.mirror import (
     GROUP, ROOM, SUBJECT, TEACHER, Ev, insert_access, insert_events, insert_user, seed_university,
 )
@@ -128,7 +128,7 @@ async def test_access_key_feed_is_named_after_its_owner(models: ReadModels, read
 
 async def test_uids_and_etag_survive_a_full_rebuild(models: ReadModels, reads: Reads) -> None:
     before = await user_feed(reads, "jdupont")
-    await models.services.redis.flushdb()
+    await delete_keys(models.services.redis, models.services.keys.prefix)
     await models.rebuild_all()
     after = await user_feed(reads, "jdupont")
     assert set(vevents(after.body)) == set(vevents(before.body))
@@ -156,7 +156,7 @@ async def test_an_assembled_feed_equals_one_rendered_from_scratch(services: Serv
     await services.pool.execute("UPDATE schedulesy.event SET name = 'Renamed', sequence = 1 WHERE event_id = 191051")
     await models.apply({Topic.EVENT: {"191051"}})
     assembled = await user_feed(reads_over(models), "jdupont")
-    await services.redis.flushdb()
+    await delete_keys(services.redis, services.keys.prefix)
     fresh = await user_feed(reads_over(ReadModels(services)), "jdupont")  # new process: no fragment in memory or Redis
     assert assembled.body == fresh.body and assembled.etag == fresh.etag
     assert str(vevents(fresh.body)["65850-0-0@testserver"]["SUMMARY"]) == "Renamed"

@@ -243,15 +243,16 @@ async def test_a_reused_selection_hash_is_rebuilt_when_a_user_picks_it(models: R
     assert events_of(await reads.user_calendar("jdupont")) == ["191050"]
 
 
-async def test_a_full_rebuild_drops_stale_documents_but_not_other_keys(models: ReadModels) -> None:
+async def test_a_full_rebuild_drops_stale_documents_but_not_other_keys(models: ReadModels, redis_namespace: str) -> None:
     redis, keys = models.services.redis, models.keys
+    someone_else = redis_namespace + "someone-else:key"  # outside the app's prefix
     await redis.hset(keys.user("ghost"), mapping={"d": b"x", "v": "x"})
     await redis.hset(keys.calendar("0" * 32), mapping={"d": b"x", "v": "x"})
-    await redis.set("someone-else:key", "1")
+    await redis.set(someone_else, "1")
     await redis.set(keys.prefix + "queries:other", "1")
     await models.rebuild_all(lambda done, total: None)
     assert await redis.exists(keys.user("ghost"), keys.calendar("0" * 32)) == 0
-    assert await redis.exists("someone-else:key", keys.prefix + "queries:other") == 2
+    assert await redis.exists(someone_else, keys.prefix + "queries:other") == 2
     assert await redis.exists(keys.user("jdupont"), keys.calendar(Selection.of([GROUP]).hash)) == 2
 
 

@@ -488,7 +488,7 @@ async def test_schedulesy_worker_stops_cleanly_on_sigterm_and_releases_the_lead(
         **os.environ,
         "SCHEDULESY_DATABASE_URL": database_url,
         "SCHEDULESY_REDIS_URL": redis_url,
-        "SCHEDULESY_REDIS_PREFIX": "test:",
+        "SCHEDULESY_REDIS_PREFIX": services.settings.redis_prefix,
         "SCHEDULESY_LOG_FORMAT": "json",
         "SCHEDULESY_LOG_LEVEL": "info",
     }

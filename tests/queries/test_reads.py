@@ -11,6 +11,7 @@ from projections.readmodels import ReadModels
 from queries.reads import Reads
 from schedulesy import db
 from schedulesy.services import Services, create_redis
+from tests.fixtures.infra import delete_keys
 from tests.fixtures.mirror import (
     GROUP, ROOM, TEACHER, TEACHER_EMAIL, insert_access, insert_user, seed_university,
 )
@@ -51,7 +52,7 @@ async def test_every_read_is_still_right_after_redis_is_flushed(models: ReadMode
     await models.rebuild_all()
     before = await every_read(reads, key)
     assert len(before) == 10
-    await models.services.redis.flushdb()
+    await delete_keys(models.services.redis, models.services.keys.prefix)
     after = await every_read(reads_over(ReadModels(models.services)), key)
     assert after == before
 
