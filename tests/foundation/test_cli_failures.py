@@ -30,9 +30,13 @@ def busy_port() -> Iterator[int]:
         yield listener.getsockname()[1]
 
 
+SIGNED_TOKENS = {"SCHEDULESY_JWT_ALGORITHM": "HS256", "SCHEDULESY_JWT_PUBLIC_KEY": "s" * 48}
+"""A valid verification key: ``serve`` checks it before what these tests are about."""
+
+
 def run(args: list[str], tmp_path: Path, **variables: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDULESY_")}
-    env.update({"XDG_DATA_HOME": str(tmp_path), "SCHEDULESY_LOG_LEVEL": "warning", **variables})
+    env.update({"XDG_DATA_HOME": str(tmp_path), "SCHEDULESY_LOG_LEVEL": "warning", **SIGNED_TOKENS, **variables})
     return subprocess.run([SCHEDULESY, *args], env=env, capture_output=True, text=True, timeout=60)
 
 
