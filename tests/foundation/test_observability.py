@@ -59,13 +59,16 @@ async def test_metrics_count_requests_by_route_template_and_status(api: AsyncTes
 
 
 @pytest.fixture
-def served(database_url: str, redis_url: str, redis_namespace: str, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def served(
+    database_url: str, redis_url: str, redis_namespace: str, tmp_path: Path
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """``schedulesy serve`` with two workers and JSON logs at info level; stopped by the test."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SCHEDULESY_", "PROMETHEUS_"))}
     env.update(SCHEDULESY_DATABASE_URL=database_url, SCHEDULESY_REDIS_URL=redis_url,
                SCHEDULESY_REDIS_PREFIX=redis_namespace + "served:", SCHEDULESY_LOG_FORMAT="json",
-               SCHEDULESY_LOG_LEVEL="info", TMPDIR=str(tmp_path))
+               SCHEDULESY_LOG_LEVEL="info", TMPDIR=str(tmp_path),
+               SCHEDULESY_JWT_ALGORITHM="HS256", SCHEDULESY_JWT_PUBLIC_KEY="s" * 48)
     process = subprocess.Popen([SCHEDULESY, "serve", "--port", str(port), "--workers", "2"],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
