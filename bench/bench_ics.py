@@ -107,7 +107,8 @@ def whole_icalendar_build(contents: list[ics_builder.IcsEvent], header_name: str
         if content.description:
             event.add("description", content.description)
         calendar.add_component(event)
-    return calendar.to_ical()
+    ical: bytes = calendar.to_ical()
+    return ical
 
 
 async def run(args: argparse.Namespace) -> None:

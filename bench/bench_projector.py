@@ -35,16 +35,22 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping, Set
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
 import asyncpg  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 
 from bench.common import Environment, machine  # noqa: E402
 from schedulesy.changes import Topic  # noqa: E402
+
+if TYPE_CHECKING:
+    from projections.readmodels.store import ApplyReport
+    from projections.worker import Applier
+    from schedulesy.services import Services
+    from schedulesy.settings import Settings
 
 TARGET_P99_MS = 1000.0
 APPLIED = "bench:applied"
@@ -57,7 +63,7 @@ UPDATE public.w_edtperso SET ressources = $1, date_personnalisation = clock_time
 """
 
 
-def bench_settings(database_url: str, redis_url: str):  # type: ignore[no-untyped-def]
+def bench_settings(database_url: str, redis_url: str) -> Settings:
     from schedulesy.settings import load_settings
 
     return load_settings({
@@ -74,10 +80,10 @@ def bench_settings(database_url: str, redis_url: str):  # type: ignore[no-untype
 class TrivialApplier:
     """One Redis write per key in a pipeline: what the loop costs without building anything."""
 
-    def __init__(self, services) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, services: Services) -> None:
         self.services = services
 
-    async def apply(self, changes: Mapping[str, Set[str]]):  # type: ignore[no-untyped-def]
+    async def apply(self, changes: Mapping[str, Set[str]]) -> ApplyReport:
         from projections.readmodels.store import ApplyReport
 
         pipe = self.services.redis.pipeline(transaction=False)
@@ -91,11 +97,11 @@ class TrivialApplier:
 class TimedApplier:
     """Delegates, then records when each (topic, key) reached Redis (after the documents did)."""
 
-    def __init__(self, inner, redis: Redis) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, inner: Applier, redis: Redis) -> None:
         self.inner = inner
         self.redis = redis
 
-    async def apply(self, changes: Mapping[str, Set[str]]):  # type: ignore[no-untyped-def]
+    async def apply(self, changes: Mapping[str, Set[str]]) -> ApplyReport:
         report = await self.inner.apply(changes)
         now = repr(time.time())
         await self.redis.hset(APPLIED, mapping={f"{t}:{k}": now for t, keys in changes.items() for k in keys})
@@ -154,7 +160,7 @@ class Worker:
         while True:
             values = await self.redis.hmget(APPLIED, fields)
             if all(v is not None for v in values):
-                return {f: float(v) for f, v in zip(fields, values, strict=True)}
+                return {f: float(v) for f, v in zip(fields, values, strict=True) if v is not None}
             if time.monotonic() > deadline:
                 missing = sum(v is None for v in values)
                 raise RuntimeError(f"{missing} changes never reached Redis within {WAIT_SECONDS:g} s")
@@ -304,8 +310,7 @@ async def behind_an_open_transaction(
 
 
 async def run(args: argparse.Namespace) -> None:
-    import bench_rebuild
-
+    from bench import bench_rebuild
     from projections.readmodels import ReadModels
     from projections.worker import rebuild
     from schedulesy.db import create_pool

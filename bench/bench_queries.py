@@ -35,7 +35,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeAlias
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -211,8 +213,15 @@ class Figures:
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
+def _found(pattern: str, text: str) -> re.Match[str]:
+    match = re.search(pattern, text)
+    if match is None:
+        raise RuntimeError(f"wrk printed no {pattern!r}")
+    return match
+
+
 def _ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    number, unit = _found(r"^([\d.]+)(us|ms|s)$", text).groups()
     return float(number) * _UNITS[unit]
 
 
@@ -221,18 +230,21 @@ def run_wrk(url: str, headers: dict[str, str], seconds: float, connections: int)
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     out = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    rps = float(_found(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = _ms(_found(r"\s50%\s+(\S+)", out).group(1))
+    p99 = _ms(_found(r"\s99%\s+(\S+)", out).group(1))
+    total = int(_found(r"(\d+) requests in", out).group(1))
     bad_match = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     bad = (int(bad_match.group(1)) if bad_match else 0) + (sum(map(int, errors.groups())) if errors else 0)
     return Figures(rps, p50, p99, total, bad)
 
 
-async def _python_load(host: str, port: int, request: bytes, total: int, connections: int
-                       ) -> tuple[float, list[float], int]:
+LoadResult: TypeAlias = tuple[float, list[float], int]
+"""(elapsed seconds, latencies in seconds, non-2xx/3xx answers) of one load run."""
+
+
+async def _python_load(host: str, port: int, request: bytes, total: int, connections: int) -> LoadResult:
     """A minimal HTTP/1.1 keep-alive client: enough to load one URL without becoming the bottleneck."""
     latencies: list[float] = []
     bad = 0
@@ -262,7 +274,7 @@ async def _python_load(host: str, port: int, request: bytes, total: int, connect
     return time.perf_counter() - started, latencies, bad
 
 
-def _python_load_process(args: tuple[str, int, bytes, int, int], queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _python_load_process(args: tuple[str, int, bytes, int, int], queue: multiprocessing.Queue[LoadResult]) -> None:
     queue.put(asyncio.run(_python_load(*args)))
 
 
@@ -270,7 +282,7 @@ def run_python(url: str, headers: dict[str, str], requests: int, connections: in
     parts = urlsplit(url)
     lines = [f"GET {parts.path} HTTP/1.1", f"Host: {parts.netloc}"] + [f"{k}: {v}" for k, v in headers.items()]
     request = ("\r\n".join(lines) + "\r\n\r\n").encode()
-    queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
+    queue: multiprocessing.Queue[LoadResult] = multiprocessing.Queue()
     worker = multiprocessing.Process(target=_python_load_process,
                                      args=((parts.hostname, parts.port, request, requests, connections), queue))
     worker.start()
@@ -344,7 +356,7 @@ def measure(base: str, scenario: Scenario, args: argparse.Namespace, baseline_pr
                 assert raw.headers.get("content-encoding") == "gzip", scenario.label
                 size = sum(len(chunk) for chunk in raw.iter_raw())
     baseline_path = f"{baseline_prefix}{size}"
-    load = (lambda path: run_wrk(base + path, scenario.headers, args.duration, args.connections)) if args.wrk \
+    load: Callable[[str], Figures] = (lambda path: run_wrk(base + path, scenario.headers, args.duration, args.connections)) if args.wrk \
         else (lambda path: run_python(base + path, scenario.headers, args.requests, args.connections))
     load(scenario.path)  # warm-up (connections, caches)
     load(baseline_path)

@@ -24,6 +24,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from redis.asyncio import Redis
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import free_port, peak_rss_mib  # noqa: E402
@@ -230,7 +232,7 @@ def start_redis() -> tuple[subprocess.Popen[bytes], str, str]:
     return process, f"redis://127.0.0.1:{port}/0", directory
 
 
-async def redis_figures(redis, prefix: str) -> dict[str, object]:
+async def redis_figures(redis: Redis, prefix: str) -> dict[str, object]:
     info = await redis.info("memory")
     families: Counter[str] = Counter()
     family_bytes: Counter[str] = Counter()

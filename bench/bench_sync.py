@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -88,7 +89,7 @@ def show(label: str, report: SyncReport, *, target: str = "") -> None:
 
 
 async def pick_events(base: str, *, start: dt.date, end: dt.date, share: float, rng: random.Random,
-                      project: dict) -> list[tuple[int, dt.date]]:
+                      project: dict[str, Any]) -> list[tuple[int, dt.date]]:
     """``share`` of the events dated in [start, end], each with a new date 1-6 days later or earlier."""
     week0 = dt.date.fromisoformat(project["week0"])
     last = week0 + dt.timedelta(weeks=project["weeks"], days=-1)

@@ -70,7 +70,7 @@ def _check_no_duplicate_keys(raw: bytes) -> None:
         raise BadRequest("Malformed JSON body: nested too deeply") from None
 
 
-async def decode_body(request: Request, into: type[S], *, empty: S | None = None) -> S:
+async def decode_body(request: Request[Any, Any, Any], into: type[S], *, empty: S | None = None) -> S:
     """The JSON body as ``into``; ``empty`` answers for a body-less request when given."""
     try:
         raw = await request.body()

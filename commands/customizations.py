@@ -208,7 +208,7 @@ async def create_customization(
 
 async def _insert_row(conn: asyncpg.Connection, username: str, directory_id: str, now: datetime) -> int:
     try:
-        return await conn.fetchval(
+        row_id: int = await conn.fetchval(
             """
             INSERT INTO public.w_edtperso (configuration_affichage, ressources, uds_directory_id, code_harp,
                                            date_creation, date_personnalisation, uid)
@@ -217,6 +217,7 @@ async def _insert_row(conn: asyncpg.Connection, username: str, directory_id: str
             """,
             directory_id, now, username,
         )
+        return row_id
     except asyncpg.exceptions.UniqueViolationError:
         # Another tool inserted this directory id behind our locks' back, just now.
         raise Conflict("Object already exists (directory_id is taken)", field="directory_id") from None

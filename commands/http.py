@@ -107,7 +107,7 @@ class LegacyCustomizationController(Controller):
         )),
     )
     async def create_customization(
-        self, request: Request, identity: IdentityDep, services: ServicesDep
+        self, request: Request[Any, Any, Any], identity: IdentityDep, services: ServicesDep
     ) -> Customization:
         fields = await decode_body(request, CustomizationFields)
         async with services.pool.acquire() as conn:
@@ -132,7 +132,7 @@ class LegacyCustomizationController(Controller):
         responses=errors(body=True, r404=NO_CUSTOMIZATION),
     )
     async def patch_customization(
-        self, name: FromPath[str], request: Request, identity: IdentityDep, services: ServicesDep
+        self, name: FromPath[str], request: Request[Any, Any, Any], identity: IdentityDep, services: ServicesDep
     ) -> Customization:
         return await self._update(name, request, identity, services, replace=False)
 
@@ -143,7 +143,7 @@ class LegacyCustomizationController(Controller):
         responses=errors(body=True, r404=NO_CUSTOMIZATION),
     )
     async def put_customization(
-        self, name: FromPath[str], request: Request, identity: IdentityDep, services: ServicesDep
+        self, name: FromPath[str], request: Request[Any, Any, Any], identity: IdentityDep, services: ServicesDep
     ) -> Customization:
         return await self._update(name, request, identity, services, replace=True)
 
@@ -160,7 +160,7 @@ class LegacyCustomizationController(Controller):
 
     @staticmethod
     async def _update(
-        name: str, request: Request, identity: IdentityDep, services: ServicesDep, *, replace: bool
+        name: str, request: Request[Any, Any, Any], identity: IdentityDep, services: ServicesDep, *, replace: bool
     ) -> Customization:
         username = strip_json_suffix(name)
         fields = await decode_body(request, CustomizationFields)
@@ -196,7 +196,7 @@ class AccessController(Controller):
         responses=errors(body=True, r404=NO_CUSTOMIZATION),
     )
     async def create_access(
-        self, username: FromPath[str], request: Request, identity: IdentityDep, services: ServicesDep
+        self, username: FromPath[str], request: Request[Any, Any, Any], identity: IdentityDep, services: ServicesDep
     ) -> Access:
         new = await decode_body(request, NewAccess)
         async with services.pool.acquire() as conn:
@@ -254,7 +254,7 @@ class AdminController(Controller):
             r503=_error("Service Unavailable: the sync failed; `report` says why."),
         ),
     )
-    async def sync(self, request: Request, identity: IdentityDep, services: ServicesDep) -> dict[str, Any]:
+    async def sync(self, request: Request[Any, Any, Any], identity: IdentityDep, services: ServicesDep) -> dict[str, Any]:
         admin.require_superuser(identity)  # before reading the body: strangers learn nothing
         sync_request = await decode_body(request, SyncRequest, empty=SyncRequest())
         return await admin.run_sync(services, identity, sync_request)
@@ -266,7 +266,7 @@ class AdminController(Controller):
         description="Ask the projector to rebuild every read model (superusers only).",
         responses=errors(body=True, r403=SUPERUSERS_ONLY),
     )
-    async def rebuild(self, request: Request, identity: IdentityDep, services: ServicesDep) -> RebuildRequested:
+    async def rebuild(self, request: Request[Any, Any, Any], identity: IdentityDep, services: ServicesDep) -> RebuildRequested:
         admin.require_superuser(identity)
         await decode_body(request, _NoOptions, empty=_NoOptions())
         async with services.pool.acquire() as conn:
@@ -279,7 +279,7 @@ class AdminController(Controller):
         description="Make per-login settings and accesses agree with ADE's table (superusers only).",
         responses=errors(body=True, r403=SUPERUSERS_ONLY),
     )
-    async def reconcile(self, request: Request, identity: IdentityDep, services: ServicesDep) -> Reconciled:
+    async def reconcile(self, request: Request[Any, Any, Any], identity: IdentityDep, services: ServicesDep) -> Reconciled:
         admin.require_superuser(identity)
         await decode_body(request, _NoOptions, empty=_NoOptions())
         async with services.pool.acquire() as conn:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence, Set
 from datetime import datetime
+from typing import TypeAlias
 
 import asyncpg
 import msgspec
 
 from schedulesy.locks import LockClass
 
-Executor = asyncpg.Connection | asyncpg.Pool
+Executor: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
 
 class Position(msgspec.Struct, frozen=True, order=True):
@@ -220,7 +221,7 @@ async def advance_checkpoint(
     Compare-and-set, because ``schedulesy rebuild`` may set the checkpoint while a leader runs: the
     leader must then reload it instead of overwriting it.
     """
-    status = await db.execute(
+    status: str = await db.execute(
         """
         UPDATE schedulesy.projector_checkpoint
         SET last_xid = $4::xid8, last_id = $5, updated_at = now(), heartbeat_at = now(), leader = $6,
@@ -286,13 +287,14 @@ async def leader_report(db: Executor, projection: str) -> LeaderReport | None:
 async def oldest_change_after(db: Executor, after: Position, created_after: datetime | None = None) -> datetime | None:
     """created_at of the oldest change after ``after`` in (xid, id) order — of those created after
     ``created_after`` only, when given — or None when there is none (health's projection lag)."""
-    return await db.fetchval(
+    oldest: datetime | None = await db.fetchval(
         """
         SELECT min(created_at) FROM schedulesy.change
         WHERE (xid, id) > ($1::xid8, $2::bigint) AND ($3::timestamptz IS NULL OR created_at > $3)
         """,
         after.xid, after.id, created_after,
     )
+    return oldest
 
 
 async def frontier(conn: asyncpg.Connection) -> Position | None:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterator, Collection
+from typing import TypeAlias
 
 import asyncpg
 
 from projections.rows import AccessRow, Booking, Classroom, EventRow, ResourceRow, UserRow, classroom_of
 from schedulesy.selection import Selection
 
-Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+Connection: TypeAlias = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
 
 # --------------------------------------------------------------------------------------------

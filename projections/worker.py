@@ -36,7 +36,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Set
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, TypeAlias
 
 import asyncpg
 import msgspec
@@ -56,6 +56,7 @@ log = structlog.get_logger(__name__)
 
 SESSION_RESETS_BACKOFF_AFTER = 30.0
 """A connection that lasted this long (seconds) before failing starts the reconnect backoff afresh."""
+ProjectorState: TypeAlias = Literal["stopped", "connecting", "standby", "leading"]
 
 
 class Applier(Protocol):
@@ -132,8 +133,8 @@ class Projector:
         self.position = Position()
         self.leading = asyncio.Event()
         """Set while this projector holds the lead (tests and the demo wait on it)."""
-        self.state = "stopped"
-        """``connecting``, ``standby`` or ``leading``: where the loop is (logs, tests)."""
+        self.state: ProjectorState = "stopped"
+        """Where the loop is (logs, tests)."""
         self.backend_pid: int | None = None
         self.batches = 0
         self.rounds = 0

@@ -7,7 +7,7 @@ contract's 413 body, served as is.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from litestar import Controller, Request, get
 from litestar.params import Parameter
@@ -24,7 +24,7 @@ from queries.delivery import (
 from queries.deps import reads_of
 from schedulesy.auth import REQUIRE_IDENTITY, IdentityDep
 from queries.params import UNKNOWN_KEY, access_key, username_from
-from queries.schemas import Calendar
+from queries.schemas import Calendar, TooManyEventsBody
 from schedulesy.errors import Forbidden, NotFound
 
 
@@ -44,12 +44,12 @@ class CalendarController(Controller):
             openapi.json_body(Calendar, "The merged calendar."),
             r403=openapi.error("Forbidden: not authenticated, or another user's calendar."),
             r404=openapi.error("Not Found: no such user, or not `<username>.json`."),
-            r413=openapi.json_body(openapi.TooManyEventsBody, "The selection has too many events."),
+            r413=openapi.json_body(TooManyEventsBody, "The selection has too many events."),
         ),
     )
     async def calendar(
         self,
-        request: Request,
+        request: Request[Any, Any, Any],
         identity: IdentityDep,
         user: Annotated[str, Parameter(description="The user's login followed by `.json`.")],
     ) -> BytesResponse:
@@ -72,13 +72,13 @@ class CalendarController(Controller):
     )
     async def export(
         self,
-        request: Request,
+        request: Request[Any, Any, Any],
         key: Annotated[str, Parameter(description="An access key (UUID).")],
     ) -> BytesResponse:
         return await ics_for_key(request, access_key(key))
 
 
-async def ics_for_key(request: Request, key: str) -> BytesResponse:
+async def ics_for_key(request: Request[Any, Any, Any], key: str) -> BytesResponse:
     """The ICS feed behind an access key, shared by the original and the short URL."""
     reads = reads_of(request)
     grant = await reads.access_grant(key)

@@ -11,6 +11,7 @@ Neither is used by the front end; both are kept for other clients.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from litestar import Controller, Request, get
@@ -44,7 +45,7 @@ def ade_config_json(settings: Settings) -> StaticJson:
     )
 
 
-def _serve(static: StaticJson, request: Request) -> BytesResponse:
+def _serve(static: StaticJson, request: Request[Any, Any, Any]) -> BytesResponse:
     return static_document_response(static.body, static.etag, RequestConditions(request.scope),
                                     media_type=JSON_MEDIA_TYPE, cache_control=CONFIG_CACHE_CONTROL)
 
@@ -62,7 +63,7 @@ class ConfigController(Controller):
         responses=openapi.responses(openapi.json_body(list[str], "The display mode names."),
                                     r403=openapi.FORBIDDEN),
     )
-    async def display_types(self, request: Request, identity: IdentityDep) -> BytesResponse:
+    async def display_types(self, request: Request[Any, Any, Any], identity: IdentityDep) -> BytesResponse:
         return _serve(DISPLAY_TYPES_JSON, request)
 
     @get(
@@ -72,5 +73,5 @@ class ConfigController(Controller):
         description="The ADE Web API base URL (never with credentials) and the project id.",
         responses=openapi.responses(openapi.json_body(AdeConfig, "Where ADE is."), r403=openapi.FORBIDDEN),
     )
-    async def ade_config(self, request: Request, identity: IdentityDep) -> BytesResponse:
+    async def ade_config(self, request: Request[Any, Any, Any], identity: IdentityDep) -> BytesResponse:
         return _serve(query_state(request).ade_config, request)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from email.utils import formatdate, parsedate_to_datetime
+from typing import TypeAlias
 
 import msgspec
 from litestar.types import Receive, Scope, Send
@@ -37,7 +38,7 @@ CAPABILITY_REVALIDATE = "no-cache"
 """Answers behind a secret key (ICS, timetable JSON): stored, but revalidated on every use, so a
 revoked key stops working at once while an unchanged calendar costs a 304."""
 
-_HeaderList = list[tuple[bytes, bytes]]
+_HeaderList: TypeAlias = list[tuple[bytes, bytes]]
 
 
 class BytesResponse:

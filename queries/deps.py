@@ -10,6 +10,7 @@ instead of a second injected dependency:
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from litestar import Request
 
@@ -29,15 +30,18 @@ class QueryState:
     """``/api/ade_config.json``: it only depends on the settings."""
 
 
-def services_of(request: Request) -> Services:
+def services_of(request: Request[Any, Any, Any]) -> Services:
     """The process's services (opened by the app's lifespan)."""
-    return request.app.state.services  # type: ignore[no-any-return]
+    services: Services = request.app.state.services
+    return services
 
 
-def query_state(request: Request) -> QueryState:
-    return request.app.state.queries  # type: ignore[no-any-return]
+def query_state(request: Request[Any, Any, Any]) -> QueryState:
+    state: QueryState = request.app.state.queries
+    return state
 
 
-def reads_of(request: Request) -> Reads:
+def reads_of(request: Request[Any, Any, Any]) -> Reads:
     """The read models: memory, else Redis, else built from Postgres (``queries/reads.py``)."""
-    return request.app.state.queries.reads  # type: ignore[no-any-return]
+    reads: Reads = request.app.state.queries.reads
+    return reads

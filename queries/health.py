@@ -190,7 +190,7 @@ _LEGACY_ANSWER = "Each check's name with `working` or its error (JSON; an HTML t
     },
 )
 async def legacy_health_check(
-    request: Request, services: ServicesDep, format: FromQuery[str | None] = None
+    request: Request[Any, Any, Any], services: ServicesDep, format: FromQuery[str | None] = None
 ) -> Response[Any]:
     """The original's status page: ``{"<check>": "working" | error}``; an HTML table when the caller
     names no ``format`` and does not ask for JSON, as the original did."""

@@ -98,7 +98,8 @@ class LocalCopies:
         if copy is not None:
             self._copies.move_to_end(key)
             self.hits += 1
-            return copy[0]  # type: ignore[no-any-return]
+            value: T = copy[0]
+            return value
         self.misses += 1
         ticket = object()
         generation = self._generation

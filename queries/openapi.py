@@ -10,21 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIHeader, OpenAPIMediaType, OpenAPIResponse, Operation, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 
 from queries.delivery import ICS_MEDIA_TYPE, JSON_MEDIA_TYPE
 from schedulesy.errors import ErrorBody
-
-
-class TooManyEventsBody(msgspec.Struct):
-    """The 413 of a calendar above the event limit (the front end shows its own message)."""
-
-    code: str
-    detail: str
-    nb_events: int
 
 
 _VALIDATOR_HEADERS = {

@@ -7,7 +7,7 @@ callers read any resource, unmodified. Credentials that are present but bad are 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from litestar import Request, get
 from litestar.params import Parameter
@@ -48,7 +48,7 @@ VARY_AUTHORIZATION = ("Authorization",)
     ),
 )
 async def resource_events(
-    request: Request,
+    request: Request[Any, Any, Any],
     identity: OptionalIdentityDep,
     resource: Annotated[str, Parameter(description="An ADE resource id followed by `.json`.")],
 ) -> BytesResponse:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections import OrderedDict
-from typing import Literal
+from typing import Literal, TypeAlias
 
 import anyio.to_thread
 import qrcode
@@ -17,7 +17,7 @@ import qrcode.constants
 import qrcode.image.pure
 import qrcode.image.svg
 
-QrFormat = Literal["svg", "png"]
+QrFormat: TypeAlias = Literal["svg", "png"]
 
 MEDIA_TYPES: dict[QrFormat, str] = {"svg": "image/svg+xml", "png": "image/png"}
 _FACTORIES = {"svg": qrcode.image.svg.SvgPathImage, "png": qrcode.image.pure.PyPNGImage}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Collection
+from typing import TypeAlias
 
 from projections.builders.document import StoredDocument
 from projections.builders.selections import AccessGrant, UserSelection, decode_access, decode_user
@@ -34,9 +35,9 @@ MAX_EMAIL = 254
 SMALL_VALUE_BYTES = 512
 """What a copy costs besides its bodies (and what a user's selection or an access grant costs)."""
 
-NamedSelection = UserSelection | AccessGrant
+NamedSelection: TypeAlias = UserSelection | AccessGrant
 """What a user or an access key names: a selection and its hash."""
-Load = Callable[[], Awaitable[StoredDocument | None]]
+Load: TypeAlias = Callable[[], Awaitable[StoredDocument | None]]
 
 
 def tracked_prefixes(keys: Keys) -> tuple[str, ...]:

@@ -7,7 +7,7 @@ request is one lookup (process memory, else Redis, else Postgres) and the stored
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, TypeAlias
 
 from litestar import Controller, Request, get
 from litestar.params import Parameter
@@ -26,7 +26,7 @@ from queries.params import EMAIL_FILTER_PATTERN, email_filter, ext_id_from
 from queries.schemas import ResourceNode
 from schedulesy.errors import NotFound, PreconditionFailed
 
-NodeSegment = Annotated[
+NodeSegment: TypeAlias = Annotated[
     str,
     Parameter(
         description="An ADE resource id or a category key (`classroom`, `instructor`, `trainee`, `category5`), "
@@ -53,7 +53,7 @@ class ResourceController(Controller):
             r404=openapi.error("Not Found: no such resource, or not `<id>.json`."),
         ),
     )
-    async def resource(self, request: Request, identity: IdentityDep, node: NodeSegment) -> BytesResponse:
+    async def resource(self, request: Request[Any, Any, Any], identity: IdentityDep, node: NodeSegment) -> BytesResponse:
         ext_id = ext_id_from(node)
         document = await reads_of(request).resource_node(ext_id)
         if document is None:
@@ -76,7 +76,7 @@ class ResourceController(Controller):
     )
     async def instructors(
         self,
-        request: Request,
+        request: Request[Any, Any, Any],
         identity: IdentityDep,
         email: Annotated[
             str | None,

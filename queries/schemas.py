@@ -110,6 +110,14 @@ class Calendar(msgspec.Struct):
     events: EventsDocument
 
 
+class TooManyEventsBody(msgspec.Struct):
+    """The 413 of a calendar above the event limit (the front end shows its own message)."""
+
+    code: str
+    detail: str
+    nb_events: int
+
+
 class AdeConfig(msgspec.Struct):
     """Where ADE is (credentials never included) and the project used."""
 

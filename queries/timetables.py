@@ -6,7 +6,7 @@ malformed, unknown or revoked key always gets the same 404, so none can be told 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, TypeAlias
 
 from litestar import Controller, Request, get
 from litestar.params import Parameter
@@ -25,7 +25,7 @@ from queries.delivery import (
 from queries.deps import query_state, reads_of, services_of
 from queries.params import UNKNOWN_KEY, access_key, key_with_suffix
 from queries.qrcodes import MEDIA_TYPES, QrFormat, etag
-from queries.schemas import Calendar
+from queries.schemas import Calendar, TooManyEventsBody
 from schedulesy.errors import NotFound
 from schedulesy.services import Services
 
@@ -33,7 +33,7 @@ JSON_SUFFIX, ICS_SUFFIX = ".json", ".ics"
 QR_CACHE_CONTROL = "private, max-age=86400"
 """The image only changes with the URL; private because the URL it shows is a secret."""
 
-KeyParameter = Annotated[str, Parameter(description="An access key (UUID).")]
+KeyParameter: TypeAlias = Annotated[str, Parameter(description="An access key (UUID).")]
 
 
 def ics_url(services: Services, key: str) -> str:
@@ -56,12 +56,12 @@ class TimetableController(Controller):
             openapi.json_body(Calendar, "`<key>.json`: the merged calendar (`<key>.ics`: "
                               "`text/calendar; charset=utf-8`, an attachment named `<username>.ics`)."),
             r404=openapi.UNKNOWN_KEY,
-            r413=openapi.json_body(openapi.TooManyEventsBody, "`<key>.json` only: too many events."),
+            r413=openapi.json_body(TooManyEventsBody, "`<key>.json` only: too many events."),
         ),
     )
     async def timetable(
         self,
-        request: Request,
+        request: Request[Any, Any, Any],
         file: Annotated[str, Parameter(description="An access key (UUID) followed by `.json` or `.ics`.")],
     ) -> BytesResponse:
         key, suffix = key_with_suffix(file, (JSON_SUFFIX, ICS_SUFFIX))
@@ -81,7 +81,7 @@ class TimetableController(Controller):
         responses=openapi.responses(openapi.binary_body(MEDIA_TYPES["svg"], "The QR code."),
                                     r404=openapi.UNKNOWN_KEY),
     )
-    async def qrcode_svg(self, request: Request, key: KeyParameter) -> BytesResponse:
+    async def qrcode_svg(self, request: Request[Any, Any, Any], key: KeyParameter) -> BytesResponse:
         return await _qrcode(request, access_key(key), "svg")
 
     @get(
@@ -92,11 +92,11 @@ class TimetableController(Controller):
         responses=openapi.responses(openapi.binary_body(MEDIA_TYPES["png"], "The QR code."),
                                     r404=openapi.UNKNOWN_KEY),
     )
-    async def qrcode_png(self, request: Request, key: KeyParameter) -> BytesResponse:
+    async def qrcode_png(self, request: Request[Any, Any, Any], key: KeyParameter) -> BytesResponse:
         return await _qrcode(request, access_key(key), "png")
 
 
-async def _qrcode(request: Request, key: str, fmt: QrFormat) -> BytesResponse:
+async def _qrcode(request: Request[Any, Any, Any], key: str, fmt: QrFormat) -> BytesResponse:
     state = query_state(request)
     if await state.reads.access_grant(key) is None:
         raise NotFound(UNKNOWN_KEY)

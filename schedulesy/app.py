@@ -22,7 +22,8 @@ from schedulesy.uploads import FinishUploadMiddleware
 
 
 def _services(state: State) -> Services:
-    return state.services
+    services: Services = state.services
+    return services
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -62,7 +63,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[*command_handlers, *query_handlers, docs_asset],
         lifespan=[lifespan],
         dependencies={"services": Provide(_services, sync_to_thread=False)},
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,
         middleware=[FinishUploadMiddleware],
         cors_config=cors,
         request_max_body_size=settings.max_body_bytes,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 import uuid
-from typing import Any
+from typing import Any, TypeAlias
 
 import jwt
 import msgspec
@@ -168,10 +168,10 @@ def authenticate(settings: Settings, authorization: str | None) -> Identity | No
     )
 
 
-def _remember_user(request: Request, identity: Identity | None) -> None:
+def _remember_user(request: Request[Any, Any, Any], identity: Identity | None) -> None:
     """The request log reads ``scope["state"]["username"]`` (hashed there)."""
     if identity is not None:
-        request.scope.setdefault("state", {})["username"] = identity.username  # type: ignore[typeddict-unknown-key]
+        request.scope.setdefault("state", {})["username"] = identity.username
 
 
 TOKEN_CACHE_SIZE = 10_000
@@ -208,12 +208,13 @@ class VerifiedTokens:
         return identity
 
 
-def _verified_tokens(request: Request) -> VerifiedTokens:
+def _verified_tokens(request: Request[Any, Any, Any]) -> VerifiedTokens:
     """The process's cache, built by the app's lifespan."""
-    return request.app.state.verified_tokens  # type: ignore[no-any-return]
+    tokens: VerifiedTokens = request.app.state.verified_tokens
+    return tokens
 
 
-def _identify(request: Request) -> Identity | None:
+def _identify(request: Request[Any, Any, Any]) -> Identity | None:
     authorization = None
     for name, value in request.scope["headers"]:
         if name == b"authorization":
@@ -224,7 +225,7 @@ def _identify(request: Request) -> Identity | None:
     return identity
 
 
-def require_identity(request: Request) -> Identity:
+def require_identity(request: Request[Any, Any, Any]) -> Identity:
     """Provider for endpoints that need a caller: 403 JSON without valid credentials."""
     identity = _identify(request)
     if identity is None:
@@ -232,15 +233,15 @@ def require_identity(request: Request) -> Identity:
     return identity
 
 
-def optional_identity(request: Request) -> Identity | None:
+def optional_identity(request: Request[Any, Any, Any]) -> Identity | None:
     """Provider for endpoints open to anonymous callers; bad credentials are still a 403
     (docs/compatibility.md §1.4)."""
     return _identify(request)
 
 
-IdentityDep = NamedDependency[Identity]
+IdentityDep: TypeAlias = NamedDependency[Identity]
 """Annotate a handler parameter named ``identity`` with this (and provide it, below)."""
-OptionalIdentityDep = NamedDependency[Identity | None]
+OptionalIdentityDep: TypeAlias = NamedDependency[Identity | None]
 
 REQUIRE_IDENTITY = {"identity": Provide(require_identity, sync_to_thread=False)}
 """``dependencies=REQUIRE_IDENTITY`` on a controller: every handler needs a caller."""

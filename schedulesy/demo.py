@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import cast
 
 import asyncpg
 import httpx
@@ -53,7 +54,7 @@ def _wait_http(url: str, timeout: float, processes: list[subprocess.Popen[bytes]
     while time.monotonic() < deadline:
         for process in processes:
             if process.poll() is not None:
-                raise RuntimeError(f"{' '.join(map(str, process.args))} exited with {process.returncode}")
+                raise RuntimeError(f"{' '.join(cast('list[str]', process.args))} exited with {process.returncode}")
         try:
             if httpx.get(url, timeout=2).status_code < 500:
                 return
@@ -69,7 +70,7 @@ def _wait_ready(api: str, timeout: float, processes: list[subprocess.Popen[bytes
     while time.monotonic() < deadline:
         for process in processes:
             if process.poll() is not None:
-                raise RuntimeError(f"{' '.join(map(str, process.args))} exited with {process.returncode}")
+                raise RuntimeError(f"{' '.join(cast('list[str]', process.args))} exited with {process.returncode}")
         try:
             response = httpx.get(f"{api}/health/ready", timeout=5)
             if response.status_code == 200:

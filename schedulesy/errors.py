@@ -13,6 +13,7 @@ import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ExceptionHandlersMap
 
 import structlog
 
@@ -96,7 +97,7 @@ def _response(status_code: int, body: bytes, headers: dict[str, str] | None = No
     return Response(body, status_code=status_code, media_type=MediaType.JSON, headers=headers)
 
 
-def api_error_handler(_: Request, exc: ApiError) -> Response[bytes]:
+def api_error_handler(_: Request[Any, Any, Any], exc: ApiError) -> Response[bytes]:
     return _response(exc.status_code, error_body(exc.status_code, exc.detail, exc.code, **exc.extra))
 
 
@@ -108,7 +109,7 @@ def _short(text: str) -> str:
     return text if len(text) <= MAX_DETAIL_CHARS else text[: MAX_DETAIL_CHARS - 1] + "…"
 
 
-def http_exception_handler(_: Request, exc: HTTPException) -> Response[bytes]:
+def http_exception_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     status = exc.status_code
     if status == 401:
         status = 403  # the front end expects 403 for every authentication failure (docs/compatibility.md §1.4)
@@ -125,19 +126,19 @@ def http_exception_handler(_: Request, exc: HTTPException) -> Response[bytes]:
     return _response(status, error_body(status, _short(detail), **extra), headers)
 
 
-def unstorable_text_handler(_: Request, exc: asyncpg.PostgresError) -> Response[bytes]:
+def unstorable_text_handler(_: Request[Any, Any, Any], exc: asyncpg.PostgresError) -> Response[bytes]:
     """A NUL byte or a character the database encoding lacks: the input is wrong, not the server."""
     return _response(400, error_body(400, "The request contains a character that cannot be stored (e.g. NUL)."))
 
 
-def internal_error_handler(request: Request, exc: Exception) -> Response[bytes]:
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     log.exception("unhandled_error", path=request.url.path, error=type(exc).__name__)
     return _response(
         HTTP_500_INTERNAL_SERVER_ERROR, error_body(500, "Internal server error; it has been logged.")
     )
 
 
-EXCEPTION_HANDLERS = {
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ApiError: api_error_handler,
     asyncpg.exceptions.CharacterNotInRepertoireError: unstorable_text_handler,
     asyncpg.exceptions.UntranslatableCharacterError: unstorable_text_handler,

@@ -8,7 +8,7 @@ process with one line naming the variable, instead of a server answering 403 to 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import jwt
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from schedulesy.errors import StartupError
 from schedulesy.settings import Settings, env_name
 
-KeyRole = Literal["public", "private"]
+KeyRole: TypeAlias = Literal["public", "private"]
 
 _WANTED = {"RS256": "an RSA key", "ES256": "an EC key on the P-256 curve"}
 MIN_HMAC_SECRET_BYTES = 32  # RFC 7518 §3.2: at least the hash's size

@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 import structlog
+from structlog.typing import EventDict, WrappedLogger
 
 _SECRET_FIELDS = ("password", "token", "authorization", "secret", "jwt", "private_key")
 _SECRET_QUERY = re.compile(r"(?i)([?&](?:password|sessionId|token|data)=)[^&#\s]*")
@@ -29,7 +30,7 @@ def hash_username(username: str | None) -> str:
     return hashlib.sha256(username.encode()).hexdigest()[:16]
 
 
-def _scrub_processor(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _scrub_processor(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     for key in list(event):
         lowered = key.lower()
         if any(secret in lowered for secret in _SECRET_FIELDS):

@@ -6,9 +6,9 @@ import functools
 import sys
 import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import TextIO, TypeAlias
 
-Progress = Callable[[str, int, int], None]
+Progress: TypeAlias = Callable[[str, int, int], None]
 """``(step, done, total)``: how a long operation reports how far it got, step by step."""
 
 REDRAW_SECONDS = 0.1

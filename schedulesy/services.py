@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import asyncpg
 from litestar.di import NamedDependency
@@ -35,7 +36,7 @@ class Services:
     keys: Keys
 
 
-ServicesDep = NamedDependency[Services]
+ServicesDep: TypeAlias = NamedDependency[Services]
 """Annotate a handler parameter named ``services`` with this to receive the process's Services."""
 
 

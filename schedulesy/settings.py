@@ -13,7 +13,7 @@ import re
 import zoneinfo
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Literal, get_args, get_origin
+from typing import Annotated, Literal, TypeAlias, get_args, get_origin
 
 import msgspec
 
@@ -36,10 +36,10 @@ _DURATION = _Duration()
 _DURATION_TEXT = re.compile(r"(\d+(?:\.\d+)?)([smh]?)")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600}
 
-PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
-Seconds = Annotated[float, msgspec.Meta(gt=0), _DURATION]
-NonNegativeSeconds = Annotated[float, msgspec.Meta(ge=0), _DURATION]
-Fraction = Annotated[float, msgspec.Meta(ge=0, le=1)]
+PositiveInt: TypeAlias = Annotated[int, msgspec.Meta(ge=1)]
+Seconds: TypeAlias = Annotated[float, msgspec.Meta(gt=0), _DURATION]
+NonNegativeSeconds: TypeAlias = Annotated[float, msgspec.Meta(ge=0), _DURATION]
+Fraction: TypeAlias = Annotated[float, msgspec.Meta(ge=0, le=1)]
 
 
 _URL_SCHEMES = {

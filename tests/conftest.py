@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.ade",
     "tests.fixtures.auth",
     "tests.fixtures.seeded",
+    "tests.fixtures.sync",
 ]

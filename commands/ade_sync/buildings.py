@@ -18,14 +18,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import msgspec
 import structlog
 
 log = structlog.get_logger(__name__)
 
-Geolocation = list[float]
+Geolocation: TypeAlias = list[float]
 
 BUILDING_LEVEL = 2
 """Genealogy index of the first building-level entry: [category root, site, building, ...]."""

@@ -30,7 +30,7 @@ import structlog
 
 from commands.ade_sync.buildings import Buildings, load_buildings
 from commands.ade_sync.events import EventSync
-from commands.ade_sync.report import EventsReport, SyncReport, TreeReport, record_cycle, record_state
+from commands.ade_sync.report import EventsReport, SyncMode, SyncReport, TreeReport, record_cycle, record_state
 from commands.ade_sync.timetables import audit_timetables, timetable_for_resources
 from commands.ade_sync.trees import fingerprint, flatten, tree_ids, write_category
 from commands.ade_sync.windows import windows_to_check
@@ -49,7 +49,7 @@ TREE_DETAIL = 11
 
 
 class CyclePlan(msgspec.Struct, frozen=True):
-    mode: str
+    mode: SyncMode
     far: bool
     full: bool
 

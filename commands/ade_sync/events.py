@@ -31,7 +31,7 @@ import asyncpg
 import msgspec
 import structlog
 
-from commands.ade_sync.report import EventsReport
+from commands.ade_sync.report import EventsReport, SyncMode
 from commands.ade_sync.timetables import lineage_size
 from commands.ade_sync.windows import Window
 from commands.ade_sync.writes import delete_events, event_row, write_events
@@ -147,7 +147,7 @@ async def load_mirror(pool: asyncpg.Pool, start: dt.date, end: dt.date, zone: zo
 class EventSync:
     """One events step: probes, detail fetches and writes, with its counters in ``report``."""
 
-    def __init__(self, pool: asyncpg.Pool, client: AdeClient, zone: zoneinfo.ZoneInfo, *, mode: str,
+    def __init__(self, pool: asyncpg.Pool, client: AdeClient, zone: zoneinfo.ZoneInfo, *, mode: SyncMode,
                  windows: Sequence[Window], max_shrink: float, force: bool,
                  recheck: Iterable[int] = (), progress: Progress | None = None) -> None:
         self.pool = pool

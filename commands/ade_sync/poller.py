@@ -20,7 +20,7 @@ MAX_BACKOFF_SECONDS = 3600.0
 def next_delay(interval: float, failures: int, rng: random.Random | None = None) -> float:
     """The poll interval with ±10 % jitter; doubled per consecutive failure, capped at an hour."""
     rng = rng or random.Random()
-    base = min(interval * 2 ** min(failures, 10), max(interval, MAX_BACKOFF_SECONDS))
+    base = min(interval * 2.0 ** min(failures, 10), max(interval, MAX_BACKOFF_SECONDS))
     return base * rng.uniform(0.9, 1.1)
 
 

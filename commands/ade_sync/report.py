@@ -9,20 +9,27 @@ check and the metrics page read.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 import asyncpg
 import msgspec
 
 from schedulesy.ade.client import FunctionStats
 
+SyncMode: TypeAlias = Literal["near", "far", "full"]
+"""How much of the year the events step covers."""
+SyncStatus: TypeAlias = Literal["ok", "partial", "failed", "skipped"]
+"""A cycle's outcome: ``partial`` when some step failed or was refused, ``skipped`` when another runner
+held the lock."""
+TreeStatus: TypeAlias = Literal["unchanged", "modified", "refused", "failed"]
+EventsStatus: TypeAlias = Literal["ok", "refused", "failed"]
+
 
 class TreeReport(msgspec.Struct, kw_only=True):
     """What the step of one category tree did."""
 
     category: str
-    status: str = "unchanged"
-    """``unchanged`` | ``modified`` | ``refused`` | ``failed``."""
+    status: TreeStatus = "unchanged"
     nodes: int = 0
     bytes: int = 0
     """Size of ADE's answer."""
@@ -54,7 +61,7 @@ class TreeReport(msgspec.Struct, kw_only=True):
 class EventsReport(msgspec.Struct, kw_only=True):
     """What the events step did; its writes add their figures here as they go."""
 
-    mode: str
+    mode: SyncMode
     windows: int = 0
     probed: int = 0
     new: int = 0
@@ -70,7 +77,7 @@ class EventsReport(msgspec.Struct, kw_only=True):
     """What the original would have spent: one getEvents per resource affected, and descendants."""
     audited: int = 0
     audit_mismatches: int = 0
-    status: str = "ok"
+    status: EventsStatus = "ok"
     error: str = ""
 
     def figures(self) -> dict[str, int]:
@@ -81,10 +88,8 @@ class EventsReport(msgspec.Struct, kw_only=True):
 class SyncReport(msgspec.Struct, kw_only=True):
     """What one cycle did; JSON-encodable (``msgspec.json.encode(report)``)."""
 
-    status: str
-    """``ok`` | ``partial`` (some step failed or was refused) | ``failed`` | ``skipped`` (another runner)."""
-    mode: str = "near"
-    """``near`` | ``far`` | ``full``: how much of the year the events step covered."""
+    status: SyncStatus
+    mode: SyncMode = "near"
     started_at: dt.datetime
     duration_seconds: float = 0.0
     categories: list[TreeReport] = []

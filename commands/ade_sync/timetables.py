@@ -99,7 +99,7 @@ async def lineage_size(pool: asyncpg.Pool, ext_ids: Iterable[str]) -> int:
     ids = list(ext_ids)
     if not ids:
         return 0
-    return await pool.fetchval(
+    size: int = await pool.fetchval(
         """
         WITH RECURSIVE lineage (ext_id) AS (
             SELECT unnest($1::text[])
@@ -107,6 +107,7 @@ async def lineage_size(pool: asyncpg.Pool, ext_ids: Iterable[str]) -> int:
             SELECT r.ext_id FROM lineage l JOIN schedulesy.resource r ON r.parent_ext_id = l.ext_id
         ) SELECT count(*) FROM lineage
         """, ids)
+    return size
 
 
 async def audit_timetables(pool: asyncpg.Pool, client: AdeClient, *, sample: int = AUDIT_SAMPLE,

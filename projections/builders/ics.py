@@ -123,7 +123,8 @@ def render_event(event: IcsEvent) -> bytes:
         component["GEO"] = _Geo(event.geo)
     if event.description:
         component["DESCRIPTION"] = vText(event.description)
-    return component.to_ical()
+    ical: bytes = component.to_ical()
+    return ical
 
 
 def calendar_name(resource_names: Sequence[str]) -> str:
@@ -147,7 +148,7 @@ def calendar_header(name: str, timezone: str) -> bytes:
     calendar.add("REFRESH-INTERVAL", REFRESH, parameters={"VALUE": "DURATION"})
     calendar["X-PUBLISHED-TTL"] = vDuration(REFRESH)
     calendar["X-WR-TIMEZONE"] = vText(timezone)  # display hint only: every time is in UTC
-    text = calendar.to_ical()
+    text: bytes = calendar.to_ical()
     assert text.endswith(CALENDAR_END)
     return text[: -len(CALENDAR_END)]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 import msgspec
 
@@ -16,7 +16,7 @@ from projections.rows import UNKNOWN_CLASSROOM, Booking, Classroom, EventRow, Re
 from schedulesy.categories import CLASSROOM, ONLY_CLASSROOMS, open_to_anonymous
 
 ENCODER = msgspec.json.Encoder()
-_MapItem = tuple[str, str, dict[str, Any]]
+_MapItem: TypeAlias = tuple[str, str, dict[str, Any]]
 
 INSTRUCTORS = "instructors"
 STANDARD_MAPS = ("trainees", INSTRUCTORS, "classrooms", "category5s")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
+from typing import TypeAlias
 
 import asyncpg
 
@@ -33,7 +34,7 @@ BUILD_WAIT_STEPS = 40
 BUILD_WAIT_SECONDS = 0.05
 THREAD_GZIP_BYTES = 256 * 1024
 
-Build = Callable[[Batch], Awaitable[Built | None]]
+Build: TypeAlias = Callable[[Batch], Awaitable[Built | None]]
 
 
 class OnDemand:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import zoneinfo
+from typing import TypeAlias
 
 import msgspec
 
 from schedulesy.ade.dates import local_instant
 
-StableKey = tuple[int, int, int]
+StableKey: TypeAlias = tuple[int, int, int]
 """ADE's stable business key of an event: (activityId, repetition, session)."""
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import random
-from typing import Annotated
+from typing import Annotated, TypeAlias
 
 import msgspec
 
-NonNegative = Annotated[float, msgspec.Meta(ge=0)]
+NonNegative: TypeAlias = Annotated[float, msgspec.Meta(ge=0)]
 
 
 class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import cast
 
 import structlog
 
@@ -220,13 +221,14 @@ def parse_events_bytes(function: str, body: bytes) -> tuple[Event, ...]:
     if not body.strip():
         raise AdeEmptyAnswer(function, "ADE answered with an empty body (unknown function or dead session?)")
     body = tolerant(function, body)
-    parser = ET.XMLPullParser(events=("start", "end"))
+    parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start", "end"))
     root: ET.Element | None = None
     found: list[Event] = []
     try:
         for offset in range(0, len(body), STREAM_CHUNK):
             parser.feed(body[offset:offset + STREAM_CHUNK])
-            for kind, element in parser.read_events():
+            # Only "start" and "end" are asked for: each event carries its element.
+            for kind, element in cast(Iterator[tuple[str, ET.Element]], parser.read_events()):
                 if root is None:
                     root = element
                     if root.tag == "error":

@@ -59,7 +59,7 @@ import datetime as dt
 import re
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import parse_qsl
 
 import msgspec
@@ -69,7 +69,7 @@ from schedulesy.adesim.model import NO_ID, PlacedEvent, Resource, format_hour
 from schedulesy.adesim.simulator import Simulator
 from schedulesy.adesim.store import Store, StoreError
 
-Handler = Callable[..., tuple[int, Any]]
+Handler: TypeAlias = Callable[..., tuple[int, Any]]
 _encoder = msgspec.json.Encoder()
 
 

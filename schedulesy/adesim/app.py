@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import parse_qsl
 
 from schedulesy.adesim.admin import Admin
@@ -20,10 +20,10 @@ from schedulesy.adesim.simulator import DEFAULT_DATA_TOKEN, DEFAULT_LOGIN, DEFAU
 from schedulesy.adesim.webapi import WebApi
 from schedulesy.adesim.xml import error
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+Scope: TypeAlias = MutableMapping[str, Any]
+Message: TypeAlias = MutableMapping[str, Any]
+Receive: TypeAlias = Callable[[], Awaitable[Message]]
+Send: TypeAlias = Callable[[Message], Awaitable[None]]
 
 WEBAPI_PATH = "/jsp/webapi"
 

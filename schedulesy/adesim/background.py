@@ -12,8 +12,12 @@ import socket
 import threading
 import time
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from schedulesy.adesim.app import WEBAPI_PATH, SimulatorApp
+
+if TYPE_CHECKING:
+    import uvicorn
 
 
 @dataclasses.dataclass
@@ -23,7 +27,7 @@ class RunningSimulator:
     app: SimulatorApp
     host: str
     port: int
-    server: object = dataclasses.field(repr=False)
+    server: uvicorn.Server = dataclasses.field(repr=False)
     thread: threading.Thread = dataclasses.field(repr=False)
 
     @property
@@ -35,7 +39,7 @@ class RunningSimulator:
         return self.base_url + WEBAPI_PATH
 
     def stop(self, timeout: float = 5.0) -> None:
-        self.server.should_exit = True  # type: ignore[attr-defined]
+        self.server.should_exit = True
         self.thread.join(timeout)
 
     def __enter__(self) -> RunningSimulator:

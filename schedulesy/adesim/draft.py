@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import random
+from typing import Any
 
 from schedulesy.adesim.calendar import AcademicCalendar, academic_week0, build_calendar
 from schedulesy.adesim.model import NO_ID, Activity, ActivityFolder, GridProject, PlacedEvent, Resource, format_stamp
@@ -77,11 +78,11 @@ class Draft:
                                      minutes=self.rng.randrange(0, 11 * 60))
         return format_stamp(moment)
 
-    def add(self, category: str, name: str, parent: int = NO_ID, *, group: bool = False, **fields: object) -> int:
+    def add(self, category: str, name: str, parent: int = NO_ID, *, group: bool = False, **fields: Any) -> int:
         rid = next(self.resource_ids)
         created = self.stamp(-400, -30)
         self.resources.append(Resource(id=rid, category=category, parent_id=parent, is_group=group, name=name,
-                                       creation=created, last_update=created, **fields))  # type: ignore[arg-type]
+                                       creation=created, last_update=created, **fields))
         return rid
 
     def minutes(self, minutes: int) -> int:

@@ -8,6 +8,7 @@ import hashlib
 import random
 import zoneinfo
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import structlog
@@ -30,11 +31,11 @@ from tests.fixtures.ade import AdeSimulatorHandle
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 
 
-def make_client(handle: AdeSimulatorHandle, **options: object) -> AdeClient:
-    defaults: dict[str, object] = dict(connect_timeout=2, read_timeout=5,
+def make_client(handle: AdeSimulatorHandle, **options: Any) -> AdeClient:
+    defaults: dict[str, Any] = dict(connect_timeout=2, read_timeout=5,
                                        retry=RetryPolicy(retries=2, base_delay=0.01, max_delay=0.05))
     defaults.update(options)
-    return AdeClient(handle.url, handle.login, handle.password, handle.project_id, **defaults)  # type: ignore[arg-type]
+    return AdeClient(handle.url, handle.login, handle.password, handle.project_id, **defaults)
 
 
 @pytest.fixture

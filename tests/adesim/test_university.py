@@ -1,9 +1,8 @@
-"""The synthetic university: deterministic, realistic where clients care, fast to build."""
+"""The synthetic university: deterministic, realistic where clients care (build times: bench/bench_simulator.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections import Counter
 
 import pytest
@@ -21,10 +20,8 @@ def tiny() -> University:
     return generate("tiny", 42, today=TODAY)
 
 
-def test_tiny_builds_fast_and_the_same_seed_gives_the_same_data() -> None:
-    started = time.perf_counter()
+def test_the_same_seed_gives_the_same_data() -> None:
     first = generate("tiny", 7, today=TODAY)
-    assert time.perf_counter() - started < 1.0
     assert first == generate("tiny", 7, today=TODAY)
     assert first != generate("tiny", 8, today=TODAY)
     assert 30 <= len(first.resources) <= 100 and 200 <= len(first.events) <= 900
@@ -118,9 +115,7 @@ def test_data_do_not_depend_on_the_process_hash_seed(tiny: University) -> None:
 
 @pytest.mark.slow
 def test_large_matches_the_sizes_of_a_big_university() -> None:
-    started = time.perf_counter()
     large = generate("large", 42, today=TODAY)
-    assert time.perf_counter() - started < 30
     categories = Counter(r.category for r in large.resources)
     assert 5_500 <= categories["trainee"] <= 6_500 and 4_800 <= categories["instructor"] <= 5_500
     assert 2_300 <= categories["classroom"] <= 2_700 and 2_800 <= categories["category5"] <= 4_000

@@ -1,69 +1,13 @@
-"""The ADE sync against the simulator over real HTTP, on a real Postgres.
-
-Shared fixtures of the ``test_ade_sync*`` modules live here (they import them by name).
-"""
+"""The ADE sync against the simulator over real HTTP, on a real Postgres (helpers in tests/fixtures/sync.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
-
 import asyncpg
 import msgspec
-import pytest
 
-from commands.ade_sync.cycle import run_cycle
-from commands.ade_sync.report import SyncReport
 from schedulesy.ade.client import AdeClient
-from schedulesy.ade.retry import RetryPolicy
-from schedulesy.services import Services
 from tests.fixtures.ade import AdeSimulatorHandle
-
-
-def client_for(handle: AdeSimulatorHandle) -> AdeClient:
-    """A client with short timeouts and backoff, so fault tests stay quick."""
-    return AdeClient(handle.url, handle.login, handle.password, handle.project_id,
-                     connect_timeout=2, read_timeout=5, retry=RetryPolicy(retries=2, base_delay=0.01, max_delay=0.05))
-
-
-@pytest.fixture
-async def ade_client(ade: AdeSimulatorHandle) -> AsyncIterator[AdeClient]:
-    async with client_for(ade) as client:
-        yield client
-
-
-class Sync:
-    """Run cycles the way the poller does, with the clock under the test's control."""
-
-    def __init__(self, services: Services, client: AdeClient) -> None:
-        self.services = services
-        self.client = client
-
-    async def __call__(self, *, full: bool = False, force: bool = False, **kwargs: Any) -> SyncReport:
-        return await run_cycle(self.services, client=self.client, full=full, force=force, **kwargs)
-
-
-@pytest.fixture
-def sync(services: Services, ade_client: AdeClient) -> Sync:
-    return Sync(services, ade_client)
-
-
-async def changes(pool: asyncpg.Pool) -> list[tuple[str, str]]:
-    return [(r["topic"], r["key"]) for r in await pool.fetch("SELECT topic, key FROM schedulesy.change ORDER BY id")]
-
-
-async def clear_changes(pool: asyncpg.Pool) -> None:
-    await pool.execute("DELETE FROM schedulesy.change")
-
-
-async def counts(pool: asyncpg.Pool) -> dict[str, int]:
-    out = {}
-    for table in ("resource", "event", "event_resource", "timetable"):
-        out[table] = await pool.fetchval(f"SELECT count(*) FROM schedulesy.{table}")
-    return out
-
-
-# ---------------------------------------------------------------------------------------------
+from tests.fixtures.sync import Sync, changes, clear_changes
 
 
 async def test_first_sync_of_tiny_mirrors_every_tree_and_every_event(

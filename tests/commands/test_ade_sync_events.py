@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 
 import asyncpg
 
 from schedulesy.changes import Topic
-from tests.commands.test_ade_sync import Sync, ade_client, changes, clear_changes, sync  # noqa: F401
 from tests.fixtures.ade import AdeSimulatorHandle
-
-PARIS = zoneinfo.ZoneInfo("Europe/Paris")
-
-
-def near_event(ade: AdeSimulatorHandle, *, skip: int = 0) -> int:
-    """An event of this week or the next two (the near term checked every cycle)."""
-    today = dt.datetime.now(PARIS).date()
-    monday = today - dt.timedelta(days=today.weekday())
-    store = ade.app.store
-    p = store.project
-    candidates = sorted(
-        e.id for e in store.events.values()
-        if monday <= p.date_of(e.week, e.day) < monday + dt.timedelta(weeks=3) and e.resources)
-    return candidates[skip]
+from tests.fixtures.sync import PARIS, Sync, changes, clear_changes, client_for, near_event
 
 
 def free_day_in_near_term() -> dt.date:
@@ -235,7 +220,6 @@ async def test_daylight_saving_changes_give_the_right_utc_instants(
 async def test_a_thirty_minute_slot_project_ends_events_at_their_end_hour(
         services, ade_30min: AdeSimulatorHandle, pool: asyncpg.Pool) -> None:
     from commands.ade_sync.cycle import run_cycle
-    from tests.commands.test_ade_sync import client_for
 
     async with client_for(ade_30min) as client:
         report = await run_cycle(services, client=client)

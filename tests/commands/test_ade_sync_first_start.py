@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncpg
 
-from tests.commands.test_ade_sync import Sync, ade_client, sync  # noqa: F401  (shared fixtures)
 from tests.fixtures.ade import AdeSimulatorHandle
+from tests.fixtures.sync import Sync
 
 
 async def test_a_first_start_syncs_the_near_term_first_then_the_whole_year(

@@ -12,18 +12,9 @@ from commands.ade_sync.cycle import plan_cycle, run_cycle
 from commands.ade_sync.poller import next_delay
 from schedulesy.locks import LockId
 from schedulesy.services import Services
-from tests.commands.test_ade_sync import (  # noqa: F401
-    Sync,
-    ade_client,
-    changes,
-    clear_changes,
-    client_for,
-    counts,
-    sync,
-)
-from tests.commands.test_ade_sync_events import near_event
 from tests.fixtures.ade import AdeSimulatorHandle
 from tests.fixtures.infra import replace_settings
+from tests.fixtures.sync import Sync, changes, clear_changes, client_for, counts, near_event
 
 
 async def test_ade_down_keeps_the_previous_data_and_reports_the_failure(
@@ -90,14 +81,16 @@ async def test_a_slow_ade_times_out_and_keeps_the_data(
     async with client_for(ade) as client:
         await run_cycle(services, client=client)
     before = await counts(pool)
-    ade.set_faults(delay_ms=1500)
+    # Every answer comes 5 times later than the client waits: each call times out, retried once.
+    ade.set_faults(delay_ms=250)
     from schedulesy.ade.client import AdeClient
     from schedulesy.ade.retry import RetryPolicy
 
-    async with AdeClient(ade.url, ade.login, ade.password, ade.project_id, read_timeout=0.3,
+    async with AdeClient(ade.url, ade.login, ade.password, ade.project_id, read_timeout=0.05,
                          retry=RetryPolicy(retries=1, base_delay=0.01)) as slow:
         report = await run_cycle(services, client=slow, full=True)
     assert report.status == "failed"
+    assert report.errors and all("ReadTimeout" in error for error in report.errors), report.errors
     assert await counts(pool) == before
 
 

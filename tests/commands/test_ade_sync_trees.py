@@ -12,9 +12,9 @@ from commands.ade_sync.buildings import Buildings, geolocate, load_buildings, pa
 from schedulesy.ade.client import AdeClient
 from schedulesy.changes import Topic
 from schedulesy.services import Services
-from tests.commands.test_ade_sync import Sync, ade_client, changes, clear_changes, sync  # noqa: F401
 from tests.fixtures.ade import AdeSimulatorHandle
 from tests.fixtures.infra import replace_settings
+from tests.fixtures.sync import Sync, changes, clear_changes, client_for
 
 
 async def resource(pool: asyncpg.Pool, ext_id: object) -> asyncpg.Record | None:
@@ -192,7 +192,6 @@ async def test_rooms_get_the_coordinates_of_their_deepest_known_building(
                                            "geolocation": [48.607508, 7.708025]}]))
     settings = replace_settings(services.settings, buildings_file=str(path))
     services.settings = settings
-    from tests.commands.test_ade_sync import client_for
 
     async with client_for(ade) as client:
         report = await run_cycle(services, client=client)

@@ -258,7 +258,7 @@ async def open_endpoint(settings: Settings):
     app = Litestar(
         route_handlers=[whoami],
         state=State({"verified_tokens": VerifiedTokens(settings)}),
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,
     )
     async with AsyncTestClient(app=app) as client:
         yield client

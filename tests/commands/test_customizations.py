@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 from litestar.testing import AsyncTestClient
@@ -563,7 +564,7 @@ async def test_bad_bodies_are_400_json_naming_the_problem_and_write_nothing(
 ) -> None:
     headers = auth_header(make_token("jdupont", directory_id="1"))
     json_headers = {**headers, "Content-Type": "application/json"}
-    cases = [
+    cases: list[tuple[dict[str, Any], str | None]] = [
         ({"content": b"{not json", "headers": json_headers}, None),
         ({"content": b"", "headers": json_headers}, None),
         ({"content": b"[]", "headers": json_headers}, None),

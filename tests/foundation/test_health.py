@@ -96,10 +96,12 @@ async def test_lag_is_the_leaders_own_measure_while_it_beats(services, pool) -> 
     from queries.health import projection_lag_seconds
 
     await pool.execute(
-        "INSERT INTO schedulesy.change (topic, key, created_at) VALUES ($1, 'a', now() - interval '10 minutes')", Topic.USER
+        "INSERT INTO schedulesy.change (topic, key, created_at) VALUES ($1, 'a', now() - interval '10 minutes')",
+        Topic.USER,
     )
     await pool.execute(
-        "INSERT INTO schedulesy.projector_checkpoint (projection, heartbeat_at, pending_since) VALUES ($1, now(), NULL)",
+        "INSERT INTO schedulesy.projector_checkpoint (projection, heartbeat_at, pending_since)"
+        " VALUES ($1, now(), NULL)",
         Projection.READ_MODELS,
     )
     assert await projection_lag_seconds(services) == 0.0

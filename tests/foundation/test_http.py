@@ -25,7 +25,7 @@ async def test_a_validation_error_does_not_echo_a_huge_url() -> None:
     def count(n: int) -> int:
         return n
 
-    app = Litestar(route_handlers=[count], exception_handlers=EXCEPTION_HANDLERS)  # type: ignore[arg-type]
+    app = Litestar(route_handlers=[count], exception_handlers=EXCEPTION_HANDLERS)
     async with AsyncTestClient(app=app) as client:
         response = await client.get("/count", params={"n": "x", "padding": "y" * 20000})
     assert response.status_code == 400

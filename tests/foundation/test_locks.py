@@ -36,4 +36,5 @@ def test_code_that_takes_an_advisory_lock_names_it_from_the_locks_module(directo
 
 def test_the_migrations_take_no_advisory_lock_of_their_own() -> None:
     for path in sorted((ROOT / "sql").glob("*.sql")):
-        assert not ADVISORY_CALL.search(path.read_text(encoding="utf-8")), f"{path.name}: add its id to schedulesy.locks"
+        source = path.read_text(encoding="utf-8")
+        assert not ADVISORY_CALL.search(source), f"{path.name}: add its id to schedulesy.locks"

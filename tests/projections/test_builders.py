@@ -4,6 +4,7 @@ the query side's facade from a mirror written with SQL."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import msgspec
 import pytest
@@ -37,7 +38,7 @@ async def reads(services: Services) -> Reads:
     return reads_over(ReadModels(services))
 
 
-def body(document) -> object:
+def body(document) -> Any:
     assert document is not None
     return msgspec.json.decode(document.body)
 
@@ -141,7 +142,7 @@ async def test_anonymous_events_of_a_non_room_are_refused(reads: Reads) -> None:
     assert (await reads.resource_events(TEACHER, anonymous=False)).status == 200
 
 
-EMPTY_EVENTS = {"events": [], "trainees": {}, "instructors": {}, "classrooms": {}, "category5s": {}}
+EMPTY_EVENTS: dict[str, Any] = {"events": [], "trainees": {}, "instructors": {}, "classrooms": {}, "category5s": {}}
 
 
 async def test_a_resource_without_events_has_the_same_shape_as_one_with_events(reads: Reads) -> None:

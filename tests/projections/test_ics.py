@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from icalendar import Calendar
@@ -37,7 +38,7 @@ def parse(body: bytes) -> Calendar:
     return Calendar.from_ical(body)
 
 
-def vevents(body: bytes) -> dict[str, object]:
+def vevents(body: bytes) -> dict[str, Any]:
     return {str(e["UID"]): e for e in parse(body).walk("VEVENT")}
 
 

@@ -8,7 +8,9 @@ import datetime as dt
 
 import msgspec
 import pytest
+from litestar.testing import AsyncTestClient
 
+from projections.builders.document import StoredDocument
 from projections.readmodels import ReadModels
 from queries.reads import Reads
 from schedulesy.changes import Topic
@@ -68,7 +70,7 @@ async def test_a_rebuild_of_unchanged_data_keeps_etags_and_dates(services: Servi
     reads = reads_over(models)
     first = await models.rebuild_all()
 
-    async def documents() -> dict[str, object]:
+    async def documents() -> dict[str, StoredDocument | None]:
         return {
             "calendar": await reads.user_calendar("jdupont"), "ics": await user_feed(reads, "jdupont"),
             "node": await reads.resource_node("6000"), "events": await reads.resource_events(GROUP, False),
@@ -206,7 +208,7 @@ async def test_an_access_comes_back_when_its_owner_gets_a_legacy_row_again(model
 
 
 async def test_the_http_feed_of_an_access_without_legacy_row_is_404_not_an_empty_calendar(
-    models: ReadModels, api: object
+    models: ReadModels, api: AsyncTestClient
 ) -> None:
     pool = models.services.pool
     orphan = await insert_access(pool, "nobody")
@@ -237,7 +239,8 @@ async def test_a_reused_selection_hash_is_rebuilt_when_a_user_picks_it(models: R
     await models.rebuild_all()
     stale_key = keys.calendar(Selection.of([ROOM]).hash)
     await reads.user_calendar("jdupont")  # warm, then plant a stale document under ROOM's hash
-    await redis.hset(stale_key, mapping={"d": await redis.hget(keys.calendar(Selection.of([GROUP]).hash), "d"), "v": "x"})
+    group_calendar = await redis.hget(keys.calendar(Selection.of([GROUP]).hash), "d")
+    await redis.hset(stale_key, mapping={"d": group_calendar, "v": "x"})
     await models.services.pool.execute("UPDATE public.w_edtperso SET ressources = $1 WHERE uid = 'jdupont'", ROOM)
     await models.apply({Topic.USER: {"jdupont"}})
     assert events_of(await reads.user_calendar("jdupont")) == ["191050"]
@@ -264,7 +267,9 @@ async def test_rebuild_reports_progress_up_to_the_total(models: ReadModels) -> N
 
 
 async def test_apply_twice_writes_nothing_the_second_time(models: ReadModels) -> None:
-    changes = {Topic.RESOURCE: {ROOM}, Topic.EVENT: {"191050"}, Topic.TIMETABLE: {GROUP}, Topic.USER: {"jdupont"}}
+    changes: dict[str, set[str]] = {
+        Topic.RESOURCE: {ROOM}, Topic.EVENT: {"191050"}, Topic.TIMETABLE: {GROUP}, Topic.USER: {"jdupont"},
+    }
     first = await models.apply(changes)
     second = await models.apply(changes)
     assert first.documents_written > 0

@@ -12,8 +12,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Set
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, MutableMapping, Set
 from pathlib import Path
+from typing import Any, TypeAlias
 
 import asyncpg
 import pytest
@@ -96,7 +97,7 @@ class Running:
         await stop_task(self.task)
 
 
-StartProjector = Callable[..., Running]
+StartProjector: TypeAlias = Callable[..., Running]
 
 
 @pytest.fixture
@@ -104,8 +105,8 @@ async def start(services: Services) -> AsyncIterator[StartProjector]:
     """Start projectors as tasks (fast intervals); every one still running is cancelled at the end."""
     running: list[Running] = []
 
-    def start_projector(applier: RecordingApplier, **options: object) -> Running:
-        projector = Projector(services, applier, **{**FAST, **options})  # type: ignore[arg-type]
+    def start_projector(applier: RecordingApplier, **options: Any) -> Running:
+        projector = Projector(services, applier, **{**FAST, **options})
         handle = Running(projector, asyncio.create_task(projector.run()))
         running.append(handle)
         return handle
@@ -203,7 +204,7 @@ async def test_the_leader_keeps_beating_while_idle(services: Services, start: St
 
 
 @contextlib.contextmanager
-def info_logs_captured() -> Iterator[list[dict[str, object]]]:
+def info_logs_captured() -> Iterator[list[MutableMapping[str, Any]]]:
     """Info lines captured whatever level the app configured (its tests log at warning only)."""
     config = structlog.get_config()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
@@ -350,7 +351,7 @@ async def test_more_changes_above_an_open_transaction_than_a_batch_holds_are_all
         await slow.fetchval("SELECT pg_current_xact_id()")
         async with services.pool.acquire() as writer, writer.transaction():
             for uid in users:
-                await choose(writer, uid)  # type: ignore[arg-type]
+                await choose(writer, uid)
         await applier.wait_applied(Topic.USER, users[0])
         await slow_tx.rollback()
 

@@ -6,6 +6,7 @@ Redis is read raw here (no read-through), so a document can only be there becaus
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
@@ -25,7 +26,7 @@ from tests.fixtures.waiting import GUARD_SECONDS, eventually
 
 async def stored(services: Services, key: str) -> StoredDocument | None:
     data = await services.redis.hget(key, "d")
-    return None if data is None else from_wire(data)
+    return from_wire(data) if isinstance(data, bytes) else None
 
 
 async def calendar_in_redis(services: Services, username: str) -> list[str] | None:
@@ -40,7 +41,7 @@ async def calendar_in_redis(services: Services, username: str) -> list[str] | No
 
 
 @pytest.fixture
-async def worker(services: Services):  # type: ignore[no-untyped-def]
+async def worker(services: Services) -> AsyncIterator[Projector]:
     projector = Projector(services, **FAST)  # the production applier: the read models
     task = asyncio.create_task(projector.run())
     await asyncio.wait_for(projector.leading.wait(), GUARD_SECONDS)
@@ -92,7 +93,8 @@ async def test_schedulesy_rebuild_writes_the_read_models_and_checkpoints_so_the_
     assert await run_rebuild_command(settings) == 0
 
     assert await calendar_in_redis(services, "jdupont") == ["191051", "191050"]
-    assert (await changelog.load_stored(services.pool, Projection.READ_MODELS)).position == await last_change(services.pool)
+    stored = await changelog.load_stored(services.pool, Projection.READ_MODELS)
+    assert stored.position == await last_change(services.pool)
     assert "rebuilt read models" in capsys.readouterr().err
     projector = Projector(services, **FAST)
     task = asyncio.create_task(projector.run())

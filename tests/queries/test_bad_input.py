@@ -150,5 +150,5 @@ def test_a_bad_token_is_never_remembered(settings: Settings) -> None:
 def test_superusers_stay_superusers_when_remembered(settings: Settings, make_token: TokenFactory) -> None:
     tokens = VerifiedTokens(settings)
     header = auth_header(make_token("admin", superuser=True))["Authorization"]
-    assert tokens.identify(header).is_superuser  # type: ignore[union-attr]
-    assert tokens.identify(header).is_superuser  # type: ignore[union-attr]
+    assert tokens.identify(header).is_superuser
+    assert tokens.identify(header).is_superuser

@@ -190,7 +190,7 @@ async def test_a_stream_stopped_while_it_connects_still_ends(settings: Settings)
 
 
 def app_reads(api: AsyncTestClient) -> Reads:
-    return api.app.state.queries.reads  # type: ignore[no-any-return]
+    return api.app.state.queries.reads
 
 
 async def test_the_api_serves_repeated_reads_from_memory_and_sees_the_projectors_writes(

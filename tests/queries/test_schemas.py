@@ -32,8 +32,7 @@ from projections.builders.resources import (
 )
 from projections.readmodels.batch import EventStore
 from projections.rows import EventRow, ResourceRow
-from queries.openapi import TooManyEventsBody
-from queries.schemas import Calendar, ResourceNode, ResourceWithEvents
+from queries.schemas import Calendar, ResourceNode, ResourceWithEvents, TooManyEventsBody
 from schedulesy.errors import ErrorBody
 from schedulesy.settings import Settings
 from tests.fixtures.mirror import GROUP, ROOM, SUBJECT, TEACHER, TEACHER_EMAIL, seed_university
