@@ -8,7 +8,7 @@ Figures:
 - full icalendar build: one ``Calendar`` with every ``Event``, ``to_ical()`` (what a naive feed does);
 - cold build through the read models (every fragment rendered, Redis empty);
 - after one event changed: *assembly* only (VEVENT contents, fragment look-up, one render,
-  concatenation, ETag, gzip) — target < 100 ms — and the whole ``apply({"event": {id}})``
+  concatenation, ETag, gzip) — target < 100 ms — and the whole ``apply({Topic.EVENT: {id}})``
   (Postgres loads, the resource documents, the calendar JSON, the feed, Redis writes).
 
     .venv/bin/python bench/bench_ics.py [--database-url URL] [--events 7000] [--rounds 20]
@@ -34,7 +34,8 @@ from projections.builders.document import StoredDocument  # noqa: E402
 from projections.readmodels import ReadModels  # noqa: E402
 from projections.readmodels.batch import Batch  # noqa: E402
 from schedulesy import db  # noqa: E402
-from schedulesy.keys import selection_hash  # noqa: E402
+from schedulesy.changes import Topic  # noqa: E402
+from schedulesy.selection import Selection  # noqa: E402
 from schedulesy.services import open_services  # noqa: E402
 from schedulesy.settings import load_settings  # noqa: E402
 
@@ -128,15 +129,15 @@ async def run(args: argparse.Namespace) -> None:
         })
         async with open_services(settings) as services:
             models = ReadModels(services)
-            selection = (GROUP,)
+            selection = Selection.of([GROUP])
 
             async with services.pool.acquire() as conn:
                 batch = Batch(conn, settings.zone)
                 started = time.perf_counter()
-                await batch.load_resources(selection)
-                await batch.load_events_of(selection)
+                await batch.load_resources(selection.ids)
+                await batch.load_events_of(selection.ids)
                 load = time.perf_counter() - started
-                events = batch.events_of(selection)
+                events = batch.events_of(selection.ids)
             contents = [ics_builder.ics_event(e, batch.events.classrooms, models.documents.host) for e in events]
             started, started_cpu = time.perf_counter(), time.process_time()
             whole = whole_icalendar_build(contents, "Emploi du temps")
@@ -148,7 +149,7 @@ async def run(args: argparse.Namespace) -> None:
             document = await models.on_demand.selection_ics(selection)
             print(f"cold read-through (every fragment rendered): {(time.perf_counter() - started) * 1000:.0f} ms, "
                   f"body {len(document.body) / 2**20:.1f} MiB, gzip {len(document.gzip_body or b'') / 2**10:.0f} KiB")
-            await models.apply({"user": {"jdupont"}})  # the projector's copy, fragments now cached
+            await models.apply({Topic.USER: {"jdupont"}})  # the projector's copy, fragments now cached
 
             assembly: list[float] = []
             assembly_cpu: list[float] = []
@@ -161,20 +162,20 @@ async def run(args: argparse.Namespace) -> None:
                 )
                 async with services.pool.acquire() as conn:
                     batch = Batch(conn, settings.zone)
-                    await batch.load_resources(selection)
-                    await batch.load_events_of(selection)
+                    await batch.load_resources(selection.ids)
+                    await batch.load_events_of(selection.ids)
                     started, started_cpu = time.perf_counter(), time.process_time()
-                    plan = models.documents.ics_plan(batch, selection, batch.events_of(selection))
+                    plan = models.documents.ics_plan(batch, selection, batch.events_of(selection.ids))
                     feed = (await models.fragments.assemble({"bench": plan}))["bench"]
                     feed.stored(int(time.time()))
                     assembly.append(time.perf_counter() - started)
                     assembly_cpu.append(time.process_time() - started_cpu)
                 started = time.perf_counter()
-                await models.apply({"event": {str(event_id)}})
+                await models.apply({Topic.EVENT: {str(event_id)}})
                 applies.append(time.perf_counter() - started)
             print(f"after one event changed, ICS assembly: {millis(assembly)}; CPU time {millis(assembly_cpu)}")
             print(f"after one event changed, whole apply (events docs + calendar + feed + writes): {millis(applies)}")
-            final = await models.store.read(services.keys.ics(selection_hash(selection)))
+            final = await models.store.read(services.keys.ics(selection.hash))
             assert isinstance(final, StoredDocument) and final.body.count(b"BEGIN:VEVENT") == args.events
     finally:
         redis_process.terminate()

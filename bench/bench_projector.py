@@ -44,6 +44,7 @@ import asyncpg  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 
 from bench.common import Environment, machine  # noqa: E402
+from schedulesy.changes import Topic  # noqa: E402
 
 if TYPE_CHECKING:
     from projections.readmodels.store import ApplyReport
@@ -88,7 +89,7 @@ class TrivialApplier:
         pipe = self.services.redis.pipeline(transaction=False)
         for topic, keys in changes.items():
             for key in keys:
-                pipe.set(f"sch:bench-trivial:{topic}:{key}", "1")
+                pipe.set(f"{self.services.keys.prefix}bench-trivial:{topic}:{key}", "1")
         await pipe.execute()
         return ApplyReport(documents_written=sum(len(keys) for keys in changes.values()))
 
@@ -244,7 +245,7 @@ async def user_changes(worker: Worker, conn: asyncpg.Connection, data: Data, cou
 
     async def change(c: asyncpg.Connection, n: int) -> str:
         await c.execute(CHANGE_SELECTION, data.other_selection(n), users[n])
-        return f"user:{users[n]}"
+        return f"{Topic.USER}:{users[n]}"
 
     return await one_at_a_time(worker, conn, count, change)
 
@@ -275,7 +276,7 @@ async def burst(
             while not queue.empty():
                 n = queue.get_nowait()
                 await conn.execute(CHANGE_SELECTION, selection(n), users[n])
-                committed[f"user:{users[n]}"] = time.time()
+                committed[f"{Topic.USER}:{users[n]}"] = time.time()
 
     started = time.time()
     await asyncio.gather(*(writer() for _ in range(writers)))
@@ -299,7 +300,8 @@ async def behind_an_open_transaction(
         committed = time.time()
         await asyncio.sleep(max(0.0, hold - (time.monotonic() - opened)))
         await transaction.rollback()
-        applied = (await worker.wait_applied([f"user:{users[n]}"]))[f"user:{users[n]}"]
+        label = f"{Topic.USER}:{users[n]}"
+        applied = (await worker.wait_applied([label]))[label]
         latencies.append((applied - committed) * 1000)
     return latencies
 

@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import free_port, peak_rss_mib  # noqa: E402
 from projections.readmodels import ReadModels  # noqa: E402
 from schedulesy import db  # noqa: E402
+from schedulesy.changes import Topic  # noqa: E402
 from schedulesy.services import open_services  # noqa: E402
 from schedulesy.settings import load_settings  # noqa: E402
 
@@ -282,7 +283,7 @@ async def run(args: argparse.Namespace) -> None:
             report = await models.rebuild_all(progress)
             first = time.perf_counter() - started
             rss_mb = peak_rss_mib()
-            figures = await redis_figures(services.redis, "sch:")
+            figures = await redis_figures(services.redis, services.keys.prefix)
             print(f"full rebuild (empty Redis): {first:.1f}s, {report}")
             print(f"worker peak RSS: {rss_mb:.0f} MB")
             print(f"redis: baseline {baseline / 2**20:.1f} MB, after {figures}")
@@ -297,13 +298,13 @@ async def run(args: argparse.Namespace) -> None:
                 "UPDATE schedulesy.event SET name = name || ' (modifié)', sequence = sequence + 1 WHERE event_id = 7"
             )
             started = time.perf_counter()
-            report = await models.apply({"event": {"7"}})
+            report = await models.apply({Topic.EVENT: {"7"}})
             print(f"apply(one lecture changed): {(time.perf_counter() - started) * 1000:.0f} ms, {report}")
             await services.pool.execute(
                 "UPDATE schedulesy.event SET name = name || ' (modifié)', sequence = sequence + 1 WHERE event_id = 100007"
             )
             started = time.perf_counter()
-            report = await models.apply({"event": {"100007"}})
+            report = await models.apply({Topic.EVENT: {"100007"}})
             print(f"apply(one tutorial changed): {(time.perf_counter() - started) * 1000:.0f} ms, {report}")
     finally:
         redis_process.terminate()

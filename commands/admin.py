@@ -16,14 +16,11 @@ import structlog
 from commands.ade_sync.cycle import run_cycle
 from commands.common import ReadModelUpdates, in_transaction
 from schedulesy.auth import Identity
+from schedulesy.changes import CHANNEL, REBUILD_ALL, Topic
 from schedulesy.errors import Conflict, Forbidden, Unavailable
 from schedulesy.services import Services
 
 log = structlog.get_logger(__name__)
-
-REBUILD_TOPIC = "rebuild"
-REBUILD_KEY = "all"
-CHANGE_CHANNEL = "schedulesy_change"
 
 
 class SyncRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -78,9 +75,9 @@ async def request_rebuild(
 
     async def work() -> RebuildRequested:
         change_id = await conn.fetchval(
-            "INSERT INTO schedulesy.change (topic, key) VALUES ($1, $2) RETURNING id", REBUILD_TOPIC, REBUILD_KEY
+            "INSERT INTO schedulesy.change (topic, key) VALUES ($1, $2) RETURNING id", Topic.REBUILD, REBUILD_ALL
         )
-        await conn.execute("SELECT pg_notify($1, $2)", CHANGE_CHANNEL, REBUILD_TOPIC)
+        await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, Topic.REBUILD)
         return RebuildRequested(requested=True, change_id=change_id)
 
     return await in_transaction(conn, work, read_models)

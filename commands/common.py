@@ -20,19 +20,15 @@ import structlog
 from redis.exceptions import RedisError
 
 from schedulesy.auth import Identity
+from schedulesy.changes import Topic
 from schedulesy.errors import BadRequest, Forbidden, NotFound, Unavailable
+from schedulesy.locks import LockClass
+from schedulesy.usernames import may_own_customization
 
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
-MAX_UID_LENGTH = 32  # w_edtperso.uid varchar(32)
-UNSTORABLE_CATEGORIES = frozenset({"Cc", "Cs"})  # control characters (NUL...) and lone surrogates
-
-# pg_advisory_xact_lock(class, hashtext(value)): the two-key form never collides with the
-# one-bigint locks of the migrator and the projector.
-USER_LOCK_CLASS = 0x5C4E_0C05
-DIRECTORY_LOCK_CLASS = 0x5C4E_0D1D
 TRANSACTION_ATTEMPTS = 3
 
 
@@ -47,7 +43,7 @@ class ReadModelUpdates(Protocol):
         """After commit: rebuild the user and access documents these changes (topic → keys) touch."""
 
 
-INLINE_TOPICS = ("user", "access")
+INLINE_TOPICS = (Topic.USER, Topic.ACCESS)
 """What a command's own changes rebuild before it answers: the documents its author reads next
 (their selection, their keys). A rebuild request is left to the worker."""
 _OWN_CHANGES = """
@@ -78,7 +74,7 @@ async def in_transaction(
             async with conn.transaction():
                 result = await work()
                 changes = await _own_changes(conn)
-                await _revoke_deleted_keys(conn, changes.get("access", set()), read_models)
+                await _revoke_deleted_keys(conn, changes.get(Topic.ACCESS, set()), read_models)
         except (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError):
             log.warning("command_retried", attempt=attempt)
             continue
@@ -91,10 +87,10 @@ async def in_transaction(
     raise Unavailable("The database is busy with conflicting changes; try again")
 
 
-async def _own_changes(conn: asyncpg.Connection) -> dict[str, set[str]]:
-    changes: dict[str, set[str]] = {}
-    for row in await conn.fetch(_OWN_CHANGES, list(INLINE_TOPICS)):
-        changes.setdefault(row["topic"], set()).add(row["key"])
+async def _own_changes(conn: asyncpg.Connection) -> dict[Topic, set[str]]:
+    changes: dict[Topic, set[str]] = {}
+    for row in await conn.fetch(_OWN_CHANGES, [str(topic) for topic in INLINE_TOPICS]):
+        changes.setdefault(Topic(row["topic"]), set()).add(row["key"])
     return changes
 
 
@@ -114,12 +110,12 @@ async def _revoke_deleted_keys(conn: asyncpg.Connection, keys: Set[str], read_mo
 
 async def lock_user(conn: asyncpg.Connection, username: str) -> None:
     """Serialise this transaction with every other command about ``username`` (until commit)."""
-    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", USER_LOCK_CLASS, username)
+    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", LockClass.USER, username)
 
 
 async def lock_directory_id(conn: asyncpg.Connection, directory_id: str) -> None:
     """Serialise this transaction with every other create claiming ``directory_id`` (until commit)."""
-    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", DIRECTORY_LOCK_CLASS, directory_id)
+    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", LockClass.DIRECTORY_ID, directory_id)
 
 
 def require_owner(actor: Identity, username: str) -> None:
@@ -134,10 +130,8 @@ def require_owner(actor: Identity, username: str) -> None:
 
 
 def require_possible_uid(username: str) -> None:
-    """Too long, empty or with control characters: no customization has that login."""
-    if not 0 < len(username) <= MAX_UID_LENGTH or any(
-        unicodedata.category(ch) in UNSTORABLE_CATEGORIES for ch in username
-    ):
+    """Not a username, or too long for ``w_edtperso.uid``: no customization has that login."""
+    if not may_own_customization(username):
         raise NotFound("No customization for this user")
 
 

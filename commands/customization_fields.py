@@ -4,7 +4,6 @@ columns can hold, a selection of known ADE ids, a small settings object, and who
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 import asyncpg
@@ -14,9 +13,9 @@ from msgspec import UNSET, UnsetType
 from commands.common import check_text, text_schema
 from schedulesy.auth import Identity
 from schedulesy.errors import BadRequest, Forbidden
+from schedulesy.selection import COLUMN_LENGTH, Selection
+from schedulesy.usernames import PATTERN as USERNAME_PATTERN, UID_LENGTH, is_username, may_own_customization
 
-USERNAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,32}")  # legacy login rule (docs/compatibility.md §1.2), uid varchar(32)
-MAX_RESOURCES_LENGTH = 300  # w_edtperso.ressources is varchar(300): a 400, never a truncation
 MAX_DIRECTORY_ID_LENGTH = 32
 MAX_DISPLAY_CONFIGURATION_LENGTH = 60
 MAX_RH_ID_LENGTH = 15
@@ -25,11 +24,11 @@ MAX_CONFIGURATION_DEPTH = 16
 MAX_REPORTED_ITEMS = 10
 
 
-_USERNAME_SCHEMA = msgspec.Meta(extra_json_schema={"pattern": f"^{USERNAME_RE.pattern}$"})
+_USERNAME_SCHEMA = msgspec.Meta(extra_json_schema={"pattern": USERNAME_PATTERN, "maxLength": UID_LENGTH})
 _SELECTION_SCHEMA = msgspec.Meta(extra_json_schema={
     "pattern": "^([0-9]+(,[0-9]+)*)?$",
     "description": f"Comma-separated ADE ids; unknown ids are dropped, the kept ones must fit "
-    f"{MAX_RESOURCES_LENGTH} characters.",
+    f"{COLUMN_LENGTH} characters.",
 })
 
 
@@ -52,10 +51,10 @@ class CustomizationFields(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tr
     ignored_resources: Any = UNSET
 
 
-def parse_selection(text: str) -> list[str]:
-    """``"1616,23390"`` → distinct ids in request order; bad items are a 400 naming them."""
+def parse_selection(text: str) -> Selection:
+    """``"1616,23390"`` → its ids, in request order; bad items are a 400 naming them."""
     if text == "":
-        return []
+        return Selection()
     items = text.split(",")
     bad = [item for item in items if not (item.isascii() and item.isdigit())]
     if bad:
@@ -67,25 +66,28 @@ def parse_selection(text: str) -> list[str]:
             field="resources",
             invalid=[item[:40] for item in bad[:MAX_REPORTED_ITEMS]],
         )
-    return list(dict.fromkeys(items))
+    return Selection.of(items)
 
 
 async def resolve_selection(conn: asyncpg.Connection, text: str) -> tuple[str, list[str]]:
-    """(the legacy string to store, the ids dropped because the mirror does not know them)."""
-    wanted = parse_selection(text)
+    """(the legacy string to store, the ids dropped because the mirror does not know them).
+
+    Too long for the column is a 400, never a truncation.
+    """
+    wanted = parse_selection(text).ids
     if not wanted:
         return "", []
     rows = await conn.fetch("SELECT ext_id FROM schedulesy.resource WHERE ext_id = ANY($1::text[])", wanted)
     known = {row["ext_id"] for row in rows}
-    kept = [ext_id for ext_id in wanted if ext_id in known]
+    kept = Selection.of(ext_id for ext_id in wanted if ext_id in known)
     ignored = [ext_id for ext_id in wanted if ext_id not in known]
-    stored = ",".join(kept)
-    if len(stored) > MAX_RESOURCES_LENGTH:
+    stored = kept.column
+    if len(stored) > COLUMN_LENGTH:
         raise BadRequest(
             f"resources: the selection needs {len(stored)} characters but ADE's table holds at most "
-            f"{MAX_RESOURCES_LENGTH}; select fewer resources ({len(kept)} now)",
+            f"{COLUMN_LENGTH}; select fewer resources ({len(kept.ids)} now)",
             field="resources",
-            limit=MAX_RESOURCES_LENGTH,
+            limit=COLUMN_LENGTH,
             length=len(stored),
         )
     return stored, ignored
@@ -151,9 +153,13 @@ def creation_target(actor: Identity, fields: CustomizationFields) -> CreationTar
     username = actor.username if fields.username is UNSET else fields.username
     if username != actor.username and not actor.is_superuser:
         raise Forbidden("username must be your own login", field="username")
-    if not USERNAME_RE.fullmatch(username):
+    if not is_username(username):
+        raise BadRequest("username: not a login (blank, slashes or control characters)", field="username")
+    if not may_own_customization(username):
         raise BadRequest(
-            "username: 1 to 32 characters among letters, digits, '_', '.' and '-'", field="username"
+            f"username: {len(username)} characters, ADE's table holds logins of at most {UID_LENGTH}",
+            field="username",
+            limit=UID_LENGTH,
         )
     body_directory_id = None if fields.directory_id is UNSET else _directory_id_text(fields.directory_id)
     token_directory_id = actor.directory_id if username == actor.username else None

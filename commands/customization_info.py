@@ -9,9 +9,10 @@ import asyncpg
 import msgspec
 
 from commands.common import require_possible_uid
-from commands.customizations import find_customization, stored_selection
+from commands.customizations import find_customization
 from schedulesy.auth import Identity
 from schedulesy.errors import Forbidden, NotFound
+from schedulesy.selection import Selection
 
 
 class InspectedResource(msgspec.Struct):
@@ -53,7 +54,7 @@ async def inspect_customization(
     customization = await find_customization(conn, username, zone=zone)
     if customization is None:
         raise NotFound("No customization for this user")
-    wanted = stored_selection(customization.resources)
+    wanted = list(Selection.from_column(customization.resources).ids)
     rows = await conn.fetch(
         "SELECT ext_id, name, category, fields FROM schedulesy.resource WHERE ext_id = ANY($1::text[])", wanted
     )

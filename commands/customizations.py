@@ -36,6 +36,7 @@ from commands.customization_fields import (
 )
 from schedulesy.auth import Identity
 from schedulesy.errors import BadRequest, Conflict, NotFound
+from schedulesy.selection import Selection
 
 log = structlog.get_logger(__name__)
 
@@ -53,20 +54,6 @@ class Customization(msgspec.Struct, kw_only=True):
     customization_date: datetime | None
     username: str | None
     ignored_resources: list[str] | UnsetType = UNSET
-
-
-# ---------------------------------------------------------------------------------------------
-# The stored selection
-
-
-def stored_selection(text: str | None) -> list[str]:
-    """The ids of a stored ``ressources`` string, read the same way by every command.
-
-    Other tools write the column too (``'4, 35 ,999'``): items are trimmed, empty items dropped
-    and repeated ids kept once, in the row's order. The read side (``keys.normalise_selection``)
-    trims and drops the same way, then sorts for its hash.
-    """
-    return list(dict.fromkeys(item.strip() for item in (text or "").split(",") if item.strip()))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -93,7 +80,7 @@ def _to_customization(row: asyncpg.Record, zone: ZoneInfo) -> Customization:
         id=row["id"],
         configuration=row["configuration"],
         display_configuration=row["configuration_affichage"] or "",
-        resources=",".join(stored_selection(row["ressources"])),
+        resources=Selection.from_column(row["ressources"]).column,
         directory_id=row["uds_directory_id"],
         rh_id=row["code_harp"] or "",
         creation_date=_local(row["date_creation"], zone),

@@ -14,12 +14,7 @@ from typing import TypeAlias
 import asyncpg
 import msgspec
 
-DEFAULT_PROJECTION = "read_models"
-CHANNEL = "schedulesy_change"
-
-# Session-level advisory lock (classid, objid) = (this namespace, hashtext(projection)): one
-# leader per projection and per database. It is held by the listening connection, so it dies with it.
-LEADER_LOCK_NAMESPACE = 0x5C4ED01F
+from schedulesy.locks import LockClass
 
 Executor: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
@@ -335,7 +330,8 @@ async def prune(db: Executor, behind: Position, older_than_seconds: float, limit
 
 
 async def try_lead(conn: asyncpg.Connection, projection: str) -> bool:
-    """Try to become the projection's leader; the lock lasts as long as ``conn``'s session."""
+    """Try to become the projection's leader: one per projection and per database. The lock is held
+    by ``conn``, the listening connection, so it lasts as long as that session and dies with it."""
     return bool(
-        await conn.fetchval("SELECT pg_try_advisory_lock($1, hashtext($2))", LEADER_LOCK_NAMESPACE, projection)
+        await conn.fetchval("SELECT pg_try_advisory_lock($1, hashtext($2))", LockClass.PROJECTOR_LEADER, projection)
     )

@@ -13,7 +13,7 @@ from typing import TypeAlias
 import asyncpg
 
 from projections.rows import AccessRow, Booking, Classroom, EventRow, ResourceRow, UserRow, classroom_of
-from schedulesy.keys import normalise_selection
+from schedulesy.selection import Selection
 
 Connection: TypeAlias = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
@@ -187,12 +187,12 @@ _USER_QUERY = """
 """
 
 
-def parse_selection(ressources: str | None) -> tuple[str, ...]:
-    return normalise_selection((ressources or "").split(","))
+def _selection(ressources: str | None) -> Selection:
+    return Selection.from_column(ressources).canonical()
 
 
 def _user(r: asyncpg.Record) -> UserRow:
-    return UserRow(username=r["uid"], customization_id=r["id"], resources=parse_selection(r["ressources"]))
+    return UserRow(username=r["uid"], customization_id=r["id"], selection=_selection(r["ressources"]))
 
 
 async def fetch_users(conn: Connection, usernames: Collection[str]) -> dict[str, UserRow]:
@@ -207,7 +207,7 @@ async def fetch_all_users(conn: Connection) -> dict[str, UserRow]:
     return {r["uid"]: _user(r) for r in records}
 
 
-async def fetch_selections_containing(conn: Connection, ext_ids: Collection[str]) -> set[tuple[str, ...]]:
+async def fetch_selections_containing(conn: Connection, ext_ids: Collection[str]) -> set[Selection]:
     """Distinct selections naming any of these resources (GIN index on the split string)."""
     if not ext_ids:
         return set()
@@ -216,7 +216,7 @@ async def fetch_selections_containing(conn: Connection, ext_ids: Collection[str]
            WHERE string_to_array(ressources, ',') && $1::text[]""",
         list(ext_ids),
     )
-    return {parse_selection(r["ressources"]) for r in records}
+    return {_selection(r["ressources"]) for r in records}
 
 
 _ACCESS_COLUMNS = "key::text AS key, username, name, created_at"

@@ -8,6 +8,8 @@ from typing import Any
 
 import msgspec
 
+from schedulesy.selection import Selection
+
 
 class ResourceRow(msgspec.Struct, frozen=True):
     """A node of an ADE tree; ``fields`` is its stored node document (docs/compatibility.md §4.3.1)."""
@@ -71,8 +73,8 @@ UNKNOWN_CLASSROOM = Classroom((), ())
 class UserRow(msgspec.Struct, frozen=True):
     username: str
     customization_id: int
-    resources: tuple[str, ...]
-    """The selection, normalised (distinct ids, canonical order)."""
+    selection: Selection
+    """In canonical order (:meth:`Selection.canonical`): users who picked the same resources compare equal."""
 
 
 class AccessRow(msgspec.Struct, frozen=True):

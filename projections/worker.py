@@ -43,9 +43,10 @@ import msgspec
 import structlog
 
 from projections import changelog
-from projections.changelog import CHANNEL, DEFAULT_PROJECTION, Position
+from projections.changelog import Position
 from projections.readmodels import ReadModels
 from projections.readmodels.store import ApplyReport
+from schedulesy.changes import CHANNEL, Projection
 from schedulesy.db import connect
 from schedulesy.progress import ProgressBar
 from schedulesy.services import Services, open_services
@@ -92,7 +93,7 @@ class Projector:
         services: Services,
         applier: Applier | None = None,
         *,
-        projection: str = DEFAULT_PROJECTION,
+        projection: str = Projection.READ_MODELS,
         channel: str = CHANNEL,
         batch_size: int = 5000,
         poll_interval: float = 2.0,
@@ -427,7 +428,7 @@ async def rebuild(
     rebuilder: Rebuilder,
     progress: Callable[[int, int], None] | None = None,
     *,
-    projection: str = DEFAULT_PROJECTION,
+    projection: str = Projection.READ_MODELS,
 ) -> RebuildResult:
     """Rebuild every read model, then set the checkpoint to where the rebuild started from.
 

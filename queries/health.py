@@ -18,10 +18,10 @@ from prometheus_client.metrics_core import Metric
 
 from projections import changelog
 from queries.openapi import JsonOrHtmlOperation
+from schedulesy.changes import Projection
 from schedulesy.metrics import exposition
 from schedulesy.services import Services, ServicesDep
 
-PROJECTION = "read_models"
 SYNC_CYCLE = "cycle"  # the sync_state row of a whole ADE sync cycle
 CHECK_TIMEOUT_SECONDS = 2.0
 MAX_HEARTBEAT_AGE_SECONDS = 30.0
@@ -133,7 +133,7 @@ async def projection_lag_seconds(services: Services) -> float:
     created since its heartbeat count too (a live leader beats every few seconds: that is the most
     this overstates). Once the heartbeat is stale, everything after the checkpoint is pending.
     """
-    report = await changelog.leader_report(services.pool, PROJECTION)
+    report = await changelog.leader_report(services.pool, Projection.READ_MODELS)
     if report is None:
         return _age(await changelog.oldest_change_after(services.pool, changelog.Position())) or 0.0
     heartbeat_age = _age(report.heartbeat_at)

@@ -11,12 +11,10 @@ import uuid
 
 from schedulesy.errors import BadRequest, NotFound
 from schedulesy.http import strip_json_suffix
+from schedulesy.usernames import may_own_customization
 
 EXT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 """ADE ids are numeric; category roots use their key (``classroom``, ``category5`` ...)."""
-
-USERNAME = re.compile(r"[A-Za-z0-9_.@-]{1,150}")
-"""Legacy logins are ``[A-Za-z0-9_.-]+``; ``@`` is tolerated for directories that use e-mails."""
 
 EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f-\x9f]{1,128}@[^@\s\x00-\x1f\x7f-\x9f]{1,254}")  # no control characters
 EMAIL_FILTER_PATTERN = rf"^\s*({EMAIL.pattern})?\s*$"
@@ -36,9 +34,10 @@ def ext_id_from(segment: str) -> str:
 
 
 def username_from(segment: str) -> str:
-    """``"jean.dupont.json"`` → ``"jean.dupont"`` (greedy: the last ``.json`` is the suffix)."""
+    """``"jean.dupont.json"`` → ``"jean.dupont"`` (greedy: the last ``.json`` is the suffix); a
+    login that no customization can have is a 404."""
     username = strip_json_suffix(segment)
-    if not USERNAME.fullmatch(username):
+    if not may_own_customization(username):
         raise NotFound("No calendar for this user")
     return username
 

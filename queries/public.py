@@ -25,9 +25,9 @@ from queries.deps import reads_of
 from schedulesy.auth import OPTIONAL_IDENTITY, OptionalIdentityDep
 from queries.params import ext_id_from
 from queries.schemas import ResourceWithEvents
+from schedulesy.categories import ONLY_CLASSROOMS, open_to_anonymous
 from schedulesy.errors import Forbidden, NotFound
 
-PUBLIC_CATEGORY = "classroom"
 VARY_AUTHORIZATION = ("Authorization",)
 """The anonymous and the authenticated answers differ: shared caches must keep them apart."""
 
@@ -57,8 +57,8 @@ async def resource_events(
     document = await reads_of(request).resource_events(ext_id, anonymous=anonymous)
     if document is None:
         raise NotFound("No such resource")
-    if anonymous and document.meta.get("category") != PUBLIC_CATEGORY:
-        raise Forbidden("Only classrooms allowed")
+    if anonymous and not open_to_anonymous(document.meta.get("category")):
+        raise Forbidden(ONLY_CLASSROOMS)
     return deliver(
         document,
         RequestConditions(request.scope),

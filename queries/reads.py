@@ -32,14 +32,15 @@ from projections.readmodels import ReadModels
 from projections.readmodels.store import GONE, REDIS_DOWN, Gone
 from queries.localcache import LocalCopies
 from schedulesy.keys import Keys, canonical_access_key
+from schedulesy.usernames import may_own_customization
 
-MAX_USERNAME = 32
 MAX_RESOURCE_ID = 25
 MAX_EMAIL = 254
 SMALL_VALUE_BYTES = 512
 """What a copy costs besides its bodies."""
 
-Selection: TypeAlias = UserSelection | AccessGrant
+NamedSelection: TypeAlias = UserSelection | AccessGrant
+"""What a user or an access key names: a selection and its hash."""
 Load: TypeAlias = Callable[[], Awaitable[StoredDocument | None]]
 
 
@@ -47,7 +48,7 @@ class Pointer(NamedTuple):
     """A user's or an access key's selection, and the snapshot its document was built from: the
     selection's calendar and feed are read no older than that."""
 
-    selection: Selection
+    selection: NamedSelection
     as_of: Stamp
 
 
@@ -111,20 +112,20 @@ class Reads:
         pointer = await self._grant(key)
         return None if pointer is None else pointer.selection  # type: ignore[return-value]
 
-    async def selection_calendar(self, selection: Selection, *, not_before: Stamp = NEVER) -> StoredDocument:
+    async def selection_calendar(self, selection: NamedSelection, *, not_before: Stamp = NEVER) -> StoredDocument:
         """The merged calendar of a selection (docs/compatibility.md §3.5): status 200, or 413 with
         the ``too_much_events`` body; built from a snapshot no older than ``not_before``."""
         document = await self._document(self.keys.calendar(selection.selection_hash),
-                                        lambda: self.models.on_demand.selection_calendar(selection.resources),
+                                        lambda: self.models.on_demand.selection_calendar(selection.selection),
                                         not_before)
         assert document is not None
         return document
 
-    async def selection_ics(self, selection: Selection, *, not_before: Stamp = NEVER) -> StoredDocument:
+    async def selection_ics(self, selection: NamedSelection, *, not_before: Stamp = NEVER) -> StoredDocument:
         """The feed of a selection; the handler names the attachment after its reader
         (docs/compatibility.md §3.8)."""
         document = await self._document(self.keys.ics(selection.selection_hash),
-                                        lambda: self.models.on_demand.selection_ics(selection.resources),
+                                        lambda: self.models.on_demand.selection_ics(selection.selection),
                                         not_before)
         assert document is not None
         return document
@@ -150,7 +151,7 @@ class Reads:
         return pointer.selection, feed  # type: ignore[return-value]
 
     async def _user(self, username: str) -> Pointer | None:
-        if not _valid_username(username):
+        if not may_own_customization(username):
             return None
         document = await self._read_through(self.keys.user(username), lambda: self.models.on_demand.user(username))
         return None if document is None else Pointer(decode_user(document.body), document.as_of)
@@ -208,10 +209,6 @@ class Reads:
 
 def _valid_resource_id(ext_id: str, categories: Collection[str]) -> bool:
     return (ext_id.isdigit() and len(ext_id) <= MAX_RESOURCE_ID) or ext_id in categories
-
-
-def _valid_username(username: str) -> bool:
-    return 0 < len(username) <= MAX_USERNAME and username.isprintable()
 
 
 def _document_size(document: StoredDocument | None) -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-import unicodedata
 import uuid
 from typing import Any, TypeAlias
 
@@ -24,6 +23,7 @@ from litestar.di import NamedDependency, Provide
 from schedulesy.errors import Forbidden
 from schedulesy.jwtkeys import JwtKeyError, load_signing_key, load_verification_key
 from schedulesy.settings import Settings, env_name
+from schedulesy.usernames import is_username
 
 log = structlog.get_logger(__name__)
 
@@ -33,7 +33,6 @@ DIRECTORY_ID_CLAIM = "directory_id"
 DEFAULT_TOKEN_LIFETIME_SECONDS = 7 * 24 * 3600
 MAX_TOKEN_LIFETIME_SECONDS = 366 * 24 * 3600  # a later `exp` is no credible expiry (1e308 would be "never")
 TIME_CLAIMS = ("exp", "nbf", "iat")
-MAX_USERNAME_LENGTH = 150  # what any sane directory allows; w_edtperso's own limit is checked by commands
 
 
 class Identity(msgspec.Struct, frozen=True):
@@ -69,9 +68,7 @@ def _username_from(claims: dict[str, Any], claim: str) -> str:
     username = claims.get(claim)
     if not isinstance(username, str) or not username.strip():
         raise Forbidden(f"Token has no usable {claim!r} claim")
-    if len(username) > MAX_USERNAME_LENGTH or any(
-        unicodedata.category(ch).startswith("C") or ch in "/\\" for ch in username
-    ):
+    if not is_username(username):
         raise Forbidden(f"Token {claim!r} claim is not a valid username")
     return username
 
@@ -264,8 +261,8 @@ def mint_token(
     ``superuser`` grants nothing: superusers are ``SCHEDULESY_SUPERUSERS``. Asking for a superuser
     token for another name only logs a warning, so that a script notices its mistake.
     """
-    if not username:
-        raise ValueError("a username is needed")
+    if not is_username(username):
+        raise ValueError(f"{username!r} is not a username: its tokens would be refused")
     if not 0 < lifetime_seconds <= MAX_TOKEN_LIFETIME_SECONDS:
         raise ValueError(f"the token lifetime must be between 1 and {MAX_TOKEN_LIFETIME_SECONDS} seconds (366 days)")
     if superuser and username not in settings.superusers:

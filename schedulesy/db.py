@@ -10,8 +10,9 @@ from importlib.resources.abc import Traversable
 import asyncpg
 import msgspec
 
+from schedulesy.locks import LockId
+
 ALWAYS_SUFFIX = ".always.sql"
-MIGRATION_LOCK = 0x5C_4E_D0_1E  # advisory lock id: one migrator at a time
 
 
 class MigrationError(RuntimeError):
@@ -88,7 +89,7 @@ async def migrate(dsn: str, directory: Traversable | None = None) -> list[str]:
     conn = await asyncpg.connect(dsn)
     applied_now: list[str] = []
     try:
-        await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+        await conn.execute("SELECT pg_advisory_lock($1)", LockId.MIGRATION)
         await conn.execute(
             """
             CREATE SCHEMA IF NOT EXISTS schedulesy;
@@ -119,7 +120,7 @@ async def migrate(dsn: str, directory: Traversable | None = None) -> list[str]:
                 )
             applied_now.append(migration.name)
     finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+        await conn.execute("SELECT pg_advisory_unlock($1)", LockId.MIGRATION)
         await conn.close()
     return applied_now
 

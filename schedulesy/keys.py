@@ -1,28 +1,15 @@
 """Every Redis key name. Nothing else in the code base builds a key string.
 
-Calendars and ICS are keyed by a hash of the sorted selection, so users who pick the same
-resources share one read model. Keys carry no cross-key assumptions (Redis Cluster friendly).
+Calendars and ICS are keyed by the selection's hash (``schedulesy.selection.Selection.hash``), so
+users who pick the same resources share one read model. Keys carry no cross-key assumptions
+(Redis Cluster friendly).
 """
 
 from __future__ import annotations
 
-import hashlib
 import uuid
-from collections.abc import Iterable
 
 import msgspec
-
-
-def normalise_selection(resources: Iterable[str]) -> tuple[str, ...]:
-    """Distinct, non-empty ext_ids in a canonical order (numeric ids numerically)."""
-    distinct = {r.strip() for r in resources if r and r.strip()}
-    return tuple(sorted(distinct, key=lambda r: (not r.isdigit(), int(r) if r.isdigit() else 0, r)))
-
-
-def selection_hash(resources: Iterable[str]) -> str:
-    """A stable name for a selection: independent of order, duplicates and database ids."""
-    canonical = ",".join(normalise_selection(resources))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
 def canonical_access_key(key: str) -> str | None:
@@ -76,11 +63,11 @@ class Keys:
     def resource_public_events(self, ext_id: str) -> str:
         return self.families.resource_public_events + ext_id
 
-    def calendar(self, selection: str) -> str:
-        return self.families.calendar + selection
+    def calendar(self, selection_hash: str) -> str:
+        return self.families.calendar + selection_hash
 
-    def ics(self, selection: str) -> str:
-        return self.families.ics + selection
+    def ics(self, selection_hash: str) -> str:
+        return self.families.ics + selection_hash
 
     def ics_event(self, fragment_id: str) -> str:
         return self.families.ics_event + fragment_id

@@ -17,8 +17,10 @@ from typing import Annotated, Literal, TypeAlias, get_args, get_origin
 
 import msgspec
 
+from schedulesy.categories import CLASSROOM
+
 ENV_PREFIX = "SCHEDULESY_"
-DEFAULT_CATEGORIES = ("classroom", "instructor", "trainee", "category5")
+DEFAULT_CATEGORIES = (CLASSROOM, "instructor", "trainee", "category5")
 
 # Under the prefix but not settings: the settings file's own variable, and the test suite's and
 # benchmarks' variables (SCHEDULESY_TEST_DATABASE_URL, ...). Every other unknown name is a typo.

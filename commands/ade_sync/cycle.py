@@ -38,14 +38,13 @@ from commands.ade_sync.writes import ANALYZE_AFTER_ROWS
 from schedulesy.ade.client import AdeClient
 from schedulesy.ade.errors import AdeError, AdeLoginError, AdeUnavailable
 from schedulesy.ade.models import ResourceNode, ResourceTree
+from schedulesy.locks import LockId
 from schedulesy.progress import Progress
 from schedulesy.services import Services
 from schedulesy.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-SYNC_LOCK = 0x5C_AD_E5_1C
-"""Advisory lock id: one sync runner at a time across every worker."""
 TREE_DETAIL = 11
 
 
@@ -93,12 +92,12 @@ def plan_cycle(settings: Settings, states: dict[str, Any], now: dt.datetime, *, 
 @asynccontextmanager
 async def _sync_lock(pool: asyncpg.Pool) -> AsyncIterator[bool]:
     async with pool.acquire() as conn:
-        acquired = await conn.fetchval("SELECT pg_try_advisory_lock($1)", SYNC_LOCK)
+        acquired = await conn.fetchval("SELECT pg_try_advisory_lock($1)", LockId.ADE_SYNC)
         try:
             yield bool(acquired)
         finally:
             if acquired:
-                await conn.execute("SELECT pg_advisory_unlock($1)", SYNC_LOCK)
+                await conn.execute("SELECT pg_advisory_unlock($1)", LockId.ADE_SYNC)
 
 
 # ---------------------------------------------------------------------------------------------

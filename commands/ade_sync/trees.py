@@ -23,13 +23,12 @@ import structlog
 from commands.ade_sync.buildings import Buildings, Geolocation, geolocate
 from commands.ade_sync.report import TreeReport
 from schedulesy.ade.models import ResourceNode, ResourceTree
+from schedulesy.categories import CLASSROOM
 
 log = structlog.get_logger(__name__)
 
 FLATTEN_VERSION = "1"
 """Part of every tree fingerprint: bump it when the node documents change shape."""
-
-CLASSROOM = "classroom"
 
 
 class ResourceRow(msgspec.Struct, frozen=True, kw_only=True):

@@ -25,6 +25,7 @@ from icalendar.prop import vDatetime, vDuration, vGeo, vInt, vText
 
 from projections.builders.document import CALENDAR, Built
 from projections.rows import Classroom, EventRow
+from schedulesy.categories import CLASSROOM
 
 PRODID = "-//Schedulesy//Schedulesy//FR"
 CALENDAR_END = b"END:VCALENDAR\r\n"
@@ -75,7 +76,7 @@ def ics_event(event: EventRow, classrooms: Mapping[str, Classroom], host: str) -
     geo: tuple[float, float] | None = None
     people: dict[str, list[str]] = {}
     for booking in event.bookings:
-        if booking.category != "classroom":
+        if booking.category != CLASSROOM:
             people.setdefault(booking.category, []).append(booking.name)
             continue
         room = classrooms.get(booking.ext_id)

@@ -13,11 +13,11 @@ import msgspec
 
 from projections.builders.document import JSON, Built
 from projections.rows import UNKNOWN_CLASSROOM, Booking, Classroom, EventRow, ResourceRow
+from schedulesy.categories import CLASSROOM, ONLY_CLASSROOMS, open_to_anonymous
 
 ENCODER = msgspec.json.Encoder()
 _MapItem: TypeAlias = tuple[str, str, dict[str, Any]]
 
-CLASSROOM = "classroom"
 INSTRUCTORS = "instructors"
 STANDARD_MAPS = ("trainees", INSTRUCTORS, "classrooms", "category5s")
 """The maps every events document has, even when empty (docs/compatibility.md §11.8-9)."""
@@ -194,9 +194,6 @@ def build_events_response(
     return Built(body, JSON, meta={"category": resource.category})
 
 
-ONLY_CLASSROOMS = "Only classrooms allowed"
-
-
 def build_public_refusal(resource: ResourceRow) -> Built:
     """What an anonymous caller gets for a resource that is not a room: a 403 marker."""
     body = ENCODER.encode({"detail": ONLY_CLASSROOMS, "code": "forbidden"})
@@ -210,6 +207,6 @@ def build_public_events(
     fragments: EventJson,
 ) -> Built:
     """The anonymous variant: rooms only, without teachers' names (docs/compatibility.md §3.4, §11.5)."""
-    if resource.category != CLASSROOM:
+    if not open_to_anonymous(resource.category):
         return build_public_refusal(resource)
     return build_events_response(resource, events, classrooms, fragments, anonymous=True)

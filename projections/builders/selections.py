@@ -1,6 +1,6 @@
 """Small documents that resolve a user or an access key to the selection whose calendar they read.
 
-Calendars and feeds are keyed by ``selection_hash`` (users with the same selection share them);
+Calendars and feeds are keyed by the selection's hash (users with the same selection share them);
 these documents are the one hop from a name to that hash.
 """
 
@@ -10,7 +10,7 @@ import msgspec
 
 from projections.builders.document import JSON, Built
 from projections.rows import AccessRow, UserRow
-from schedulesy.keys import selection_hash
+from schedulesy.selection import Selection
 
 
 class UserSelection(msgspec.Struct, frozen=True):
@@ -20,6 +20,10 @@ class UserSelection(msgspec.Struct, frozen=True):
     resources: tuple[str, ...]
     selection_hash: str
     customization_id: int
+
+    @property
+    def selection(self) -> Selection:
+        return Selection.of(self.resources)
 
 
 class AccessGrant(msgspec.Struct, frozen=True):
@@ -31,16 +35,17 @@ class AccessGrant(msgspec.Struct, frozen=True):
     resources: tuple[str, ...]
     selection_hash: str
 
+    @property
+    def selection(self) -> Selection:
+        return Selection.of(self.resources)
+
 
 _ENCODER = msgspec.json.Encoder()
 _USER_DECODER = msgspec.json.Decoder(UserSelection)
 _ACCESS_DECODER = msgspec.json.Decoder(AccessGrant)
 
-EMPTY_SELECTION: tuple[str, ...] = ()
-
-
 def user_selection(user: UserRow) -> UserSelection:
-    return UserSelection(user.username, user.resources, selection_hash(user.resources), user.customization_id)
+    return UserSelection(user.username, user.selection.ids, user.selection.hash, user.customization_id)
 
 
 def build_user(user: UserRow) -> Built:
@@ -48,7 +53,7 @@ def build_user(user: UserRow) -> Built:
 
 
 def access_grant(access: AccessRow, user: UserRow) -> AccessGrant:
-    return AccessGrant(access.key, access.username, access.name, user.resources, selection_hash(user.resources))
+    return AccessGrant(access.key, access.username, access.name, user.selection.ids, user.selection.hash)
 
 
 def build_access(access: AccessRow, user: UserRow | None) -> Built | None:

@@ -33,6 +33,8 @@ from projections.readmodels.fragments import FragmentStore
 from projections.readmodels.ondemand import OnDemand
 from projections.readmodels.plan import plan_changes
 from projections.readmodels.store import WRITE_CHUNK, ApplyReport, DocumentStore, RedisSwitch, Writes, chunks
+from schedulesy.changes import Topic
+from schedulesy.selection import Selection
 from schedulesy.services import Services
 
 log = structlog.get_logger(__name__)
@@ -61,7 +63,7 @@ class ReadModels:
 
     async def apply(self, changes: Mapping[str, Set[str]]) -> ApplyReport:
         """Rebuild every read model affected by ``changes`` (topic → keys); idempotent."""
-        if changes.get("rebuild"):
+        if changes.get(Topic.REBUILD):
             return await self.rebuild_all()
         return await self._apply(changes, selections=True)
 
@@ -111,7 +113,7 @@ class ReadModels:
             accesses = [a for a in await loaders.fetch_all_accesses(conn) if a.username in users]
         lap("load")
         resources = sorted(r for r, row in batch.resources.items() if row is not None)
-        selections = sorted({u.resources for u in users.values()} | {selection_builder.EMPTY_SELECTION})
+        selections = sorted({u.selection for u in users.values()} | {Selection()})
         total = 3 * len(resources) + len(users) + len(accesses) + 2 * len(selections)
         done = 0
         report = ApplyReport()

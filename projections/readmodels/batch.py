@@ -20,6 +20,7 @@ from projections.builders import resources as resource_builder
 from projections.builders.document import Stamp
 from projections.loaders import Connection
 from projections.rows import UNKNOWN_CLASSROOM, Classroom, EventRow, ResourceRow, classroom_of
+from schedulesy.categories import CLASSROOM
 
 
 _STAMP = """
@@ -67,7 +68,7 @@ class EventStore:
         self._missing |= wanted - loaded.keys()
         rooms = {
             b.ext_id for e in loaded.values() for b in e.bookings
-            if b.category == "classroom" and b.ext_id not in self.classrooms
+            if b.category == CLASSROOM and b.ext_id not in self.classrooms
         }
         found = await loaders.fetch_classrooms(conn, rooms)
         for room in rooms:
@@ -76,7 +77,7 @@ class EventStore:
     def add_all_classrooms(self, resources: Iterable[ResourceRow]) -> None:
         """Fill room details from already-loaded resources (a full rebuild loads them all)."""
         for r in resources:
-            if r.category == "classroom":
+            if r.category == CLASSROOM:
                 self.classrooms[r.ext_id] = classroom_of(r.fields, r.geolocation)
 
     async def load_everything(self, conn: Connection) -> None:

@@ -20,7 +20,8 @@ from projections.readmodels.fragments import FeedPlan, FragmentStore
 from projections.readmodels.plan import Plan
 from projections.readmodels.store import EMAIL_TTL, Writes
 from projections.rows import EventRow, child_ids
-from schedulesy.keys import Keys, selection_hash
+from schedulesy.keys import Keys
+from schedulesy.selection import Selection
 from schedulesy.settings import Settings
 
 
@@ -90,16 +91,16 @@ class Documents:
         )
 
     async def build_selections(
-        self, batch: Batch, selections: Collection[tuple[str, ...]], writes: Writes
+        self, batch: Batch, selections: Collection[Selection], writes: Writes
     ) -> None:
         """The merged calendar and the feed of each selection."""
-        members = {ext_id for selection in selections for ext_id in selection}
+        members = {ext_id for selection in selections for ext_id in selection.ids}
         await batch.load_resources(members)
         await batch.load_events_of(members)
         plans: dict[str, FeedPlan] = {}
         for selection in selections:
-            digest = selection_hash(selection)
-            events = batch.events_of(selection)
+            digest = selection.hash
+            events = batch.events_of(selection.ids)
             writes.set(self.keys.calendar(digest), self.calendar(batch, events))
             plans[digest] = self.ics_plan(batch, selection, events)
         for digest, built in (await self.fragments.assemble(plans)).items():
@@ -110,9 +111,9 @@ class Documents:
             events, batch.events.classrooms, batch.json, max_events=self.settings.max_events
         )
 
-    def ics_plan(self, batch: Batch, selection: tuple[str, ...], events: list[EventRow]) -> FeedPlan:
+    def ics_plan(self, batch: Batch, selection: Selection, events: list[EventRow]) -> FeedPlan:
         """Header, fragment ids and event count of one selection's feed."""
-        names = [row.name for ext_id in selection if (row := batch.resource(ext_id)) is not None]
+        names = [row.name for ext_id in selection.ids if (row := batch.resource(ext_id)) is not None]
         header = ics_builder.calendar_header(ics_builder.calendar_name(names), self.settings.timezone)
         if len(events) > self.settings.max_events:
             placeholder = ics_builder.too_many_events_event(

@@ -26,7 +26,9 @@ from projections.builders.document import Built, Stamp, StoredDocument
 from projections.readmodels.batch import Batch, snapshot
 from projections.readmodels.documents import Documents
 from projections.readmodels.store import EMAIL_TTL, REDIS_DOWN, DocumentStore, RedisSwitch
-from schedulesy.keys import Keys, normalise_selection, selection_hash
+from schedulesy.categories import open_to_anonymous
+from schedulesy.keys import Keys
+from schedulesy.selection import Selection
 
 BUILD_WAIT_STEPS = 40
 BUILD_WAIT_SECONDS = 0.05
@@ -67,7 +69,7 @@ class OnDemand:
             row = batch.resource(ext_id)
             if row is None:
                 return None
-            if anonymous and row.category != resource_builder.CLASSROOM:
+            if anonymous and not open_to_anonymous(row.category):
                 return resource_builder.build_public_refusal(row)
             await batch.load_events_of([ext_id])
             built = self.documents.events_documents(batch, ext_id)
@@ -97,27 +99,27 @@ class OnDemand:
 
         return await self._build_and_store(self.keys.access(key), build)
 
-    async def selection_calendar(self, resources: tuple[str, ...]) -> StoredDocument:
+    async def selection_calendar(self, selection: Selection) -> StoredDocument:
         """The merged calendar of a selection (shared by every user who made it)."""
-        selection = normalise_selection(resources)
+        selection = selection.canonical()
 
         async def build(batch: Batch) -> Built:
-            await batch.load_events_of(selection)
-            return self.documents.calendar(batch, batch.events_of(selection))
+            await batch.load_events_of(selection.ids)
+            return self.documents.calendar(batch, batch.events_of(selection.ids))
 
-        document = await self._build_and_store(self.keys.calendar(selection_hash(selection)), build)
+        document = await self._build_and_store(self.keys.calendar(selection.hash), build)
         assert document is not None
         return document
 
-    async def selection_ics(self, resources: tuple[str, ...]) -> StoredDocument:
+    async def selection_ics(self, selection: Selection) -> StoredDocument:
         """The feed of a selection (shared by every user who made it)."""
-        selection = normalise_selection(resources)
-        digest = selection_hash(selection)
+        selection = selection.canonical()
+        digest = selection.hash
 
         async def build(batch: Batch) -> Built:
-            await batch.load_resources(selection)
-            await batch.load_events_of(selection)
-            plan = self.documents.ics_plan(batch, selection, batch.events_of(selection))
+            await batch.load_resources(selection.ids)
+            await batch.load_events_of(selection.ids)
+            plan = self.documents.ics_plan(batch, selection, batch.events_of(selection.ids))
             return (await self.documents.fragments.assemble({digest: plan}))[digest]
 
         document = await self._build_and_store(self.keys.ics(digest), build)

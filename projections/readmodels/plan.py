@@ -6,10 +6,12 @@ import dataclasses
 from collections.abc import Mapping, Set
 
 from projections import loaders
-from projections.builders import resources as resource_builder
 from projections.readmodels.batch import Batch
 from projections.rows import AccessRow, UserRow
+from schedulesy.categories import CLASSROOM
+from schedulesy.changes import Topic
 from schedulesy.keys import canonical_access_key
+from schedulesy.selection import Selection
 
 
 @dataclasses.dataclass
@@ -19,7 +21,7 @@ class Plan:
     nodes: set[str] = dataclasses.field(default_factory=set)
     timetables: set[str] = dataclasses.field(default_factory=set)
     """Resources whose events documents are rebuilt."""
-    selections: set[tuple[str, ...]] = dataclasses.field(default_factory=set)
+    selections: set[Selection] = dataclasses.field(default_factory=set)
     usernames: set[str] = dataclasses.field(default_factory=set)
     users: dict[str, UserRow] = dataclasses.field(default_factory=dict)
     """Changed users and access owners that still have a legacy row."""
@@ -41,15 +43,15 @@ async def plan_changes(batch: Batch, changes: Mapping[str, Set[str]]) -> Plan:
     """
     conn = batch.conn
     plan = Plan()
-    changed_resources = set(changes.get("resource", ()))
-    changed_events = {int(k) for k in changes.get("event", ()) if k.isdigit()}
+    changed_resources = set(changes.get(Topic.RESOURCE, ()))
+    changed_events = {int(k) for k in changes.get(Topic.EVENT, ()) if k.isdigit()}
     plan.nodes = set(changed_resources)
-    plan.timetables = changed_resources | set(changes.get("timetable", ()))
+    plan.timetables = changed_resources | set(changes.get(Topic.TIMETABLE, ()))
     await batch.load_resources(plan.timetables)
     rooms: set[str] = set()
     for ext_id in changed_resources:
         row = batch.resource(ext_id)
-        if row is None or row.category == resource_builder.CLASSROOM:
+        if row is None or row.category == CLASSROOM:
             rooms.add(ext_id)
         if row is not None and row.email:
             plan.emails.add(row.email.lower())
@@ -61,13 +63,13 @@ async def plan_changes(batch: Batch, changes: Mapping[str, Set[str]]) -> Plan:
     plan.timetables |= await loaders.fetch_resources_showing(conn, changed_events)
     plan.selections = await loaders.fetch_selections_containing(conn, plan.timetables)
 
-    plan.usernames = {u for u in changes.get("user", ()) if u}
+    plan.usernames = {u for u in changes.get(Topic.USER, ()) if u}
     plan.users = await loaders.fetch_users(conn, plan.usernames)
     # Rebuilt even when the selection's documents exist: another user may have left a stale
     # document under that hash.
-    plan.selections |= {u.resources for u in plan.users.values()}
+    plan.selections |= {u.selection for u in plan.users.values()}
     accesses = {a.key: a for a in await loaders.fetch_accesses_of(conn, plan.usernames)}
-    canonical = {key: canonical_access_key(key) for key in changes.get("access", ())}
+    canonical = {key: canonical_access_key(key) for key in changes.get(Topic.ACCESS, ())}
     accesses.update(await loaders.fetch_accesses(conn, {c for c in canonical.values() if c}))
     plan.revoked = {c or key for key, c in canonical.items() if c not in accesses}
     plan.accesses = list(accesses.values())

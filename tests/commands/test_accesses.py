@@ -10,6 +10,7 @@ import asyncpg
 from litestar.testing import AsyncTestClient
 
 from commands.accesses import MAX_ACCESSES_PER_USER
+from schedulesy.changes import Topic
 from tests.fixtures.auth import TokenFactory, auth_header
 
 LIST = "/api/customization/{}/uuid.json"
@@ -143,7 +144,7 @@ async def test_revoking_an_access_answers_204_and_logs_the_change(
     assert response.status_code == 204 and response.content == b""
     assert created["key"] not in await keys_of(pool, "owner")
     changes = await pool.fetch("SELECT topic, key FROM schedulesy.change")
-    assert [(c["topic"], c["key"]) for c in changes] == [("access", created["key"])]
+    assert [(c["topic"], c["key"]) for c in changes] == [(Topic.ACCESS, created["key"])]
 
 
 async def test_the_last_access_cannot_be_revoked(

@@ -6,6 +6,7 @@ import datetime as dt
 
 import asyncpg
 
+from schedulesy.changes import Topic
 from tests.fixtures.ade import AdeSimulatorHandle
 from tests.fixtures.sync import PARIS, Sync, changes, clear_changes, client_for, near_event
 
@@ -39,7 +40,7 @@ async def test_a_moved_event_gets_its_new_time_and_a_higher_sequence(
     assert report.events.changed == 1 and report.events.new == 0 and report.events.deleted == 0
     # Details for one event: one eventId request, not one per resource.
     assert report.events.details_fetched == 1
-    assert ("event", str(event_id)) in await changes(pool)
+    assert (Topic.EVENT, str(event_id)) in await changes(pool)
     assert report.requests <= 10
 
 
@@ -97,7 +98,7 @@ async def test_a_renamed_event_changes_only_that_event(
     assert row["name"] == "Soutenance d'été"
     assert row["note"] == "Salle <b>changée</b>\nvoir ENT"
     assert row["color"] == "#ff0010"
-    assert set(await changes(pool)) == {("event", str(event_id))}
+    assert set(await changes(pool)) == {(Topic.EVENT, str(event_id))}
     assert report.events.changed == 1
 
 

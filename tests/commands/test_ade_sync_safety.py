@@ -8,8 +8,9 @@ import random
 import asyncpg
 
 from commands.ade_sync.cli import run_sync_command
-from commands.ade_sync.cycle import SYNC_LOCK, plan_cycle, run_cycle
+from commands.ade_sync.cycle import plan_cycle, run_cycle
 from commands.ade_sync.poller import next_delay
+from schedulesy.locks import LockId
 from schedulesy.services import Services
 from tests.fixtures.ade import AdeSimulatorHandle
 from tests.fixtures.infra import replace_settings
@@ -121,11 +122,11 @@ async def test_vanishing_events_beyond_the_safety_limit_are_kept_unless_forced(
 
 async def test_only_one_runner_syncs_at_a_time(sync: Sync, pool: asyncpg.Pool) -> None:
     async with pool.acquire() as other:
-        await other.execute("SELECT pg_advisory_lock($1)", SYNC_LOCK)
+        await other.execute("SELECT pg_advisory_lock($1)", LockId.ADE_SYNC)
         try:
             report = await sync()
         finally:
-            await other.execute("SELECT pg_advisory_unlock($1)", SYNC_LOCK)
+            await other.execute("SELECT pg_advisory_unlock($1)", LockId.ADE_SYNC)
     assert report.status == "skipped" and report.requests == 0
     assert await pool.fetchval("SELECT count(*) FROM schedulesy.resource") == 0
 

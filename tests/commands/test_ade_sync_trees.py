@@ -10,6 +10,7 @@ import pytest
 from commands.ade_sync.cycle import run_cycle
 from commands.ade_sync.buildings import Buildings, geolocate, load_buildings, parse_buildings
 from schedulesy.ade.client import AdeClient
+from schedulesy.changes import Topic
 from schedulesy.services import Services
 from tests.fixtures.ade import AdeSimulatorHandle
 from tests.fixtures.infra import replace_settings
@@ -52,9 +53,9 @@ async def test_a_renamed_resource_updates_its_node_its_parent_and_the_events_nam
         "SELECT DISTINCT name FROM schedulesy.event_resource WHERE resource_ext_id = $1", str(instructor))}
     assert names == {"DUPONT-L'ÉCUYER Zoé"}
     logged = await changes(pool)
-    assert ("resource", str(instructor)) in logged and ("resource", before["parent_ext_id"]) in logged
+    assert (Topic.RESOURCE, str(instructor)) in logged and (Topic.RESOURCE, before["parent_ext_id"]) in logged
     # Other trees did not change, so nothing else was written.
-    assert {k for t, k in logged if t == "resource"} == {str(instructor), before["parent_ext_id"]}
+    assert {k for t, k in logged if t == Topic.RESOURCE} == {str(instructor), before["parent_ext_id"]}
 
 
 async def test_a_deleted_resource_goes_with_its_descendants_and_leaves_selections_clean(

@@ -7,6 +7,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from schedulesy.app import create_app
+from schedulesy.changes import CHANNEL, REBUILD_ALL, Topic
 from schedulesy.settings import Settings
 from tests.fixtures.auth import TokenFactory, auth_header
 from tests.fixtures.infra import replace_settings
@@ -29,7 +30,7 @@ async def test_admin_commands_are_403_for_users_and_anonymous_callers(
         assert response.status_code == 403
         assert response.json()["code"] == "forbidden"
     assert await pool.fetchval("SELECT count(*) FROM schedulesy.access") == 0
-    assert await pool.fetchval("SELECT count(*) FROM schedulesy.change WHERE topic = 'rebuild'") == 0
+    assert await pool.fetchval("SELECT count(*) FROM schedulesy.change WHERE topic = $1", Topic.REBUILD) == 0
 
 
 @pytest.mark.parametrize("path", ADMIN_PATHS)
@@ -83,7 +84,7 @@ async def test_rebuild_is_a_change_log_row_for_the_projector(
     assert response.status_code == 202, response.text
     body = response.json()
     row = await pool.fetchrow("SELECT id, topic, key FROM schedulesy.change WHERE id = $1", body["change_id"])
-    assert (row["topic"], row["key"]) == ("rebuild", "all")
+    assert (row["topic"], row["key"]) == (Topic.REBUILD, REBUILD_ALL)
     assert body["requested"] is True
 
 
@@ -92,13 +93,13 @@ async def test_rebuild_wakes_the_projector_with_a_notification(
 ) -> None:
     listener = await asyncpg.connect(database_url)
     heard: list[str] = []
-    await listener.add_listener("schedulesy_change", lambda *args: heard.append(args[-1]))
+    await listener.add_listener(CHANNEL, lambda *args: heard.append(args[-1]))
     try:
         await api.post("/api/admin/rebuild", headers=admin)
         await listener.execute("SELECT 1")  # let the notification arrive
     finally:
         await listener.close()
-    assert "rebuild" in heard
+    assert Topic.REBUILD in heard
 
 
 @pytest.mark.parametrize("path", ADMIN_PATHS)

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 from litestar.testing import AsyncTestClient
 
+from schedulesy.changes import Topic
 from tests.fixtures.auth import TokenFactory, auth_header
 
 DETAIL = "/legacy/customization/{}.json"
@@ -185,13 +186,33 @@ async def test_a_create_reuses_nothing_left_by_a_deleted_customization_of_that_l
     assert [r["name"] for r in names] == ["jdupont"]
 
 
-async def test_a_username_outside_the_legacy_alphabet_cannot_create(
+async def test_a_username_longer_than_the_uid_column_cannot_create(
     api: AsyncTestClient, pool: asyncpg.Pool, make_token: TokenFactory
 ) -> None:
     response = await api.post(LIST, json={"directory_id": "1"}, headers=auth_header(make_token("x" * 33)))
     assert response.status_code == 400
-    assert response.json()["field"] == "username"
+    assert response.json()["field"] == "username" and response.json()["limit"] == 32
     assert await row_count(pool) == 0
+
+
+async def test_a_superuser_cannot_create_for_what_is_not_a_username(
+    api: AsyncTestClient, pool: asyncpg.Pool, make_token: TokenFactory
+) -> None:
+    admin = auth_header(make_token("admin", superuser=True))
+    for username in ("", "  ", "a/b", "a\x01b"):
+        response = await api.post(LIST, json={"username": username, "directory_id": "1"}, headers=admin)
+        assert response.status_code == 400, username
+        assert response.json()["field"] == "username"
+    assert await row_count(pool) == 0
+
+
+async def test_any_username_that_fits_the_uid_column_creates_its_customization(
+    api: AsyncTestClient, make_token: TokenFactory
+) -> None:
+    """One username rule everywhere (docs/compatibility.md §1.2): the token's login is the user's,
+    e-mail logins included, as long as ADE's table can hold it."""
+    body = await create(api, make_token, "jean.dupont@unistra.fr", "1")
+    assert body["username"] == "jean.dupont@unistra.fr"
 
 
 # --- login change (docs/compatibility.md §3.1 step 2, §11.16) -------------------------------------------------------
@@ -512,7 +533,7 @@ async def test_each_write_bumps_the_customization_date_and_logs_a_user_change(
     )
     assert not response.json()["customization_date"].startswith("2020-")  # bumped to now
     changes = await pool.fetch("SELECT DISTINCT topic, key FROM schedulesy.change")
-    assert {(c["topic"], c["key"]) for c in changes} == {("user", "jdupont")}
+    assert {(c["topic"], c["key"]) for c in changes} == {(Topic.USER, "jdupont")}
 
 
 async def test_many_concurrent_patches_of_one_row_all_succeed(

@@ -2,6 +2,7 @@ import msgspec
 from litestar.testing import AsyncTestClient
 
 from schedulesy.app import create_app
+from schedulesy.changes import Projection, Topic
 from schedulesy.settings import Settings
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"
@@ -15,7 +16,8 @@ async def test_liveness_answers(api: AsyncTestClient) -> None:
 
 async def report_worker_and_sync(pool) -> None:
     await pool.execute(
-        "INSERT INTO schedulesy.projector_checkpoint (projection, heartbeat_at) VALUES ('read_models', now())"
+        "INSERT INTO schedulesy.projector_checkpoint (projection, heartbeat_at) VALUES ($1, now())",
+        Projection.READ_MODELS,
     )
     await pool.execute("INSERT INTO schedulesy.sync_state (name, last_success_at) VALUES ('cycle', now())")
 
@@ -93,9 +95,14 @@ async def test_the_openapi_schema_is_served(api: AsyncTestClient) -> None:
 async def test_lag_is_the_leaders_own_measure_while_it_beats(services, pool) -> None:
     from queries.health import projection_lag_seconds
 
-    await pool.execute("INSERT INTO schedulesy.change (topic, key, created_at) VALUES ('user', 'a', now() - interval '10 minutes')")
     await pool.execute(
-        "INSERT INTO schedulesy.projector_checkpoint (projection, heartbeat_at, pending_since) VALUES ('read_models', now(), NULL)"
+        "INSERT INTO schedulesy.change (topic, key, created_at) VALUES ($1, 'a', now() - interval '10 minutes')",
+        Topic.USER,
+    )
+    await pool.execute(
+        "INSERT INTO schedulesy.projector_checkpoint (projection, heartbeat_at, pending_since)"
+        " VALUES ($1, now(), NULL)",
+        Projection.READ_MODELS,
     )
     assert await projection_lag_seconds(services) == 0.0
     await pool.execute("UPDATE schedulesy.projector_checkpoint SET heartbeat_at = now() - interval '1 hour'")
@@ -109,12 +116,12 @@ async def test_lag_counts_the_changes_logged_since_the_leaders_last_report(servi
 
     await pool.execute(
         "INSERT INTO schedulesy.projector_checkpoint (projection, heartbeat_at, pending_since)"
-        " VALUES ('read_models', now() - interval '20 seconds', NULL)"
+        " VALUES ($1, now() - interval '20 seconds', NULL)", Projection.READ_MODELS,
     )
     assert await projection_lag_seconds(services) == 0.0
     await pool.execute(
         "INSERT INTO schedulesy.change (topic, key, created_at)"
-        " SELECT 'user', 'u' || n, now() - interval '15 seconds' FROM generate_series(1, 250) AS n"
+        " SELECT $1, 'u' || n, now() - interval '15 seconds' FROM generate_series(1, 250) AS n", Topic.USER,
     )
     assert await projection_lag_seconds(services) >= 15
 
@@ -133,7 +140,8 @@ async def test_a_failing_ade_sync_is_named_while_the_last_good_data_stays_servab
 async def test_a_new_deployment_is_not_ready_before_its_first_ade_sync(api: AsyncTestClient, pool) -> None:
     """As the README tells operators: no timetable to serve yet."""
     await pool.execute(
-        "INSERT INTO schedulesy.projector_checkpoint (projection, heartbeat_at) VALUES ('read_models', now())"
+        "INSERT INTO schedulesy.projector_checkpoint (projection, heartbeat_at) VALUES ($1, now())",
+        Projection.READ_MODELS,
     )
     response = await api.get("/health/ready")
     assert response.status_code == 503

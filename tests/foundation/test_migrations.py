@@ -4,6 +4,7 @@ import asyncpg
 import pytest
 
 from schedulesy import cli, db
+from schedulesy.changes import CHANNEL, Topic
 
 
 async def test_migrations_applied_twice_change_nothing(database_url: str) -> None:
@@ -76,15 +77,15 @@ async def test_sql_update_by_another_tool_logs_a_change_and_notifies(pool: async
     await pool.execute("INSERT INTO w_edtperso (uid, ressources, uds_directory_id) VALUES ('jdupont', '1616', 'd1')")
     listener = await asyncpg.connect(database_url)
     received: asyncio.Queue[str] = asyncio.Queue()
-    await listener.add_listener("schedulesy_change", lambda *args: received.put_nowait(args[3]))
+    await listener.add_listener(CHANNEL, lambda *args: received.put_nowait(args[3]))
     try:
         before = await pool.fetchval("SELECT count(*) FROM schedulesy.change")
         await pool.execute("UPDATE w_edtperso SET ressources = '1616,23390' WHERE uid = 'jdupont'")
-        assert await asyncio.wait_for(received.get(), 5) == "user"
+        assert await asyncio.wait_for(received.get(), 5) == Topic.USER
     finally:
         await listener.close()
     rows = await pool.fetch("SELECT topic, key FROM schedulesy.change ORDER BY id OFFSET $1", before)
-    assert [(r["topic"], r["key"]) for r in rows] == [("user", "jdupont")]
+    assert [(r["topic"], r["key"]) for r in rows] == [(Topic.USER, "jdupont")]
 
 
 async def test_a_write_that_changes_nothing_logs_nothing(pool: asyncpg.Pool) -> None:
@@ -102,7 +103,7 @@ async def test_bulk_writes_log_only_rows_that_really_changed(pool: asyncpg.Pool)
     before = await pool.fetchval("SELECT max(id) FROM schedulesy.change")
     await pool.execute("UPDATE schedulesy.resource SET name = 'B'")
     rows = await pool.fetch("SELECT topic, key FROM schedulesy.change WHERE id > $1 ORDER BY key", before)
-    assert [(r["topic"], r["key"]) for r in rows] == [("resource", "1"), ("resource", "3")]
+    assert [(r["topic"], r["key"]) for r in rows] == [(Topic.RESOURCE, "1"), (Topic.RESOURCE, "3")]
 
 
 async def test_a_login_rename_logs_the_old_and_the_new_user(pool: asyncpg.Pool) -> None:
@@ -124,7 +125,7 @@ async def test_a_login_renamed_by_another_tool_keeps_its_accesses_and_configurat
     await pool.execute("UPDATE w_edtperso SET uid = 'renamed' WHERE uid = 'spauser'")
     assert await pool.fetchval("SELECT username FROM schedulesy.access") == "renamed"
     assert await pool.fetchval("SELECT username FROM schedulesy.customization_config") == "renamed"
-    changes = await pool.fetch("SELECT topic, key FROM schedulesy.change WHERE topic = 'access'")
+    changes = await pool.fetch("SELECT topic, key FROM schedulesy.change WHERE topic = $1", Topic.ACCESS)
     assert changes, "moving the access must reach the projector"
 
 

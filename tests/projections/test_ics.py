@@ -11,6 +11,7 @@ from icalendar import Calendar
 from projections.builders import ics as ics_builder
 from projections.readmodels import ReadModels
 from queries.reads import Reads
+from schedulesy.changes import Topic
 from schedulesy.services import Services
 from tests.fixtures.infra import delete_keys, replace_settings
 from tests.fixtures.mirror import (
@@ -142,7 +143,7 @@ async def test_a_replaced_event_keeps_its_uid_and_gets_a_higher_sequence(models:
     # ADE re-placed the event: new id, same (activity, repetition, session), moved one hour later.
     await pool.execute("DELETE FROM schedulesy.event WHERE event_id = 191050")
     await insert_events(pool, [Ev(291050, dt.datetime(2020, 1, 14, 11, 30), sequence=1)])
-    await models.apply({"event": {"191050", "291050"}, "timetable": {ROOM, TEACHER, GROUP}})
+    await models.apply({Topic.EVENT: {"191050", "291050"}, Topic.TIMETABLE: {ROOM, TEACHER, GROUP}})
     new = vevents((await user_feed(reads, "jdupont")).body)["65849-0-0@testserver"]
     assert new["SEQUENCE"] > old["SEQUENCE"]
     assert new.decoded("DTSTART") == old.decoded("DTSTART") + dt.timedelta(hours=1)
@@ -154,7 +155,7 @@ async def test_an_assembled_feed_equals_one_rendered_from_scratch(services: Serv
     models = ReadModels(services)
     await models.rebuild_all()
     await services.pool.execute("UPDATE schedulesy.event SET name = 'Renamed', sequence = 1 WHERE event_id = 191051")
-    await models.apply({"event": {"191051"}})
+    await models.apply({Topic.EVENT: {"191051"}})
     assembled = await user_feed(reads_over(models), "jdupont")
     await delete_keys(services.redis, services.keys.prefix)
     fresh = await user_feed(reads_over(ReadModels(services)), "jdupont")  # new process: no fragment in memory or Redis
@@ -173,7 +174,7 @@ async def test_a_moved_room_changes_the_location_of_its_events(models: ReadModel
            WHERE ext_id = $1""",
         ROOM,
     )
-    await models.apply({"resource": {ROOM}})
+    await models.apply({Topic.RESOURCE: {ROOM}})
     lesson = vevents((await user_feed(reads, "jdupont")).body)["65849-0-0@testserver"]
     assert str(lesson["LOCATION"]) == "BCD Media (SCH  -SITE SCHILTIGHEIM)"
     assert "GEO" not in lesson

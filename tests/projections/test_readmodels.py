@@ -16,7 +16,9 @@ from projections.builders.document import Stamp, StoredDocument
 from projections.readmodels.batch import snapshot
 from projections.readmodels.store import GONE, NOT_FOUND_TTL, TOMBSTONE_TTL
 from queries.reads import Reads
-from schedulesy.keys import Keys, selection_hash
+from schedulesy.changes import Topic
+from schedulesy.keys import Keys
+from schedulesy.selection import Selection
 from schedulesy.services import Services
 from tests.fixtures.mirror import (
     GROUP, ROOM, SUBJECT, TEACHER, Ev, insert_access, insert_events, insert_user, seed_university,
@@ -56,7 +58,7 @@ async def test_apply_after_a_direct_sql_write_to_w_edtperso_updates_the_calendar
     await models.rebuild_all()
     assert events_of(await reads.user_calendar("jdupont")) == ["191051", "191050"]
     await models.services.pool.execute("UPDATE public.w_edtperso SET ressources = $1 WHERE uid = 'jdupont'", ROOM)
-    report = await models.apply({"user": {"jdupont"}})
+    report = await models.apply({Topic.USER: {"jdupont"}})
     assert report.documents_written >= 3  # user document, calendar, feed
     assert events_of(await reads.user_calendar("jdupont")) == ["191050"]
     assert (await reads.user_selection("jdupont")).resources == (ROOM,)
@@ -92,7 +94,7 @@ async def test_an_event_change_reaches_resource_documents_and_calendars(models: 
     await models.rebuild_all()
     pool = models.services.pool
     await pool.execute("UPDATE schedulesy.event SET name = 'TP annulé' WHERE event_id = 191050")
-    await models.apply({"event": {"191050"}})
+    await models.apply({Topic.EVENT: {"191050"}})
     for document in (
         await reads.resource_events(ROOM, False), await reads.resource_events(TEACHER, False),
         await reads.user_calendar("jdupont"),
@@ -110,7 +112,7 @@ async def test_a_timetable_change_updates_selectable_on_the_parent_node(models: 
 
     assert selectable(await reads.resource_node("6000"))["M2 Biotechnologie Pro"] is False
     await models.services.pool.execute("INSERT INTO schedulesy.timetable VALUES ('32292', 191050)")
-    await models.apply({"timetable": {"32292"}})
+    await models.apply({Topic.TIMETABLE: {"32292"}})
     assert selectable(await reads.resource_node("6000"))["M2 Biotechnologie Pro"] is True
     assert events_of(await reads.resource_events("32292", False)) == ["191050"]
 
@@ -118,7 +120,7 @@ async def test_a_timetable_change_updates_selectable_on_the_parent_node(models: 
 async def test_a_new_event_in_a_selected_timetable_reaches_the_calendar(models: ReadModels, reads: Reads) -> None:
     await models.rebuild_all()
     await insert_events(models.services.pool, [Ev(191060, dt.datetime(2020, 1, 20, 8, 0), activity_id=65860)])
-    await models.apply({"event": {"191060"}, "timetable": {ROOM, TEACHER, GROUP}})
+    await models.apply({Topic.EVENT: {"191060"}, Topic.TIMETABLE: {ROOM, TEACHER, GROUP}})
     assert events_of(await reads.user_calendar("jdupont")) == ["191051", "191050", "191060"]
 
 
@@ -128,7 +130,7 @@ async def test_deleted_resource_loses_its_documents(models: ReadModels, reads: R
     await models.rebuild_all()
     assert await redis.exists(keys.resource_node("1617"), keys.resource_events("1617")) == 2
     await models.services.pool.execute("DELETE FROM schedulesy.resource WHERE ext_id = '1617'")
-    report = await models.apply({"resource": {"1617"}})
+    report = await models.apply({Topic.RESOURCE: {"1617"}})
     assert report.documents_deleted == 3
     for key in (keys.resource_node("1617"), keys.resource_events("1617"), keys.resource_public_events("1617")):
         assert await models.store.read(key) is GONE  # a tombstone: no older build can bring it back
@@ -139,12 +141,12 @@ async def test_deleted_resource_loses_its_documents(models: ReadModels, reads: R
 async def test_revoked_access_and_deleted_user_disappear(models: ReadModels, reads: Reads) -> None:
     pool, redis, keys = models.services.pool, models.services.redis, models.keys
     key = await insert_access(pool, "jdupont", "phone")
-    await models.apply({"access": {key}, "user": {"jdupont"}})
+    await models.apply({Topic.ACCESS: {key}, Topic.USER: {"jdupont"}})
     assert await redis.exists(keys.access(key)) == 1
     assert (await reads.access_grant(key)).username == "jdupont"
     await pool.execute("DELETE FROM schedulesy.access WHERE key = $1::uuid", key)
     await pool.execute("DELETE FROM public.w_edtperso WHERE uid = 'jdupont'")
-    await models.apply({"access": {key}, "user": {"jdupont"}})
+    await models.apply({Topic.ACCESS: {key}, Topic.USER: {"jdupont"}})
     assert [await models.store.read(k) for k in (keys.access(key), keys.user("jdupont"))] == [GONE, GONE]
     assert await access_feed(reads, key) is None
     assert await reads.user_calendar("jdupont") is None
@@ -162,7 +164,7 @@ async def test_an_access_whose_owner_loses_their_legacy_row_is_not_found(models:
     await models.rebuild_all()
     assert await redis.exists(keys.access(key)) == 1
     await pool.execute("DELETE FROM public.w_edtperso WHERE uid = 'jdupont'")
-    await models.apply({"user": {"jdupont"}})  # only the user topic: the access row did not change
+    await models.apply({Topic.USER: {"jdupont"}})  # only the user topic: the access row did not change
     assert await models.store.read(keys.access(key)) is GONE
     assert await access_reads(reads, key) == [None, None, None]
     assert await models.store.read(keys.access(key)) is GONE  # the read-through stored no grant either
@@ -174,7 +176,7 @@ async def test_an_access_change_for_an_owner_without_legacy_row_deletes_its_docu
     pool, redis, keys = models.services.pool, models.services.redis, models.keys
     key = await insert_access(pool, "nobody")
     await redis.hset(keys.access(key), mapping={"d": b"stale", "v": "stale"})
-    report = await models.apply({"access": {key}})
+    report = await models.apply({Topic.ACCESS: {key}})
     assert report.documents_deleted == 1 and await models.store.read(keys.access(key)) is GONE
     assert await access_reads(reads, key) == [None, None, None]
 
@@ -203,10 +205,10 @@ async def test_a_rebuild_drops_the_access_of_an_owner_without_legacy_row(models:
 async def test_an_access_comes_back_when_its_owner_gets_a_legacy_row_again(models: ReadModels, reads: Reads) -> None:
     pool = models.services.pool
     key = await insert_access(pool, "mmartin")
-    await models.apply({"access": {key}})
+    await models.apply({Topic.ACCESS: {key}})
     assert await reads.access_grant(key) is None
     await insert_user(pool, "mmartin", ROOM)
-    await models.apply({"user": {"mmartin"}})
+    await models.apply({Topic.USER: {"mmartin"}})
     assert events_of(await reads.access_calendar(key)) == ["191050"]
 
 
@@ -218,7 +220,7 @@ async def test_the_http_feed_of_an_access_without_legacy_row_is_404_not_an_empty
     key = await insert_access(pool, "jdupont")
     await models.rebuild_all()
     await pool.execute("DELETE FROM public.w_edtperso WHERE uid = 'jdupont'")
-    await models.apply({"user": {"jdupont"}})
+    await models.apply({Topic.USER: {"jdupont"}})
     for access in (orphan, key):
         for suffix in (".ics", ".json"):
             response = await api.get(f"/api/timetable/{access}{suffix}")
@@ -229,9 +231,9 @@ async def test_the_http_feed_of_an_access_without_legacy_row_is_404_not_an_empty
 async def test_an_access_follows_its_owners_new_selection(models: ReadModels, reads: Reads) -> None:
     key = await insert_access(models.services.pool, "jdupont")
     await models.rebuild_all()
-    assert (await reads.access_grant(key)).selection_hash == selection_hash([GROUP])
+    assert (await reads.access_grant(key)).selection_hash == Selection.of([GROUP]).hash
     await models.services.pool.execute("UPDATE public.w_edtperso SET ressources = $1 WHERE uid = 'jdupont'", SUBJECT)
-    await models.apply({"user": {"jdupont"}})
+    await models.apply({Topic.USER: {"jdupont"}})
     assert (await reads.access_grant(key)).resources == (SUBJECT,)
     assert events_of(await reads.access_calendar(key)) == ["191051"]
 
@@ -240,11 +242,12 @@ async def test_a_reused_selection_hash_is_rebuilt_when_a_user_picks_it(models: R
     """A calendar left behind under a hash may be stale: a user choosing it forces a rebuild."""
     redis, keys = models.services.redis, models.keys
     await models.rebuild_all()
-    stale_key = keys.calendar(selection_hash([ROOM]))
+    stale_key = keys.calendar(Selection.of([ROOM]).hash)
     await reads.user_calendar("jdupont")  # warm, then plant a stale document under ROOM's hash
-    await redis.hset(stale_key, mapping={"d": await redis.hget(keys.calendar(selection_hash([GROUP])), "d"), "v": "x"})
+    group_calendar = await redis.hget(keys.calendar(Selection.of([GROUP]).hash), "d")
+    await redis.hset(stale_key, mapping={"d": group_calendar, "v": "x"})
     await models.services.pool.execute("UPDATE public.w_edtperso SET ressources = $1 WHERE uid = 'jdupont'", ROOM)
-    await models.apply({"user": {"jdupont"}})
+    await models.apply({Topic.USER: {"jdupont"}})
     assert events_of(await reads.user_calendar("jdupont")) == ["191050"]
 
 
@@ -258,7 +261,7 @@ async def test_a_full_rebuild_drops_stale_documents_but_not_other_keys(models: R
     await models.rebuild_all(lambda done, total: None)
     assert await redis.exists(keys.user("ghost"), keys.calendar("0" * 32)) == 0
     assert await redis.exists(someone_else, keys.prefix + "queries:other") == 2
-    assert await redis.exists(keys.user("jdupont"), keys.calendar(selection_hash([GROUP]))) == 2
+    assert await redis.exists(keys.user("jdupont"), keys.calendar(Selection.of([GROUP]).hash)) == 2
 
 
 async def test_rebuild_reports_progress_up_to_the_total(models: ReadModels) -> None:
@@ -269,7 +272,9 @@ async def test_rebuild_reports_progress_up_to_the_total(models: ReadModels) -> N
 
 
 async def test_apply_twice_writes_nothing_the_second_time(models: ReadModels) -> None:
-    changes = {"resource": {ROOM}, "event": {"191050"}, "timetable": {GROUP}, "user": {"jdupont"}}
+    changes: dict[str, set[str]] = {
+        Topic.RESOURCE: {ROOM}, Topic.EVENT: {"191050"}, Topic.TIMETABLE: {GROUP}, Topic.USER: {"jdupont"},
+    }
     first = await models.apply(changes)
     second = await models.apply(changes)
     assert first.documents_written > 0
@@ -277,7 +282,7 @@ async def test_apply_twice_writes_nothing_the_second_time(models: ReadModels) ->
 
 
 async def test_a_rebuild_change_rebuilds_everything(models: ReadModels) -> None:
-    report = await models.apply({"rebuild": {"all"}})
+    report = await models.apply({Topic.REBUILD: {"all"}})
     assert report.documents_written > 0
     assert await models.services.redis.exists(models.keys.resource_node(SUBJECT)) == 1
 
@@ -286,7 +291,7 @@ async def test_a_key_of_another_shape_is_replaced_not_fatal(models: ReadModels, 
     redis, keys = models.services.redis, models.keys
     await redis.set(keys.resource_node("6000"), b"legacy string value")
     assert msgspec.json.decode((await reads.resource_node("6000")).body)["id"] == "6000"
-    report = await models.apply({"resource": {"6000"}})
+    report = await models.apply({Topic.RESOURCE: {"6000"}})
     assert report.documents_written >= 1
     assert await redis.type(keys.resource_node("6000")) == b"hash"
 
@@ -313,7 +318,7 @@ async def test_a_revoked_access_built_from_an_older_snapshot_stays_revoked(model
     stale = await models.store.read(keys.access(key))
     assert isinstance(stale, StoredDocument)
     await pool.execute("DELETE FROM schedulesy.access WHERE key = $1::uuid", key)
-    await models.apply({"access": {key}})
+    await models.apply({Topic.ACCESS: {key}})
     assert await models.store.put(keys.access(key), stale, "stale", before_delete.stamp, None) is False
     assert await reads.access_grant(key) is None
 

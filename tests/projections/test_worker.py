@@ -25,7 +25,9 @@ from projections.changelog import Position
 from projections.readmodels.store import ApplyReport
 from projections.worker import Projector, rebuild
 from queries.health import projection_lag_seconds
+from schedulesy.changes import Projection, Topic
 from schedulesy.db import connect
+from schedulesy.locks import LockClass
 from schedulesy.services import Services
 from tests.fixtures.projector import FAST, last_change, stop_task
 from tests.fixtures.waiting import GUARD_SECONDS, eventually
@@ -122,7 +124,7 @@ async def choose(pool: asyncpg.Pool | asyncpg.Connection, uid: str, ressources: 
 async def checkpoint_row(pool: asyncpg.Pool) -> asyncpg.Record:
     row = await pool.fetchrow(
         "SELECT last_xid, last_id, updated_at, heartbeat_at, leader, pending_since FROM schedulesy.projector_checkpoint "
-        "WHERE projection = 'read_models'"
+        "WHERE projection = $1", Projection.READ_MODELS,
     )
     assert row is not None
     return row
@@ -144,8 +146,8 @@ async def test_a_direct_sql_write_to_w_edtperso_reaches_the_applier(services: Se
 
     await choose(services.pool, "alice")
 
-    await applier.wait_applied("user", "alice")
-    assert applier.given("user") == {"alice"}
+    await applier.wait_applied(Topic.USER, "alice")
+    assert applier.given(Topic.USER) == {"alice"}
 
 
 async def test_a_change_committed_while_no_worker_listens_is_picked_up_on_start(
@@ -156,7 +158,7 @@ async def test_a_change_committed_while_no_worker_listens_is_picked_up_on_start(
 
     start(applier)
 
-    await applier.wait_applied("user", "bob")
+    await applier.wait_applied(Topic.USER, "bob")
 
 
 async def test_a_lost_notification_is_still_processed_by_the_fallback_poll(
@@ -169,14 +171,14 @@ async def test_a_lost_notification_is_still_processed_by_the_fallback_poll(
 
     await choose(services.pool, "carol")
 
-    await applier.wait_applied("user", "carol")
+    await applier.wait_applied(Topic.USER, "carol")
 
 
 async def test_the_checkpoint_row_tells_health_where_the_leader_is(services: Services, start: StartProjector) -> None:
     applier = RecordingApplier(services)
     running = start(applier)
     await choose(services.pool, "dave")
-    await applier.wait_applied("user", "dave")
+    await applier.wait_applied(Topic.USER, "dave")
     last = await last_change(services.pool)
 
     async def checkpoint_reached() -> bool:
@@ -219,11 +221,11 @@ async def test_each_batch_logs_one_line_with_its_figures(services: Services, sta
         start(applier)
         await choose(services.pool, "olivia", "0")
         await services.pool.execute("UPDATE public.w_edtperso SET ressources = '1' WHERE uid = 'olivia'")
-        await applier.wait_applied("user", "olivia")
+        await applier.wait_applied(Topic.USER, "olivia")
         await eventually(lambda: any(e["event"] == "projector.batch" for e in logs), "the batch's log line")
 
     line = next(e for e in logs if e["event"] == "projector.batch")
-    assert line["changes"] in (1, 2) and line["keys"] == 1 and line["topics"] == ["user"]
+    assert line["changes"] in (1, 2) and line["keys"] == 1 and line["topics"] == [Topic.USER]
     assert line["documents_written"] == 1
     assert line["duration_ms"] >= 0 and line["lag_s"] >= 0
 
@@ -252,11 +254,11 @@ async def test_a_transaction_that_commits_late_after_a_newer_one_was_processed_i
         early_row = await services.pool.fetchrow("SELECT xid, id FROM schedulesy.change WHERE key = 'early'")
         assert late_id < early_row["id"] and late_xid > early_row["xid"]  # the premise of this test
 
-        await applier.wait_applied("user", "early")
-        assert await applier.times_applied("user", "late") == 0
+        await applier.wait_applied(Topic.USER, "early")
+        assert await applier.times_applied(Topic.USER, "late") == 0
         await late_tx.commit()
 
-        await applier.wait_applied("user", "late")
+        await applier.wait_applied(Topic.USER, "late")
     finally:
         await early.close()
         await late.close()
@@ -277,12 +279,12 @@ async def test_an_open_transaction_holds_the_finished_only_read_back_as_visible_
         rounds = running.projector.rounds
         await eventually(lambda: running.projector.rounds >= rounds + 3, "three more catch-up rounds")
 
-        assert await applier.times_applied("user", "held") == 0
+        assert await applier.times_applied(Topic.USER, "held") == 0
         await eventually(lambda: pending_since_set(services, True), "the leader reporting a pending change")
         assert await projection_lag_seconds(services) > 0
         await slow_tx.rollback()  # finishing, even by rolling back, releases the frontier
 
-        await applier.wait_applied("user", "held")
+        await applier.wait_applied(Topic.USER, "held")
     finally:
         await slow.close()
 
@@ -302,18 +304,18 @@ async def test_a_change_committed_while_an_older_transaction_is_open_is_applied_
         await slow.fetchval("SELECT pg_current_xact_id()")
         await choose(services.pool, "not-held")
 
-        await applier.wait_applied("user", "not-held")
-        assert (await changelog.load_stored(services.pool, "read_models")).position == Position()
+        await applier.wait_applied(Topic.USER, "not-held")
+        assert (await changelog.load_stored(services.pool, Projection.READ_MODELS)).position == Position()
         await eventually(lambda: pending_since_set(services, False), "the leader reporting nothing pending")
         await slow.execute("INSERT INTO public.w_edtperso (uid, ressources) VALUES ('slow', '1')")
         await slow_tx.commit()
 
-        await applier.wait_applied("user", "slow")
+        await applier.wait_applied(Topic.USER, "slow")
     finally:
         await slow.close()
     last = await last_change(services.pool)
     await eventually(lambda: running.projector.position == last, "the checkpoint at the last change")
-    assert await applier.times_applied("user", "not-held") == 1
+    assert await applier.times_applied(Topic.USER, "not-held") == 1
 
 
 async def test_a_long_transaction_in_another_database_does_not_hold_the_checkpoint_back(
@@ -350,11 +352,11 @@ async def test_more_changes_above_an_open_transaction_than_a_batch_holds_are_all
         async with services.pool.acquire() as writer, writer.transaction():
             for uid in users:
                 await choose(writer, uid)
-        await applier.wait_applied("user", users[0])
+        await applier.wait_applied(Topic.USER, users[0])
         await slow_tx.rollback()
 
         for uid in users:
-            await applier.wait_applied("user", uid)
+            await applier.wait_applied(Topic.USER, uid)
     finally:
         await slow.close()
     last = await last_change(services.pool)
@@ -375,9 +377,9 @@ async def test_a_hundred_updates_of_one_key_are_applied_once_per_batch(
 
     start(applier)
 
-    await applier.wait_applied("user", "erin")
-    assert applier.calls == [{"user": {"erin"}}]
-    assert await applier.times_applied("user", "erin") == 1
+    await applier.wait_applied(Topic.USER, "erin")
+    assert applier.calls == [{Topic.USER: {"erin"}}]
+    assert await applier.times_applied(Topic.USER, "erin") == 1
 
 
 async def test_a_backlog_is_applied_in_bounded_batches_in_log_order(services: Services, start: StartProjector) -> None:
@@ -388,8 +390,8 @@ async def test_a_backlog_is_applied_in_bounded_batches_in_log_order(services: Se
 
     start(applier, batch_size=10)
 
-    await applier.wait_applied("user", users[-1])
-    assert [sorted(call["user"]) for call in applier.calls] == [users[0:10], users[10:20], users[20:25]]
+    await applier.wait_applied(Topic.USER, users[-1])
+    assert [sorted(call[Topic.USER]) for call in applier.calls] == [users[0:10], users[10:20], users[20:25]]
 
 
 async def test_a_failing_applier_keeps_the_batch_and_gets_it_again(services: Services, start: StartProjector) -> None:
@@ -398,8 +400,8 @@ async def test_a_failing_applier_keeps_the_batch_and_gets_it_again(services: Ser
 
     start(applier)
 
-    await applier.wait_applied("user", "frank")
-    assert applier.given("user") == {"frank"}
+    await applier.wait_applied(Topic.USER, "frank")
+    assert applier.given(Topic.USER) == {"frank"}
 
 
 # -- crashes and restarts ----------------------------------------------------------------------
@@ -414,10 +416,10 @@ async def test_a_worker_killed_mid_batch_and_restarted_loses_nothing(services: S
     await first.stop()  # killed while the batch is being applied
 
     assert stuck.cancelled == 1
-    assert (await changelog.load_stored(services.pool, "read_models")).position == Position()
+    assert (await changelog.load_stored(services.pool, Projection.READ_MODELS)).position == Position()
     applier = RecordingApplier(services)
     start(applier)
-    await applier.wait_applied("user", "grace")
+    await applier.wait_applied(Topic.USER, "grace")
 
 
 async def test_a_worker_whose_connection_dies_mid_batch_reconnects_and_applies_the_batch_again(
@@ -431,12 +433,12 @@ async def test_a_worker_whose_connection_dies_mid_batch_reconnects_and_applies_t
 
     await services.pool.execute("SELECT pg_terminate_backend($1)", dead_pid)
 
-    await applier.wait_applied("user", "heidi")
+    await applier.wait_applied(Topic.USER, "heidi")
     assert applier.cancelled == 1  # the batch in flight was abandoned with its connection...
     assert running.projector.backend_pid != dead_pid  # ...and done again on a new one
     last = await last_change(services.pool)
     await eventually(lambda: running.projector.position == last, "the checkpoint at the last change")
-    assert (await changelog.load_stored(services.pool, "read_models")).position == last
+    assert (await changelog.load_stored(services.pool, Projection.READ_MODELS)).position == last
 
 
 async def test_one_of_two_workers_leads_and_the_standby_takes_over_when_the_leader_stops(
@@ -449,15 +451,15 @@ async def test_one_of_two_workers_leads_and_the_standby_takes_over_when_the_lead
     await eventually(lambda: standby.projector.state == "standby", "the second worker standing by")
 
     await choose(services.pool, "ivan")
-    await leader_applier.wait_applied("user", "ivan")
+    await leader_applier.wait_applied(Topic.USER, "ivan")
     assert standby_applier.calls == []
 
     await leader.stop()
     await asyncio.wait_for(standby.projector.leading.wait(), GUARD_SECONDS)
     await choose(services.pool, "judy")
 
-    await standby_applier.wait_applied("user", "judy")
-    assert "judy" not in leader_applier.given("user")
+    await standby_applier.wait_applied(Topic.USER, "judy")
+    assert "judy" not in leader_applier.given(Topic.USER)
     assert (await checkpoint_row(services.pool))["leader"] == standby.projector.name
 
 
@@ -475,7 +477,7 @@ async def test_the_standby_takes_over_when_the_leaders_backend_is_terminated(
     await asyncio.wait_for(standby.projector.leading.wait(), GUARD_SECONDS)
     assert not leader.projector.leading.is_set()
     await choose(services.pool, "mallory")
-    await standby_applier.wait_applied("user", "mallory")
+    await standby_applier.wait_applied(Topic.USER, "mallory")
 
 
 @pytest.mark.parametrize("sigint", [signal.SIG_DFL, signal.SIG_IGN], ids=["foreground", "background-job"])
@@ -499,7 +501,8 @@ async def test_schedulesy_worker_stops_cleanly_on_sigterm_and_releases_the_lead(
     try:
         async def leading() -> bool:
             return await services.pool.fetchval(
-                "SELECT leader IS NOT NULL FROM schedulesy.projector_checkpoint WHERE projection = 'read_models'"
+                "SELECT leader IS NOT NULL FROM schedulesy.projector_checkpoint WHERE projection = $1",
+                Projection.READ_MODELS,
             ) is True
 
         await eventually(leading, "the worker process leading")
@@ -515,7 +518,7 @@ async def test_schedulesy_worker_stops_cleanly_on_sigterm_and_releases_the_lead(
     lock_free = await services.pool.fetchval(
         "SELECT count(*) = 0 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::oid"
         " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-        changelog.LEADER_LOCK_NAMESPACE,
+        LockClass.PROJECTOR_LEADER,
     )
     assert lock_free
 
@@ -581,12 +584,12 @@ async def test_a_rebuild_checkpoints_where_it_started_so_changes_during_it_are_r
     result = await rebuild(services, rebuilder)
 
     assert result.checkpoint == before
-    assert (await changelog.load_stored(services.pool, "read_models")).position == before
+    assert (await changelog.load_stored(services.pool, Projection.READ_MODELS)).position == before
     assert rebuilder.progress[-1] == (3, 3)
     applier = RecordingApplier(services)
     start(applier)
-    await applier.wait_applied("user", "during-rebuild")
-    assert applier.given("user") == {"during-rebuild"}
+    await applier.wait_applied(Topic.USER, "during-rebuild")
+    assert applier.given(Topic.USER) == {"during-rebuild"}
 
 
 async def test_a_rebuild_while_a_leader_runs_makes_the_leader_continue_from_the_rebuild_checkpoint(
@@ -595,13 +598,13 @@ async def test_a_rebuild_while_a_leader_runs_makes_the_leader_continue_from_the_
     applier = RecordingApplier(services)
     running = start(applier)
     await choose(services.pool, "first")
-    await applier.wait_applied("user", "first")
+    await applier.wait_applied(Topic.USER, "first")
 
     await rebuild(services, ScriptedRebuilder(services))  # checkpoint set back to just after "first"
     await choose(services.pool, "after-rebuild")
 
-    await applier.wait_applied("user", "after-rebuild")
-    assert await applier.times_applied("user", "during-rebuild") >= 1
+    await applier.wait_applied(Topic.USER, "after-rebuild")
+    assert await applier.times_applied(Topic.USER, "during-rebuild") >= 1
     last = await last_change(services.pool)
     await eventually(lambda: running.projector.position == last, "the checkpoint at the last change")
 
@@ -623,15 +626,15 @@ async def test_a_rebuild_makes_a_leader_forget_what_it_read_ahead_even_when_the_
         async with slow.transaction():
             await slow.fetchval("SELECT pg_current_xact_id()")  # holds the checkpoint where it is
             await choose(services.pool, "read-ahead")
-            await applier.wait_applied("user", "read-ahead")
+            await applier.wait_applied(Topic.USER, "read-ahead")
 
             result = await rebuild(services, NoopRebuilder())
 
             assert result.checkpoint is None
-            assert (await changelog.load_stored(services.pool, "read_models")).position == Position()
+            assert (await changelog.load_stored(services.pool, Projection.READ_MODELS)).position == Position()
 
             async def applied_again() -> bool:
-                return await applier.times_applied("user", "read-ahead") == 2
+                return await applier.times_applied(Topic.USER, "read-ahead") == 2
 
             await eventually(applied_again, "the change read ahead applied again after the rebuild")
     finally:

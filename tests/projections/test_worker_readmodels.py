@@ -16,6 +16,7 @@ from projections.builders.document import StoredDocument, from_wire
 from projections.builders.selections import decode_user
 from projections.readmodels import ReadModels
 from projections.worker import Projector, run_rebuild_command
+from schedulesy.changes import Projection
 from schedulesy.services import Services
 from schedulesy.settings import Settings
 from tests.fixtures.mirror import GROUP, ROOM, insert_access, insert_user, seed_university
@@ -94,7 +95,8 @@ async def test_schedulesy_rebuild_writes_the_read_models_and_checkpoints_so_the_
     assert await run_rebuild_command(settings) == 0
 
     assert await calendar_in_redis(services, "jdupont") == ["191051", "191050"]
-    assert (await changelog.load_stored(services.pool, "read_models")).position == await last_change(services.pool)
+    stored = await changelog.load_stored(services.pool, Projection.READ_MODELS)
+    assert stored.position == await last_change(services.pool)
     assert "rebuilt read models" in capsys.readouterr().err
     projector = Projector(services, **FAST)
     task = asyncio.create_task(projector.run())

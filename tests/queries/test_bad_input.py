@@ -62,7 +62,8 @@ async def test_an_expired_token_is_a_403_on_the_public_endpoint(
         "/api/events/1616",
         "/api/events/..%2F1616.json",
         "/api/calendar/jdupont",
-        "/api/calendar/jean%20dupont.json",
+        "/api/calendar/jean%01dupont.json",
+        "/api/calendar/" + "x" * 33 + ".json",
     ],
 )
 async def test_malformed_ids_are_a_json_404(api: AsyncTestClient, make_token: TokenFactory, path: str) -> None:

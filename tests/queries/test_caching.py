@@ -9,7 +9,8 @@ from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
 from projections.builders.document import from_wire
-from schedulesy.keys import Keys, selection_hash
+from schedulesy.keys import Keys
+from schedulesy.selection import Selection
 from schedulesy.settings import Settings
 from tests.fixtures.mirror import GROUP, ROOM
 from tests.fixtures.seeded import Seeded
@@ -127,7 +128,7 @@ async def test_the_answer_is_the_stored_bytes_unchanged(
 ) -> None:
     path = f"/api/calendar/{seeded.owner}.json"
     _, headers, body = await raw_get(api, path, {**seeded.owner_headers, "Accept-Encoding": encoding})
-    key = Keys(settings.redis_prefix).calendar(selection_hash([ROOM, GROUP]))
+    key = Keys(settings.redis_prefix).calendar(Selection.of([ROOM, GROUP]).hash)
     raw = await redis.hget(key, "d")
     assert isinstance(raw, bytes)
     stored = from_wire(raw)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import asyncpg
 from litestar.testing import AsyncTestClient
 
@@ -36,6 +38,18 @@ async def test_a_username_with_dots_keeps_them(
     response = await api.get("/api/calendar/jean.dupont.json/", headers=auth_header(make_token("jean.dupont")))
     assert response.status_code == 200
     assert [e["id"] for e in response.json()["events"]["events"]] == ["191051", "191050"]
+
+
+async def test_any_username_that_fits_the_uid_column_reads_its_calendar(
+    api: AsyncTestClient, seeded: Seeded, pool: asyncpg.Pool, make_token: TokenFactory
+) -> None:
+    """One username rule everywhere (docs/compatibility.md §1.2): an e-mail login, or a login with a
+    space that another tool wrote, reads its calendar like any other."""
+    for username in ("jean.dupont@unistra.fr", "jean dupont"):
+        await insert_user(pool, username, GROUP)
+        response = await api.get(f"/api/calendar/{quote(username)}.json", headers=auth_header(make_token(username)))
+        assert response.status_code == 200, username
+        assert [e["id"] for e in response.json()["events"]["events"]] == ["191051", "191050"]
 
 
 async def test_an_empty_selection_still_has_an_events_array(

@@ -10,6 +10,7 @@ import icalendar
 from litestar.testing import AsyncTestClient
 
 from projections.readmodels import ReadModels
+from schedulesy.changes import Topic
 from tests.fixtures.mirror import COURSE_NAME, GROUP, ROOM, TEACHER, Ev, insert_access, insert_events, insert_user
 from tests.fixtures.seeded import Seeded
 from tests.fixtures.waiting import eventually
@@ -97,7 +98,7 @@ async def test_uids_survive_a_change_of_event_id(
     await pool.execute("DELETE FROM schedulesy.event WHERE event_id = 191050")
     await insert_events(pool, [Ev(291050, dt.datetime(2020, 1, 14, 11, 30), sequence=1,
                                   last_update=dt.datetime(2019, 10, 1, 6, 0, tzinfo=UTC))])
-    await read_models.apply({"event": {"191050", "291050"}, "timetable": {ROOM, TEACHER, GROUP}})
+    await read_models.apply({Topic.EVENT: {"191050", "291050"}, Topic.TIMETABLE: {ROOM, TEACHER, GROUP}})
 
     async def replaced() -> bool:
         feed = vevents((await api.get(f"/api/timetable/{seeded.key}.ics")).content)

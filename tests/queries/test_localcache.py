@@ -15,6 +15,7 @@ from projections.readmodels import ReadModels
 from queries.localcache import InvalidationStream, LocalCopies
 from queries.reads import Reads, tracked_prefixes
 from schedulesy import embedded
+from schedulesy.changes import Topic
 from schedulesy.keys import Keys
 from schedulesy.settings import Settings
 from tests.fixtures.seeded import Seeded
@@ -127,12 +128,12 @@ async def stream(settings: Settings, redis: Redis) -> AsyncIterator[Invalidation
 async def test_any_write_to_a_copied_key_in_redis_drops_its_copy(
     stream: InvalidationStream, redis: Redis, settings: Settings
 ) -> None:
-    key = settings.redis_prefix + "resource:1616"
+    key = Keys(settings.redis_prefix).resource_node("1616")
     calls: list[str] = []
     await stream.copies.get(key, loader("v1", calls), one_byte)
     await redis.hset(key, "d", b"new")
     await eventually(lambda: not stream.copies.holds(key), "the copy is dropped")
-    other = settings.redis_prefix + "ics-event:1910500-0-0.abc"  # a family nobody copies: not tracked
+    other = Keys(settings.redis_prefix).ics_event("1910500-0-0.abc")  # a family nobody copies: not tracked
     await stream.copies.get(other, loader("v1", calls), one_byte)
     await redis.set(other, b"x")
     await asyncio.sleep(0.05)
@@ -153,7 +154,7 @@ async def test_a_flushed_database_drops_every_copy(settings: Settings, tmp_path:
     try:
         await eventually(lambda: copies.enabled, "the invalidation stream is established")
         calls: list[str] = []
-        await copies.get(settings.redis_prefix + "calendar:abc", loader("a", calls), one_byte)
+        await copies.get(Keys(settings.redis_prefix).calendar("abc"), loader("a", calls), one_byte)
         await client.flushdb()
         await eventually(lambda: copies.bytes == 0, "the copies are flushed")
     finally:
@@ -207,7 +208,7 @@ async def test_the_api_serves_repeated_reads_from_memory_and_sees_the_projectors
     assert again.content == first.content
 
     await pool.execute("UPDATE schedulesy.event SET name = 'Renamed', sequence = 1 WHERE event_id = 191050")
-    await read_models.apply({"event": {"191050"}})
+    await read_models.apply({Topic.EVENT: {"191050"}})
 
     async def renamed() -> bool:
         response = await api.get(path, headers=seeded.owner_headers)

@@ -12,6 +12,7 @@ from litestar.testing import AsyncTestClient
 
 from projections.readmodels import ReadModels
 from queries.qrcodes import draw
+from schedulesy.changes import Topic
 from tests.fixtures.mirror import insert_access
 from tests.fixtures.seeded import Seeded
 from tests.fixtures.waiting import eventually
@@ -71,7 +72,7 @@ async def test_unknown_malformed_and_revoked_keys_look_the_same(
     revoked = seeded.key
     assert (await api.get(f"/api/timetable/{revoked}.ics")).status_code == 200  # cached in Redis now
     await pool.execute("DELETE FROM schedulesy.access WHERE key = $1::uuid", revoked)
-    await read_models.apply({"access": {revoked}})
+    await read_models.apply({Topic.ACCESS: {revoked}})
     await eventually(lambda: status_is(api, f"/api/timetable/{revoked}.ics", 404), "the key is revoked")
     unknown = str(uuid.uuid4())
     answers = []
@@ -90,8 +91,8 @@ async def test_a_revoked_key_answers_404_within_a_second_of_the_projectors_chang
     path = f"/api/timetable/{seeded.key}.ics"
     etag = (await api.get(path)).headers["etag"]
     await pool.execute("DELETE FROM schedulesy.access WHERE key = $1::uuid", seeded.key)
-    changed = await pool.fetchval("SELECT array_agg(key) FROM schedulesy.change WHERE topic = 'access'")
-    await read_models.apply({"access": set(changed)})  # what the worker does with the change log
+    changed = await pool.fetchval("SELECT array_agg(key) FROM schedulesy.change WHERE topic = $1", Topic.ACCESS)
+    await read_models.apply({Topic.ACCESS: set(changed)})  # what the worker does with the change log
     await eventually(lambda: status_is(api, path, 404), "the revoked key answers 404", within=1.0)
     assert (await api.get(path, headers={"If-None-Match": etag})).status_code == 404
 
@@ -108,7 +109,7 @@ async def test_another_access_of_the_same_user_keeps_working(
 ) -> None:
     phone = await insert_access(pool, seeded.owner, "phone")
     await pool.execute("DELETE FROM schedulesy.access WHERE key = $1::uuid", seeded.key)
-    await read_models.apply({"access": {seeded.key}})
+    await read_models.apply({Topic.ACCESS: {seeded.key}})
     response = await api.get(f"/api/timetable/{phone}.ics")
     assert response.status_code == 200
     assert response.headers["content-disposition"] == 'attachment; filename="jdupont.ics"'
