@@ -87,8 +87,8 @@ async def in_transaction(
     raise Unavailable("The database is busy with conflicting changes; try again")
 
 
-async def _own_changes(conn: asyncpg.Connection) -> dict[Topic, set[str]]:
-    changes: dict[Topic, set[str]] = {}
+async def _own_changes(conn: asyncpg.Connection) -> dict[str, set[str]]:
+    changes: dict[str, set[str]] = {}
     for row in await conn.fetch(_OWN_CHANGES, [str(topic) for topic in INLINE_TOPICS]):
         changes.setdefault(Topic(row["topic"]), set()).add(row["key"])
     return changes
