@@ -37,12 +37,10 @@ class Snapshot(NamedTuple):
 @contextlib.asynccontextmanager
 async def snapshot(pool: asyncpg.Pool) -> AsyncIterator[Snapshot]:
     """A connection in a read-only, repeatable-read transaction: every query of one build
-    sees the same data, and :class:`Stamp` says how recent that data is. JIT is off: its
-    compilation (~250 ms) dwarfs these short queries, whose row estimates over ``= ANY($1)``
-    would otherwise trigger it."""
+    sees the same data, and :class:`Stamp` says how recent that data is. (The pool's connections
+    run with JIT off, see ``schedulesy/db.py``: its compilation would dwarf these short queries.)"""
     async with pool.acquire() as conn:
         async with conn.transaction(isolation="repeatable_read", readonly=True):
-            await conn.execute("SET LOCAL jit = off")
             row = await conn.fetchrow(_STAMP)
             yield Snapshot(conn, Stamp(row["xmax"], row["running"]))
 

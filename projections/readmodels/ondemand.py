@@ -85,7 +85,7 @@ class OnDemand:
             user = (await loaders.fetch_users(batch.conn, [username])).get(username)
             return None if user is None else selection_builder.build_user(user)
 
-        return await self._build_and_store(self.keys.user(username), build)
+        return await self._build_and_store(self.keys.user(username), build, shared=False)
 
     async def access(self, key: str) -> StoredDocument | None:
         """The document of a canonical access key; None when revoked or its owner has no legacy row."""
@@ -97,7 +97,7 @@ class OnDemand:
             owner = (await loaders.fetch_users(batch.conn, [access.username])).get(access.username)
             return selection_builder.build_access(access, owner)
 
-        return await self._build_and_store(self.keys.access(key), build)
+        return await self._build_and_store(self.keys.access(key), build, shared=False)
 
     async def selection_calendar(self, selection: Selection) -> StoredDocument:
         """The merged calendar of a selection (shared by every user who made it)."""
@@ -140,9 +140,14 @@ class OnDemand:
         """The answer of an instructor search that cannot match anything (never stored)."""
         return resource_builder.build_nodes_list([]).stored(self.store.now())
 
-    async def _build_and_store(self, key: str, build: Build, ttl: int | None = None) -> StoredDocument | None:
+    async def _build_and_store(
+        self, key: str, build: Build, ttl: int | None = None, *, shared: bool = True
+    ) -> StoredDocument | None:
+        """``shared``: concurrent misses in several processes wait for one build (a Redis lock). Not
+        for user and access documents: one row each, cheaper to build than the lock's round trips, so
+        that a guessed access key costs about what a revoked one does."""
         locked = False
-        if self.switch.usable():
+        if shared and self.switch.usable():
             try:
                 locked = await self.store.lock_build(key)
                 if not locked:  # another process builds it: wait a little for its result
