@@ -5,5 +5,6 @@ pytest_plugins = [
     "tests.fixtures.ade",
     "tests.fixtures.auth",
     "tests.fixtures.seeded",
+    "tests.fixtures.reads",
     "tests.fixtures.sync",
 ]

@@ -7,12 +7,10 @@ from __future__ import annotations
 import datetime as dt
 
 import msgspec
-import pytest
 from litestar.testing import AsyncTestClient
 
-from projections.builders.document import StoredDocument
-from projections.readmodels import ReadModels
 from projections.builders.document import Stamp, StoredDocument
+from projections.readmodels import ReadModels
 from projections.readmodels.batch import snapshot
 from projections.readmodels.store import GONE, NOT_FOUND_TTL, TOMBSTONE_TTL
 from queries.reads import Reads
@@ -24,18 +22,6 @@ from tests.fixtures.mirror import (
     GROUP, ROOM, SUBJECT, TEACHER, Ev, insert_access, insert_events, insert_user, seed_university,
 )
 from tests.fixtures.reads import access_feed, reads_over, user_feed
-
-
-@pytest.fixture
-async def models(services: Services) -> ReadModels:
-    await seed_university(services.pool)
-    await insert_user(services.pool, "jdupont", GROUP)
-    return ReadModels(services)
-
-
-@pytest.fixture
-def reads(models: ReadModels) -> Reads:
-    return reads_over(models)
 
 
 class FakeClock:

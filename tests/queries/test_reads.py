@@ -5,29 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from projections.readmodels import ReadModels
 from queries.reads import Reads
 from schedulesy import db
 from schedulesy.services import Services, create_redis
 from tests.fixtures.infra import delete_keys
-from tests.fixtures.mirror import (
-    GROUP, ROOM, TEACHER, TEACHER_EMAIL, insert_access, insert_user, seed_university,
-)
+from tests.fixtures.mirror import ROOM, TEACHER, TEACHER_EMAIL, insert_access
 from tests.fixtures.reads import access_feed, reads_over, user_feed
-
-
-@pytest.fixture
-async def models(services: Services) -> ReadModels:
-    await seed_university(services.pool)
-    await insert_user(services.pool, "jdupont", GROUP)
-    return ReadModels(services)
-
-
-@pytest.fixture
-def reads(models: ReadModels) -> Reads:
-    return reads_over(models)
 
 
 async def every_read(reads: Reads, key: str) -> dict[str, tuple[int, str, bytes]]:
