@@ -9,29 +9,18 @@ import sys
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from schedulesy.jwtkeys import JwtKeyError, load_signing_key, load_verification_key
 from schedulesy.settings import Settings
-from tests.fixtures.infra import replace_settings
+from tests.fixtures.infra import pem_pair, replace_settings
 
 HMAC_SECRET = "a-test-secret-that-is-long-enough-for-hs256!"
 
 
-def _pem_pair(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> tuple[str, str]:
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
-    return private, public
-
-
 @pytest.fixture(scope="module")
 def ec_keys() -> tuple[str, str]:
-    return _pem_pair(ec.generate_private_key(ec.SECP256R1()))
+    return pem_pair(ec.generate_private_key(ec.SECP256R1()))
 
 
 @pytest.fixture
@@ -88,7 +77,7 @@ def test_a_key_of_the_wrong_type_for_the_algorithm_is_refused(settings: Settings
     assert "generator" not in message
     message = _verification_error(settings, jwt_public_key=key_files["ec_public"])  # RS256 with an EC key
     assert "is an EC public key on the secp256r1 curve" in message and "needs an RSA key" in message
-    p384 = _pem_pair(ec.generate_private_key(ec.SECP384R1()))[1]
+    p384 = pem_pair(ec.generate_private_key(ec.SECP384R1()))[1]
     assert "secp384r1" in _verification_error(settings, jwt_algorithm="ES256", jwt_public_key=p384)
     hs_with_pem = _verification_error(settings, jwt_algorithm="HS256", jwt_public_key=key_files["rsa_public"])
     assert "needs a shared secret" in hs_with_pem
@@ -105,7 +94,7 @@ def test_private_and_public_keys_in_each_others_variable_are_refused(
 def test_weak_keys_are_refused(settings: Settings) -> None:
     message = _verification_error(settings, jwt_algorithm="HS256", jwt_public_key="/etc/schedulesy/jwt.secret")
     assert "secret is 26 bytes" in message and "file does not exist" in message
-    weak = _pem_pair(rsa.generate_private_key(public_exponent=65537, key_size=1024))[1]
+    weak = pem_pair(rsa.generate_private_key(public_exponent=65537, key_size=1024))[1]
     assert "1024 bits" in _verification_error(settings, jwt_public_key=weak)
 
 
