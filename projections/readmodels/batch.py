@@ -29,6 +29,15 @@ FROM pg_current_snapshot() AS s
 """
 
 
+async def access_known(pool: asyncpg.Pool, key: str) -> tuple[Stamp, bool]:
+    """Whether an access key exists, and the stamp of the one statement that looked: a guessed key
+    costs one round trip to Postgres, not a whole snapshot."""
+    row = await pool.fetchrow(
+        f"SELECT *, EXISTS (SELECT 1 FROM schedulesy.access WHERE key = $1::uuid) AS known FROM ({_STAMP}) AS s", key
+    )
+    return Stamp(row["xmax"], row["running"]), bool(row["known"])
+
+
 class Snapshot(NamedTuple):
     conn: Connection
     stamp: Stamp

@@ -23,7 +23,7 @@ from projections import loaders
 from projections.builders import resources as resource_builder
 from projections.builders import selections as selection_builder
 from projections.builders.document import Built, Stamp, StoredDocument
-from projections.readmodels.batch import Batch, snapshot
+from projections.readmodels.batch import Batch, access_known, snapshot
 from projections.readmodels.documents import Documents
 from projections.readmodels.store import EMAIL_TTL, REDIS_DOWN, DocumentStore, RedisSwitch
 from schedulesy.categories import open_to_anonymous
@@ -89,6 +89,11 @@ class OnDemand:
 
     async def access(self, key: str) -> StoredDocument | None:
         """The document of a canonical access key; None when revoked or its owner has no legacy row."""
+
+        stamp, known = await access_known(self.pool, key)
+        if not known:
+            await self._remember_missing(self.keys.access(key), stamp)
+            return None
 
         async def build(batch: Batch) -> Built | None:
             access = (await loaders.fetch_accesses(batch.conn, [key])).get(key)
