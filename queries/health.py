@@ -18,11 +18,11 @@ from prometheus_client.metrics_core import Metric
 
 from projections import changelog
 from queries.openapi import JsonOrHtmlOperation
+from schedulesy import syncstate
 from schedulesy.changes import Projection
 from schedulesy.metrics import exposition
 from schedulesy.services import Services, ServicesDep
 
-SYNC_CYCLE = "cycle"  # the sync_state row of a whole ADE sync cycle
 CHECK_TIMEOUT_SECONDS = 2.0
 MAX_HEARTBEAT_AGE_SECONDS = 30.0
 MAX_PROJECTION_LAG_SECONDS = 60.0
@@ -85,7 +85,7 @@ async def readiness(services: Services) -> dict[str, Check]:
 
     async def ade_sync() -> Check:
         row = await services.pool.fetchrow(
-            "SELECT last_success_at, last_error FROM schedulesy.sync_state WHERE name = $1", SYNC_CYCLE
+            "SELECT last_success_at, last_error FROM schedulesy.sync_state WHERE name = $1", syncstate.CYCLE
         )
         age = _age(row["last_success_at"]) if row else None
         limit = 3 * services.settings.poll_interval + 600

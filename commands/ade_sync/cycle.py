@@ -35,6 +35,7 @@ from commands.ade_sync.timetables import audit_timetables, timetable_for_resourc
 from commands.ade_sync.trees import fingerprint, flatten, tree_ids, write_category
 from commands.ade_sync.windows import windows_to_check
 from commands.ade_sync.writes import ANALYZE_AFTER_ROWS
+from schedulesy import syncstate
 from schedulesy.ade.client import AdeClient
 from schedulesy.ade.errors import AdeError, AdeLoginError, AdeUnavailable
 from schedulesy.ade.models import ResourceNode, ResourceTree
@@ -76,14 +77,14 @@ def plan_cycle(settings: Settings, states: dict[str, Any], now: dt.datetime, *, 
     local = now.astimezone(settings.zone)
     nightly_today = local.replace(hour=settings.sync_nightly_hour, minute=0, second=0, microsecond=0)
     last_nightly_slot = nightly_today if local >= nightly_today else nightly_today - dt.timedelta(days=1)
-    full_done = _last(states, "events:full", "last_success_at")
-    full_tried = _last(states, "events:full", "last_attempt_at")
+    full_done = _last(states, syncstate.events_row("full"), "last_success_at")
+    full_tried = _last(states, syncstate.events_row("full"), "last_attempt_at")
     if full or (
         (full_done is None or full_done < last_nightly_slot)
         and (full_tried is None or full_tried < last_nightly_slot or now - full_tried >= retry)
     ):
         return CyclePlan(mode="full", far=True, full=True)
-    far_tried = _last(states, "events:far", "last_attempt_at")
+    far_tried = _last(states, syncstate.events_row("far"), "last_attempt_at")
     if far_tried is None or now - far_tried >= retry:
         return CyclePlan(mode="far", far=True, full=False)
     return CyclePlan(mode="near", far=False, full=False)
@@ -154,7 +155,7 @@ async def _cycle(services: Services, ade: AdeClient, *, force: bool, full: bool,
     pool = services.pool
     states = await _states(pool)
     plan = plan_cycle(settings, states, now, full=full)
-    if near_first and not full and _last(states, "events:near", "last_success_at") is None:
+    if near_first and not full and _last(states, syncstate.events_row("near"), "last_success_at") is None:
         plan = CyclePlan(mode="near", far=False, full=False)
     report = SyncReport(status="ok", mode=plan.mode, started_at=now)
 
@@ -171,7 +172,7 @@ async def _cycle(services: Services, ade: AdeClient, *, force: bool, full: bool,
     claimed: set[str] = set()
     gone: list[str] = []
     for index, (key, answer) in enumerate(zip(settings.ade_categories, answers, strict=True)):
-        tree, removed = await _sync_tree(pool, key, answer, claimed, states.get(f"tree:{key}"), buildings,
+        tree, removed = await _sync_tree(pool, key, answer, claimed, states.get(syncstate.tree_row(key)), buildings,
                                          settings=settings, force=force, now=now)
         report.categories.append(tree)
         gone += removed
@@ -204,7 +205,7 @@ async def _sync_tree(pool: asyncpg.Pool, key: str, answer: ResourceTree | BaseEx
                      now: dt.datetime) -> tuple[TreeReport, list[str]]:
     """One category: skipped when its fingerprint is the stored one, else written in one transaction.
     Answers its report and the resources ADE deleted from it."""
-    name = f"tree:{key}"
+    name = syncstate.tree_row(key)
     if isinstance(answer, BaseException):
         if not isinstance(answer, AdeError):
             raise answer
@@ -260,6 +261,6 @@ async def _sync_events(services: Services, ade: AdeClient, plan: CyclePlan, *, f
         report = EventsReport(mode=plan.mode, status="failed", error=exc.message)
     tiers = ["near"] + (["far"] if plan.far else []) + (["full"] if plan.full else [])
     for tier in tiers:
-        await record_state(services.pool, f"events:{tier}", ok=report.status == "ok", error=report.error, at=now,
-                           figures=report.figures() if tier == plan.mode else None)
+        await record_state(services.pool, syncstate.events_row(tier), ok=report.status == "ok", error=report.error,
+                           at=now, figures=report.figures() if tier == plan.mode else None)
     return report

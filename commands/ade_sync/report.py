@@ -14,6 +14,7 @@ from typing import Any, Literal, TypeAlias
 import asyncpg
 import msgspec
 
+from schedulesy import syncstate
 from schedulesy.ade.client import FunctionStats
 
 SyncMode: TypeAlias = Literal["near", "far", "full"]
@@ -153,5 +154,5 @@ async def record_state(conn: asyncpg.Connection | asyncpg.Pool, name: str, *, ok
 
 
 async def record_cycle(pool: asyncpg.Pool, report: SyncReport) -> None:
-    await record_state(pool, "cycle", ok=report.status == "ok", error="; ".join(report.errors)[:2000],
+    await record_state(pool, syncstate.CYCLE, ok=report.status == "ok", error="; ".join(report.errors)[:2000],
                        figures=report.figures(), at=report.started_at)

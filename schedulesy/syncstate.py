@@ -1,0 +1,16 @@
+"""The names of ``schedulesy.sync_state`` rows: the ADE sync writes them, health and metrics read them."""
+
+from __future__ import annotations
+
+CYCLE = "cycle"
+"""The row of a whole sync cycle: health's "last successful ADE sync" is its ``last_success``."""
+
+
+def events_row(tier: str) -> str:
+    """The row of one events tier of a cycle (``near``, ``far``, ``full``)."""
+    return f"events:{tier}"
+
+
+def tree_row(category: str) -> str:
+    """The row of one resource tree (its fingerprint and figures)."""
+    return f"tree:{category}"
