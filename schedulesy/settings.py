@@ -95,6 +95,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     buildings_file: str = ""
     max_body_bytes: PositiveInt = 65536
+    spa_dir: str = ""
+    """A built front-end directory to host (its shell and ``/site_media/`` assets); empty: none."""
 
     def __post_init__(self) -> None:
         try:
@@ -110,6 +112,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             if value.partition("://")[0].lower() not in schemes:
                 expected = ", ".join(f"{scheme}://" for scheme in schemes)
                 raise SettingsError(f"{env_name(name)}: expected a URL starting with {expected}, got {value!r}")
+        if self.spa_dir and not self.spa_dir.strip():
+            raise SettingsError(f"{env_name('spa_dir')}: expected a directory, got only spaces")
         if not self.ade_categories:
             raise SettingsError(f"{env_name('ade_categories')}: at least one category is needed")
 
