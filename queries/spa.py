@@ -31,11 +31,8 @@ from litestar.handlers import HTTPRouteHandler
 from projections.builders.document import StoredDocument
 from queries.delivery import BytesResponse, RequestConditions, deliver
 from schedulesy.errors import NotFound, StartupError
-from schedulesy.settings import Settings, env_name
+from schedulesy.settings import Settings, SettingsError, env_name
 
-SHELL_NAMES = ("index.html", "base.html")
-"""The shell, in order of preference: a front-end build writes ``index.html``; the original's
-Django template was ``base.html``."""
 HISTORY_ROUTES = ("/", "/config", "/consult/calendar", "/consult/list", "/auth/cas/logout")
 """The front end's history-mode routes that the original answered with the shell, besides ``/public/…``."""
 ASSETS_PREFIX = "/site_media"
@@ -115,20 +112,18 @@ def _document(body: bytes, media: str, modified: float) -> StoredDocument:
     return StoredDocument(body=body, etag=etag, last_modified=int(modified), media_type=media, gzip_body=compressed)
 
 
-def load_front_end(directory: str) -> FrontEnd:
-    """Read the built front end in ``directory``; :class:`StartupError` naming the setting when it
-    is missing, unreadable, has no shell or is too large. Hidden files (``.git``, ``.env``) are left
-    out, as are symlinks whose target lies outside the directory."""
-    variable = env_name("spa_dir")
-    root = Path(directory)
+def load_front_end(settings: Settings) -> FrontEnd:
+    """Read the built front end in ``SCHEDULESY_SPA_DIR``; :class:`StartupError` naming the variable
+    when it is missing, unreadable, has no shell (:meth:`Settings.spa_shell`) or is too large.
+    Hidden files (``.git``, ``.env``) are left out, as are symlinks leading out of the directory."""
+    variable, directory = env_name("spa_dir"), settings.spa_dir
     try:
-        real_root = root.resolve(strict=True)
-        if not real_root.is_dir():
-            raise StartupError(f"{variable}: {directory!r} is not a directory; give the built front end's directory")
-        os.listdir(real_root)
-    except OSError as exc:
-        raise StartupError(f"{variable}: cannot read {directory!r}: {exc.strerror}; "
-                           "give the built front end's directory") from None
+        shell_name = settings.spa_shell()
+    except SettingsError as exc:
+        raise StartupError(str(exc)) from None
+    if shell_name is None:
+        raise StartupError(f"{variable} is not set")
+    real_root = Path(directory).resolve()
     assets: dict[str, StoredDocument] = {}
     total = 0
     for folder, subfolders, files in os.walk(real_root, onerror=_raise):
@@ -151,21 +146,14 @@ def load_front_end(directory: str) -> FrontEnd:
                                    "give the built front end's directory (only what the browser loads)")
             relative = path.relative_to(real_root).as_posix()
             assets[relative] = _document(body, media_type(name), modified)
-    shell = next((assets[name] for name in SHELL_NAMES if name in assets), None)
-    if shell is None:
-        raise StartupError(f"{variable}: {directory!r} has no {' or '.join(SHELL_NAMES)}; "
-                           "give the built front end's directory")
+    shell = assets.get(shell_name.name)
+    if shell is None:  # a symlink out of the directory
+        raise StartupError(f"{variable}: {directory!r}: its {shell_name.name} lies outside the directory")
     return FrontEnd(shell=shell, assets=assets)
 
 
 def _raise(exc: OSError) -> None:
     raise StartupError(f"{env_name('spa_dir')}: cannot read {exc.filename!r}: {exc.strerror}")
-
-
-def check_front_end(settings: Settings) -> None:
-    """Stop a command before it starts when ``SCHEDULESY_SPA_DIR`` is set but unusable."""
-    if settings.spa_dir:
-        load_front_end(settings.spa_dir)
 
 
 def requested_name(scope: Any) -> str | None:

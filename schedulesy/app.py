@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     from queries.spa import front_end_handlers, load_front_end
 
     # Read before anything starts: a missing or broken directory stops the app with one line.
-    front_end = front_end_handlers(load_front_end(settings.spa_dir)) if settings.spa_dir else []
+    front_end = front_end_handlers(load_front_end(settings)) if settings.spa_dir else []
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

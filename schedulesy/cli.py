@@ -84,14 +84,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from schedulesy import failures
     from schedulesy.errors import StartupError
     from schedulesy.jwtkeys import load_verification_key
-    from queries.spa import check_front_end
     from schedulesy.logging import granian_log_config
 
     settings = _settings()  # validate before forking workers
     try:
         load_verification_key(settings)
-        check_front_end(settings)
-    except StartupError as exc:
+        settings.spa_shell()
+    except (StartupError, SettingsError) as exc:
         print(f"schedulesy serve: {exc}", file=sys.stderr)
         return 2
     failures.check_port_free(args.host, args.port)

@@ -26,6 +26,9 @@ DEFAULT_CATEGORIES = (CLASSROOM, "instructor", "trainee", "category5")
 # benchmarks' variables (SCHEDULESY_TEST_DATABASE_URL, ...). Every other unknown name is a typo.
 NOT_SETTINGS = (ENV_PREFIX + "ENV_FILE",)
 TOOL_PREFIXES = (ENV_PREFIX + "TEST_", ENV_PREFIX + "BENCH_")
+SPA_SHELL_NAMES = ("index.html", "base.html")
+"""The front end's shell, in order of preference: a front-end build writes ``index.html``; the
+original's Django template was ``base.html``."""
 
 
 class _Duration:
@@ -125,6 +128,25 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+    def spa_shell(self) -> Path | None:
+        """The shell of the front end in ``SCHEDULESY_SPA_DIR`` (None when unset), or
+        :class:`SettingsError` when the directory is missing, unreadable or has no shell.
+
+        Checked by ``serve`` only, before forking its workers: other commands never read the directory.
+        """
+        if not self.spa_dir:
+            return None
+        variable, directory = env_name("spa_dir"), Path(self.spa_dir)
+        hint = "give the built front end's directory"
+        try:
+            names = set(os.listdir(directory))
+        except OSError as exc:
+            raise SettingsError(f"{variable}: cannot read {self.spa_dir!r}: {exc.strerror}; {hint}") from None
+        for name in SPA_SHELL_NAMES:
+            if name in names and (directory / name).is_file() and os.access(directory / name, os.R_OK):
+                return directory / name
+        raise SettingsError(f"{variable}: {self.spa_dir!r} has no readable {' or '.join(SPA_SHELL_NAMES)}; {hint}")
 
 
 def env_name(field: str) -> str:

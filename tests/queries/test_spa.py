@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from litestar.testing import AsyncTestClient
 
-from queries.spa import HASHED_CACHE_CONTROL, PLAIN_CACHE_CONTROL, check_front_end, load_front_end, requested_name
+from queries.spa import HASHED_CACHE_CONTROL, PLAIN_CACHE_CONTROL, load_front_end, requested_name
 from schedulesy.app import create_app
 from schedulesy.errors import StartupError
-from schedulesy.settings import Settings
+from schedulesy.settings import Settings, SettingsError
 from tests.fixtures.infra import replace_settings
 
 SHELL = b"<!doctype html><html><head><script src=/site_media/js/app.3f2a9c1b.js></script></head><body></body></html>"
@@ -184,8 +184,8 @@ def test_an_unusable_directory_stops_the_start_naming_the_variable(
         (directory / "js").mkdir(parents=True)
         (directory / "js" / "app.js").write_text("1")
     configured = replace_settings(settings, spa_dir=str(directory))
-    with pytest.raises(StartupError, match="^SCHEDULESY_SPA_DIR: ") as raised:
-        check_front_end(configured)
+    with pytest.raises(SettingsError, match="^SCHEDULESY_SPA_DIR: ") as raised:
+        configured.spa_shell()
     assert "\n" not in str(raised.value)
     with pytest.raises(StartupError, match="^SCHEDULESY_SPA_DIR: "):
         create_app(configured)
@@ -203,8 +203,8 @@ def test_serve_stops_with_one_line_naming_the_variable(tmp_path: Path, jwt_keys:
     assert lines[0].startswith("schedulesy serve: SCHEDULESY_SPA_DIR: cannot read"), lines[0]
 
 
-def test_only_the_regular_files_inside_the_directory_can_be_served(front_end_dir: Path) -> None:
-    served = load_front_end(str(front_end_dir)).assets
+def test_only_the_regular_files_inside_the_directory_can_be_served(settings: Settings, front_end_dir: Path) -> None:
+    served = load_front_end(replace_settings(settings, spa_dir=str(front_end_dir))).assets
     assert set(served) == {"index.html", "favicon.ico", "inside.js", "js/app.3f2a9c1b.js", "css/app.css",
                            "img/icons/logo.png"}
 
@@ -224,6 +224,6 @@ def test_the_asset_name_is_read_from_the_raw_path(raw_path: bytes, name: str | N
     assert requested_name({"raw_path": raw_path, "path": "/ignored"}) == name
 
 
-def test_the_original_base_html_is_a_shell_too(tmp_path: Path) -> None:
+def test_the_original_base_html_is_a_shell_too(settings: Settings, tmp_path: Path) -> None:
     (tmp_path / "base.html").write_bytes(SHELL)
-    assert load_front_end(str(tmp_path)).shell.body == SHELL
+    assert load_front_end(replace_settings(settings, spa_dir=str(tmp_path))).shell.body == SHELL
