@@ -9,7 +9,8 @@ API route can be shadowed.
 The whole directory is read into memory once, when the app is built (before the first request):
 a built bundle is a few megabytes that never change while the process runs, so every answer is a
 dictionary lookup — no file system call on the event loop, gzip and the ETag computed once, and no
-path from a request ever reaches the file system. Traversal (``..``, encoded slashes, absolute
+path from a request ever reaches the file system (a ``File`` response would open and stat a file
+per request, and need its own guard against traversal). Traversal (``..``, encoded slashes, absolute
 paths), directory listings and symlinks leading out of the directory cannot be served because
 only the regular files found inside the directory at start-up are in the dictionary.
 """
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+import msgspec
 from litestar import Request, get
 from litestar.handlers import HTTPRouteHandler
 
@@ -82,12 +84,12 @@ _COMPRESSIBLE = ("text/", "application/json", "application/manifest+json", "appl
 _NOSNIFF = [(b"x-content-type-options", b"nosniff")]
 
 
-class FrontEnd:
+class FrontEnd(msgspec.Struct, frozen=True):
     """The shell and every asset of a built front-end directory, ready to be served."""
 
-    def __init__(self, shell: StoredDocument, assets: dict[str, StoredDocument]) -> None:
-        self.shell = shell
-        self.assets = assets
+    shell: StoredDocument
+    assets: dict[str, StoredDocument]
+    """By path inside the directory, ``/``-separated (``js/app.3f2a9c1b.js``)."""
 
 
 def media_type(name: str) -> str:
