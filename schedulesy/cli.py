@@ -89,7 +89,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings()  # validate before forking workers
     try:
         load_verification_key(settings)
-    except StartupError as exc:
+        settings.spa_shell()
+    except (StartupError, SettingsError) as exc:
         print(f"schedulesy serve: {exc}", file=sys.stderr)
         return 2
     failures.check_port_free(args.host, args.port)

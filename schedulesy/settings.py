@@ -26,6 +26,9 @@ DEFAULT_CATEGORIES = (CLASSROOM, "instructor", "trainee", "category5")
 # benchmarks' variables (SCHEDULESY_TEST_DATABASE_URL, ...). Every other unknown name is a typo.
 NOT_SETTINGS = (ENV_PREFIX + "ENV_FILE",)
 TOOL_PREFIXES = (ENV_PREFIX + "TEST_", ENV_PREFIX + "BENCH_")
+SPA_SHELL_NAMES = ("index.html", "base.html")
+"""The front end's shell, in order of preference: a front-end build writes ``index.html``; the
+original's Django template was ``base.html``."""
 
 
 class _Duration:
@@ -95,6 +98,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     buildings_file: str = ""
     max_body_bytes: PositiveInt = 65536
+    spa_dir: str = ""
+    """A built front-end directory to host (its shell and ``/site_media/`` assets); empty: none."""
 
     def __post_init__(self) -> None:
         try:
@@ -110,6 +115,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             if value.partition("://")[0].lower() not in schemes:
                 expected = ", ".join(f"{scheme}://" for scheme in schemes)
                 raise SettingsError(f"{env_name(name)}: expected a URL starting with {expected}, got {value!r}")
+        if self.spa_dir and not self.spa_dir.strip():
+            raise SettingsError(f"{env_name('spa_dir')}: expected a directory, got only spaces")
         if not self.ade_categories:
             raise SettingsError(f"{env_name('ade_categories')}: at least one category is needed")
 
@@ -121,6 +128,25 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+    def spa_shell(self) -> Path | None:
+        """The shell of the front end in ``SCHEDULESY_SPA_DIR`` (None when unset), or
+        :class:`SettingsError` when the directory is missing, unreadable or has no shell.
+
+        Checked by ``serve`` only, before forking its workers: other commands never read the directory.
+        """
+        if not self.spa_dir:
+            return None
+        variable, directory = env_name("spa_dir"), Path(self.spa_dir)
+        hint = "give the built front end's directory"
+        try:
+            names = set(os.listdir(directory))
+        except OSError as exc:
+            raise SettingsError(f"{variable}: cannot read {self.spa_dir!r}: {exc.strerror}; {hint}") from None
+        for name in SPA_SHELL_NAMES:
+            if name in names and (directory / name).is_file() and os.access(directory / name, os.R_OK):
+                return directory / name
+        raise SettingsError(f"{variable}: {self.spa_dir!r} has no readable {' or '.join(SPA_SHELL_NAMES)}; {hint}")
 
 
 def env_name(field: str) -> str:
