@@ -144,8 +144,8 @@ class _Existing(msgspec.Struct):
     """username → whether ours equals the original's (only users whose source has an object)."""
     by_key: dict[uuid.UUID, tuple[str, str, datetime]]
     """Our accesses with one of the batch's keys: key → (owner, name, created_at)."""
-    names: set[tuple[str, str]]
-    """(username, name) of the batch users' accesses here."""
+    names: dict[str, set[str]]
+    """username → the names of that batch user's accesses here."""
 
 
 class BatchPlan(msgspec.Struct):
@@ -166,8 +166,11 @@ async def _existing(conn: asyncpg.Connection, users: Sequence[SourceUser]) -> _E
         [u.username for u in objects], [u.configuration for u in objects])}
     by_key = {row["key"]: (row["username"], row["name"], row["created_at"]) for row in await conn.fetch(
         "SELECT key, username, name, created_at FROM schedulesy.access WHERE key = ANY($1::uuid[])", keys)}
-    owned = await conn.fetch("SELECT username, name FROM schedulesy.access WHERE username = ANY($1::text[])", names)
-    return _Existing(customizations, configurations, by_key, {(row["username"], row["name"]) for row in owned})
+    owned: dict[str, set[str]] = {}
+    for row in await conn.fetch("SELECT username, name FROM schedulesy.access WHERE username = ANY($1::text[])",
+                                names):
+        owned.setdefault(row["username"], set()).add(row["name"])
+    return _Existing(customizations, configurations, by_key, owned)
 
 
 def _user_problem(user: SourceUser, existing: _Existing) -> tuple[str, str] | None:
@@ -196,7 +199,7 @@ def plan_batch(users: Sequence[SourceUser], existing: _Existing, report: ImportR
             continue
         written_before = len(plan.configurations) + len(plan.accesses)
         _plan_configuration(user, existing, report, plan)
-        names = {name for owner, name in existing.names if owner == user.username}
+        names = existing.names.setdefault(user.username, set())
         for access in user.accesses:
             _plan_access(user.username, access, existing, names, duplicates, report, plan)
         if len(plan.configurations) + len(plan.accesses) > written_before:
