@@ -17,7 +17,6 @@ from commands.import_original import (
     BATCH_USERS,
     SOURCE_TABLES,
     ImportFailed,
-    ImportReport,
     SourceAccess,
     SourceUser,
     import_users,

@@ -17,7 +17,8 @@ import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
-from commands.import_original import ImportFailed, ImportReport, import_users, read_source
+from commands.import_original import ImportFailed, import_users, read_source
+from commands.import_report import ImportReport
 from commands.original_source import SourceUnavailable, run_import, verify
 from projections.readmodels import ReadModels
 from schedulesy.services import Services
