@@ -67,8 +67,11 @@ class ImportFailed(Exception):
 
 async def read_source(source: asyncpg.Connection) -> list[SourceUser]:
     """Every user of the original with their accesses, in ``uid`` order."""
-    users = {row["uid"]: SourceUser(row["uid"], row["configuration"], row["kind"])
-             for row in await source.fetch(_SOURCE_USERS)}
+    users = {}
+    for row in await source.fetch(_SOURCE_USERS):
+        stored = row["kind"] not in (None, "null")  # a JSON null is no settings, as SQL null
+        users[row["uid"]] = SourceUser(row["uid"], row["configuration"] if stored else None,
+                                       row["kind"] if stored else None)
     for row in await source.fetch(_SOURCE_ACCESSES):
         users[row["uid"]].accesses.append(SourceAccess(row["key"], row["name"], row["creation_date"]))
     return list(users.values())

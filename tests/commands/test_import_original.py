@@ -55,7 +55,7 @@ class Case:
 async def case(original: Original, pool: asyncpg.Pool) -> Case:
     """alice (settings, three keys, one in capitals), bob (null settings), carol (settings that are
     a list), dave (no w_edtperso row here), erin (one key already held here by zoe), frank (who
-    already has an access named "frank" here), grace (a key that is no UUID)."""
+    already has an access named "frank" here), grace (a key that is no UUID, settings a JSON null)."""
     c = Case()
     await seed_university(pool)
     for username, selection in (("alice", SUBJECT), ("bob", ROOM), ("carol", GROUP), ("erin", ROOM),
@@ -71,6 +71,7 @@ async def case(original: Original, pool: asyncpg.Pool) -> Case:
     await original.add_user("erin", {"theme": "light"}, c.erin)
     await original.add_user("frank", None, c.frank)
     await original.add_user("grace", None, c.grace)
+    await original.conn.execute("UPDATE ade_api_localcustomization SET configuration = 'null' WHERE uid = 'grace'")
     return c
 
 
