@@ -174,6 +174,28 @@ async def _check_stores(settings: Settings) -> None:
     await failures.check_redis(settings.redis_url)
 
 
+def cmd_import_original(args: argparse.Namespace) -> int:
+    from commands.original_source import SourceUnavailable, run_import, verify
+    from projections.readmodels import ReadModels
+    from schedulesy.services import open_services
+
+    settings = _settings()
+    _configure_logs(settings)
+
+    async def run() -> int:
+        await _check_stores(settings)
+        async with open_services(settings, pool_size=2) as services, services.pool.acquire() as conn:
+            if args.verify:
+                return await verify(args.source, conn)
+            return await run_import(args.source, conn, ReadModels(services), dry_run=args.dry_run)
+
+    try:
+        return asyncio.run(run())
+    except SourceUnavailable as exc:
+        print(f"schedulesy import-original: {exc}", file=sys.stderr)
+        return 2
+
+
 def cmd_ade_simulator(args: argparse.Namespace) -> int:
     from schedulesy import failures
     from schedulesy.adesim.server import serve
@@ -223,6 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="accept a tree that shrank beyond the safety limit")
     p.add_argument("--full", action="store_true", help="reconcile every event of the year, not only the near term")
     add("rebuild", cmd_rebuild, "rebuild every read model in Redis")
+    p = add("import-original", cmd_import_original,
+            "import the original service's direct accesses and display settings (idempotent)")
+    p.add_argument("--from", dest="source", required=True, metavar="DSN", help="the original's Postgres database")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true", help="print the summary; write nothing")
+    mode.add_argument("--verify", action="store_true", help="compare both databases; exit 1 on any difference")
     p = add("ade-simulator", cmd_ade_simulator, "serve the built-in ADE Web API simulator")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8090)

@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures.seeded",
     "tests.fixtures.reads",
     "tests.fixtures.sync",
+    "tests.fixtures.original",
 ]
