@@ -23,6 +23,7 @@ import msgspec
 
 from commands.common import ReadModelUpdates, in_transaction
 from commands.import_report import Conflict, ImportReport
+from schedulesy.keys import canonical_access_key
 from schedulesy.locks import LockClass
 from schedulesy.usernames import UID_LENGTH, is_username
 
@@ -78,11 +79,10 @@ async def read_source(source: asyncpg.Connection) -> list[SourceUser]:
 
 
 def parse_key(key: str) -> uuid.UUID | None:
-    """The UUID a key names, as the key URLs read it; None when no URL can carry it."""
-    try:
-        return uuid.UUID(key)
-    except ValueError:
-        return None
+    """The UUID a key names, as the key URLs read it (:func:`canonical_access_key`); None when no
+    URL of ours can carry it (another spelling of a UUID, or no UUID at all)."""
+    canonical = canonical_access_key(key)
+    return None if canonical is None else uuid.UUID(canonical)
 
 
 def batches(users: Sequence[SourceUser], size: int) -> Iterator[Sequence[SourceUser]]:

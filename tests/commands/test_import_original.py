@@ -46,7 +46,8 @@ class Case:
         self.carol = [access("carol")]
         self.erin = [access("erin"), access("stolen", 1, self.taken_key)]
         self.frank = [access("frank")]
-        self.grace = [access("grace"), access("chosen", 1, "my-own-key")]
+        # no URL of ours carries a UUID spelled without its dashes either
+        self.grace = [access("grace"), access("chosen", 1, "my-own-key"), access("bare", 2, new_key().replace("-", ""))]
         self.served = {"alice": self.alice, "bob": self.bob, "carol": self.carol,
                        "erin": self.erin[:1], "grace": self.grace[:1]}
 
@@ -55,7 +56,7 @@ class Case:
 async def case(original: Original, pool: asyncpg.Pool) -> Case:
     """alice (settings, three keys, one in capitals), bob (null settings), carol (settings that are
     a list), dave (no w_edtperso row here), erin (one key already held here by zoe), frank (who
-    already has an access named "frank" here), grace (a key that is no UUID, settings a JSON null)."""
+    already has an access named "frank" here), grace (keys that are no UUID of ours, settings a JSON null)."""
     c = Case()
     await seed_university(pool)
     for username, selection in (("alice", SUBJECT), ("bob", ROOM), ("carol", GROUP), ("erin", ROOM),
@@ -98,7 +99,7 @@ def assert_first_import(report: ImportReport) -> None:
     assert (report.configurations.imported, report.configurations.null) == (2, 3)  # alice, erin; bob, frank, grace
     assert report.configurations.skipped == {"not_an_object": 1, "no_w_edtperso_row": 1}
     assert report.keys.imported == 8
-    assert report.keys.skipped == {"held_by_another_user": 1, "name_taken": 1, "not_a_uuid": 1,
+    assert report.keys.skipped == {"held_by_another_user": 1, "name_taken": 1, "not_a_uuid": 2,
                                    "no_w_edtperso_row": 1}
     reasons = {(c.username, c.what, c.reason) for c in report.conflicts}
     assert reasons == {("dave", "user", "no_w_edtperso_row"), ("carol", "configuration", "not_an_object"),
