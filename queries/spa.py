@@ -18,7 +18,6 @@ only the regular files found inside the directory at start-up are in the diction
 from __future__ import annotations
 
 import gzip
-import hashlib
 import mimetypes
 import os
 import re
@@ -30,7 +29,7 @@ import msgspec
 from litestar import Request, get
 from litestar.handlers import HTTPRouteHandler
 
-from projections.builders.document import StoredDocument
+from projections.builders.document import Built, StoredDocument
 from queries.delivery import BytesResponse, RequestConditions, deliver
 from schedulesy.errors import NotFound, StartupError
 from schedulesy.settings import Settings, SettingsError, env_name
@@ -110,7 +109,7 @@ def _document(body: bytes, media: str, modified: float) -> StoredDocument:
         compressed = gzip.compress(body, compresslevel=9, mtime=0)
         if len(compressed) >= len(body):
             compressed = None
-    etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+    etag = Built(body, media).etag  # the read models' own validator
     return StoredDocument(body=body, etag=etag, last_modified=int(modified), media_type=media, gzip_body=compressed)
 
 
