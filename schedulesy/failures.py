@@ -181,11 +181,11 @@ async def check_postgres(url: str, *, migrated: bool = True) -> None:
         await conn.close()
 
 
-async def check_redis(url: str) -> None:
-    """One PING, or :class:`Unavailable`."""
+async def check_redis(url: str, mode: str = "standalone") -> None:
+    """One PING (on a cluster: its slots discovered, then a PING), or :class:`Unavailable`."""
     from schedulesy.services import create_redis
 
-    client = create_redis(url)
+    client = create_redis(url, mode)
     try:
         await client.ping()
     except (redis.exceptions.RedisError, OSError) as exc:

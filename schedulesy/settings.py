@@ -62,6 +62,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     database_url: str = "postgresql://postgres@127.0.0.1:5432/schedulesy"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_mode: Literal["standalone", "cluster"] = "standalone"
+    """``cluster``: ``redis_url`` names any node of a Redis (or Valkey) Cluster."""
     redis_prefix: str = "sch:"
 
     ade_url: str = "http://127.0.0.1:8090/jsp/webapi"
