@@ -35,6 +35,8 @@ from typing import Any, TypeAlias, TypeVar
 import structlog
 from redis.asyncio.connection import AbstractConnection, ConnectionPool
 
+from schedulesy.services import cluster_seeds, node_address
+
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
@@ -200,15 +202,17 @@ class InvalidationStream:
             failures += 1
 
     def _pool(self, node: Node | None) -> ConnectionPool:
-        pool = ConnectionPool.from_url(self.redis_url, socket_connect_timeout=CONNECT_TIMEOUT,
+        url = cluster_seeds(self.redis_url)[0] if self.cluster else self.redis_url
+        pool = ConnectionPool.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT,
                                        socket_timeout=CONNECT_TIMEOUT, protocol=2)
         if node is not None:  # the URL's credentials and TLS, another node's address
             pool.connection_kwargs.update(host=node[0], port=node[1], db=0)
         return pool
 
     async def _masters(self) -> list[Node]:
-        """The cluster's masters, asked of the configured node, else of any node known before."""
-        candidates: list[Node | None] = [None, *self._known_nodes]
+        """The cluster's masters, asked of the configured nodes, else of any node known before."""
+        candidates: list[Node | None] = [node_address(seed) for seed in cluster_seeds(self.redis_url)]
+        candidates += self._known_nodes
         error: Exception = ConnectionError("no cluster node answered")
         for candidate in candidates:
             pool = self._pool(candidate)

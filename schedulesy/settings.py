@@ -110,6 +110,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError(
                 f"{env_name('timezone')}: unknown time zone {self.timezone!r}"
             ) from None
+        if "," in self.redis_url and self.redis_mode != "cluster":
+            raise SettingsError(
+                f"{env_name('redis_url')}: several nodes need {env_name('redis_mode')}=cluster, got {self.redis_url!r}")
         for name, schemes in _URL_SCHEMES.items():
             value: str = getattr(self, name)
             if "://" not in value:

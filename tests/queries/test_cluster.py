@@ -16,8 +16,9 @@ from queries.localcache import InvalidationStream, LocalCopies
 from queries.reads import Reads, tracked_prefixes
 from schedulesy.changes import Topic
 from schedulesy.keys import Keys
-from schedulesy.services import RedisClient
-from schedulesy.settings import Settings
+from schedulesy.embedded import free_port
+from schedulesy.services import RedisClient, create_redis
+from schedulesy.settings import Settings, SettingsError, load_settings
 from tests.fixtures.cluster import LocalCluster
 from tests.fixtures.waiting import eventually
 
@@ -67,6 +68,23 @@ async def test_a_master_that_never_saw_the_script_is_taught_it(models: ReadModel
     await models.apply({Topic.EVENT: {"191050"}})
     calendar = msgspec.json.decode((await reads.user_calendar("jdupont")).body)
     assert {e["name"] for e in calendar["events"]["events"] if e["id"] == "191050"} == {"Moved"}
+
+
+async def test_any_listed_node_will_do_when_the_first_is_down(redis_cluster: LocalCluster) -> None:
+    client = create_redis(f"redis://127.0.0.1:{free_port()}/0,{redis_cluster.url}", "cluster")
+    try:
+        assert await client.set("schedulesy-test-seeds", "1")
+        assert len(cluster_client(client).get_primaries()) == 3
+        await client.delete("schedulesy-test-seeds")
+    finally:
+        await client.aclose()
+
+
+def test_several_nodes_need_cluster_mode() -> None:
+    with pytest.raises(SettingsError, match="SCHEDULESY_REDIS_MODE=cluster"):
+        load_settings({"SCHEDULESY_REDIS_URL": "redis://a:6379/0,redis://b:6379/0"})
+    assert load_settings({"SCHEDULESY_REDIS_URL": "redis://a:6379/0,redis://b:6379/0",
+                          "SCHEDULESY_REDIS_MODE": "cluster"}).redis_mode == "cluster"
 
 
 @pytest.fixture
