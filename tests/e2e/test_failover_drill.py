@@ -180,7 +180,7 @@ class Load:
         for url in candidates:
             try:
                 response = await client.request(method, url + path, **kwargs)  # type: ignore[arg-type]
-            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError):
+            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
                 self.dead.add(url)
                 continue
             self.served_by[url] = self.served_by.get(url, 0) + 1
