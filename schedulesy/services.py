@@ -15,7 +15,7 @@ from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from schedulesy.db import create_pool
 from schedulesy.keys import Keys
@@ -92,7 +92,7 @@ async def open_services(settings: Settings, *, pool_size: int = 10) -> AsyncIter
     redis = create_redis(settings.redis_url, settings.redis_mode)
     if isinstance(redis, RedisCluster):
         # Learn every node now: should the configured one die later, a first command still finds the others.
-        with contextlib.suppress(RedisError, OSError):
+        with contextlib.suppress(RedisError, RedisClusterException, OSError):
             await redis.initialize()
     try:
         yield Services(settings=settings, pool=pool, redis=redis, keys=Keys(settings.redis_prefix))

@@ -1,4 +1,4 @@
-"""The failover drill: 2 API processes and 2 workers on one Postgres and a 3+3 Redis Cluster,
+"""The failover drill: 2 API processes (``serve --workers 2`` and ``--workers 1``) and 2 workers on one Postgres and a 3+3 Redis Cluster,
 under a steady read and write load, lose (a) a Redis master, (b) the leading worker, (c) an API
 process — and no read is ever wrong or unanswered.
 
@@ -112,9 +112,9 @@ async def deployment(
 
     try:
         apis = {}
-        for n in range(2):
+        for n, http_workers in enumerate(("2", "1")):  # serve --workers N: N processes on one port
             port = free_port()
-            apis[f"http://127.0.0.1:{port}"] = start(f"api{n}", "serve", "--port", str(port), "--workers", "1")
+            apis[f"http://127.0.0.1:{port}"] = start(f"api{n}", "serve", "--port", str(port), "--workers", http_workers)
         workers = [start(f"worker{n}", "worker", "--no-poll") for n in range(2)]
         async with httpx.AsyncClient(timeout=5) as client:
             for url, process in apis.items():
