@@ -188,14 +188,16 @@ class InvalidationStream:
     async def _run(self) -> None:
         failures = 0
         while True:
+            sessions = self.sessions
             try:
                 await self._session()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis away or restarted: serve without copies meanwhile
-                if self.copies.enabled or failures == 0:
+                if self.sessions > sessions:
+                    failures = 0  # it was up: reconnect at once (a failover), back off from there
+                if failures == 0:
                     log.warning("query_cache_invalidations_lost", error=f"{type(exc).__name__}: {exc}"[:200])
-                    failures = 0
             finally:
                 self.copies.disable()
             await asyncio.sleep(RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)])
@@ -216,15 +218,16 @@ class InvalidationStream:
         error: Exception = ConnectionError("no cluster node answered")
         for candidate in candidates:
             pool = self._pool(candidate)
+            connection = pool.make_connection()
             try:
-                connection = pool.make_connection()
                 await connection.connect()
                 masters, every_node = _topology(await _command(connection, "CLUSTER", "SLOTS"))
-                await connection.disconnect()
             except Exception as exc:
                 error = exc
                 continue
             finally:
+                with contextlib.suppress(Exception):
+                    await connection.disconnect()
                 await pool.disconnect()
             if not masters:
                 error = ConnectionError("the cluster has no slot assigned")
