@@ -45,6 +45,7 @@ from redis.asyncio import Redis  # noqa: E402
 
 from bench.common import Environment, machine  # noqa: E402
 from schedulesy.changes import Topic  # noqa: E402
+from schedulesy.services import RedisClient  # noqa: E402
 
 if TYPE_CHECKING:
     from projections.readmodels.store import ApplyReport
@@ -97,7 +98,7 @@ class TrivialApplier:
 class TimedApplier:
     """Delegates, then records when each (topic, key) reached Redis (after the documents did)."""
 
-    def __init__(self, inner: Applier, redis: Redis) -> None:
+    def __init__(self, inner: Applier, redis: RedisClient) -> None:
         self.inner = inner
         self.redis = redis
 

@@ -1,6 +1,10 @@
 """Benchmark of the read API: each endpoint against a same-size in-memory baseline, same server.
 
 Run: ``.venv/bin/python bench/bench_queries.py [--duration 4] [--connections 8] [--rounds 1]``
+or, for scale-out figures, ``.venv/bin/python bench/bench_queries.py --scale-out``: req/s of the calendar
+JSON and a room's public events with 1 and 2 API processes (``schedulesy serve`` each, the load split
+between them as a load balancer would), against standalone Redis and against a local 3+3 Redis Cluster
+(``schedulesy/devcluster.py``, needs ``redis-server`` and ``redis-cli``).
 
 What it does:
 - creates a database and a Redis logical db of its own (``SCHEDULESY_TEST_DATABASE_URL`` /
@@ -187,18 +191,23 @@ async def seed(database_url: str) -> None:
 
 async def prepare(env: Environment, settings_env: dict[str, str]) -> str:
     """Seed, build every read model into Redis; return the student's access key."""
-    from projections.readmodels import ReadModels
-    from schedulesy.services import open_services
-    from schedulesy.settings import load_settings
-
     await seed(env.database_url)
     key = str(uuid.uuid4())
     conn = await asyncpg.connect(env.database_url)
     await conn.execute("INSERT INTO schedulesy.access (key, username, name) VALUES ($1::uuid, 'student', 'ics')", key)
     await conn.close()
+    await rebuild(settings_env)
+    return key
+
+
+async def rebuild(settings_env: dict[str, str]) -> None:
+    """Every read model into the Redis (or cluster) these settings name."""
+    from projections.readmodels import ReadModels
+    from schedulesy.services import open_services
+    from schedulesy.settings import load_settings
+
     async with open_services(load_settings(settings_env), pool_size=2) as services:
         await ReadModels(services).rebuild_all()
-    return key
 
 
 # ---------------------------------------------------------------------------------------------
@@ -343,6 +352,59 @@ def start_server(settings_env: dict[str, str], port: int, log_path: Path, local_
     raise RuntimeError(f"granian did not answer within 60 s; see {log_path}")
 
 
+def load_split(bases: list[str], scenario: Scenario, args: argparse.Namespace) -> float:
+    """Total req/s of one scenario with the load split evenly over several API processes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    connections = max(1, args.connections // len(bases))
+    requests = args.requests // len(bases)
+    with ThreadPoolExecutor(len(bases)) as pool:
+        runs = list(pool.map(lambda base: run_python(base + scenario.path, scenario.headers, requests, connections),
+                             bases))
+    if any(run.bad for run in runs):
+        raise RuntimeError(f"{scenario.label}: {sum(run.bad for run in runs)} bad answers")
+    return sum(run.rps for run in runs)
+
+
+def scale_out(args: argparse.Namespace, env: Environment, settings_env: dict[str, str], key: str) -> None:
+    """req/s for 1 and 2 API processes, standalone Redis vs a local Redis Cluster."""
+    from schedulesy.auth import mint_token
+    from schedulesy.devcluster import LocalCluster, cluster_binaries
+    from schedulesy.settings import load_settings
+
+    binaries = cluster_binaries()
+    if binaries is None:
+        raise RuntimeError("--scale-out needs redis-server and redis-cli for the cluster")
+    token = mint_token(load_settings(settings_env), "student", lifetime_seconds=3600)
+    chosen = [s for s in scenarios(key, token, {"/api/calendar/student.json": "", f"/api/timetable/{key}.ics": "",
+                                                f"/api/events/{ROOM}.json": ""})
+              if s.label in ("calendar JSON (authenticated)", "public events (anonymous)")]
+    cluster = LocalCluster(*binaries).start()
+    try:
+        cluster_env = {**settings_env, "SCHEDULESY_REDIS_URL": cluster.seeds, "SCHEDULESY_REDIS_MODE": "cluster"}
+        asyncio.run(rebuild(cluster_env))
+        for mode, mode_env in (("standalone", settings_env), ("cluster", cluster_env)):
+            for processes in (1, 2):
+                servers = []
+                try:
+                    ports = [free_port() for _ in range(processes)]
+                    for port in ports:
+                        log_path = Path(tempfile.mkdtemp(prefix="bench-queries-")) / "granian.log"
+                        servers.append(start_server(mode_env, port, log_path, not args.no_local_copies))
+                    bases = [f"http://127.0.0.1:{port}" for port in ports]
+                    for scenario in chosen:
+                        load_split(bases, scenario, args)  # warm-up
+                        rps = sorted(load_split(bases, scenario, args) for _ in range(args.rounds))[args.rounds // 2]
+                        print(f"scale-out, {scenario.label}, Redis {mode}, {processes} API process"
+                              f"{'es' if processes > 1 else ''}: {rps:.0f} req/s")
+                finally:
+                    for server in servers:
+                        server.terminate()
+                        server.wait(10)
+    finally:
+        cluster.stop()
+
+
 def measure(base: str, scenario: Scenario, args: argparse.Namespace, baseline_prefix: str = "/bench/baseline/"
             ) -> tuple[Figures, Figures, int]:
     """(endpoint figures, baseline figures, body bytes) of one scenario: the pair with the median ratio."""
@@ -379,7 +441,11 @@ def main() -> int:
     parser.add_argument("--no-wrk", dest="wrk", action="store_false", help="use the Python load generator")
     parser.add_argument("--no-local-copies", action="store_true",
                         help="serve every read from Redis (disable queries/localcache.py) to see its effect")
+    parser.add_argument("--scale-out", action="store_true",
+                        help="req/s with 1 and 2 API processes, standalone Redis vs a local Redis Cluster")
     args = parser.parse_args()
+    if args.scale_out:
+        args.wrk = False  # one load generator per API process
     if args.wrk and shutil.which("wrk") is None:
         print("wrk not found (apt-get install wrk): using the Python load generator")
         args.wrk = False
@@ -415,6 +481,13 @@ def main() -> int:
           f"{'off' if args.no_local_copies else 'on'}")
     settings_env, key = asyncio.run(setup(env))
     server = None
+    if args.scale_out:
+        try:
+            scale_out(args, env, settings_env, key)
+            print(f"machine: {machine()}")
+            return 0
+        finally:
+            asyncio.run(env.__aexit__(None, None, None))
     try:
         token = mint_token(load_settings(settings_env), "student", lifetime_seconds=3600)
         server = start_server(settings_env, port, log_path, not args.no_local_copies)

@@ -24,7 +24,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from redis.asyncio import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -32,7 +31,7 @@ from bench.common import free_port, peak_rss_mib  # noqa: E402
 from projections.readmodels import ReadModels  # noqa: E402
 from schedulesy import db  # noqa: E402
 from schedulesy.changes import Topic  # noqa: E402
-from schedulesy.services import open_services  # noqa: E402
+from schedulesy.services import RedisClient, open_services  # noqa: E402
 from schedulesy.settings import load_settings  # noqa: E402
 
 DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432/schedulesy_bench_rebuild"
@@ -232,7 +231,7 @@ def start_redis() -> tuple[subprocess.Popen[bytes], str, str]:
     return process, f"redis://127.0.0.1:{port}/0", directory
 
 
-async def redis_figures(redis: Redis, prefix: str) -> dict[str, object]:
+async def redis_figures(redis: RedisClient, prefix: str) -> dict[str, object]:
     info = await redis.info("memory")
     families: Counter[str] = Counter()
     family_bytes: Counter[str] = Counter()

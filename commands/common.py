@@ -17,7 +17,7 @@ from typing import Protocol, TypeVar
 import asyncpg
 import msgspec
 import structlog
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from schedulesy.auth import Identity
 from schedulesy.changes import Topic
@@ -54,7 +54,7 @@ _DELETED_KEYS = """
 SELECT k FROM unnest($1::text[]) AS k
 WHERE NOT EXISTS (SELECT 1 FROM schedulesy.access a WHERE a.key::text = k)
 """
-REDIS_FAILURES = (RedisError, OSError, TimeoutError)
+REDIS_FAILURES = (RedisError, RedisClusterException, OSError, TimeoutError)
 
 
 async def in_transaction(

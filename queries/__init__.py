@@ -39,7 +39,9 @@ async def open_query_state(services: Services, models: ReadModels) -> AsyncItera
     """The query side's objects for the life of the app; the read cache's invalidation stream
     runs from start-up to shutdown (its connections closed cleanly)."""
     copies = LocalCopies(localcache.MAX_BYTES)
-    stream = InvalidationStream(services.settings.redis_url, tracked_prefixes(services.keys), copies)
+    stream = InvalidationStream(
+        services.settings.redis_url, tracked_prefixes(services.keys), copies, services.settings.redis_mode
+    )
     stream.start()
     try:
         yield QueryState(

@@ -16,6 +16,8 @@ The classic race (a value read just before a write, stored just after the write'
 is closed by registering each load before it reads: an invalidation of that key, or any flush,
 while the load runs cancels its right to store.
 
+On a Redis Cluster the stream follows every master (:class:`InvalidationStream`).
+
 Copies are keyed by the Redis key they came from; :class:`queries.reads.Reads` decides what is
 copied (its ``tracked_prefixes``) and reads through them one key at a time.
 """
@@ -28,10 +30,12 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import structlog
 from redis.asyncio.connection import AbstractConnection, ConnectionPool
+
+from schedulesy.services import cluster_seeds, node_address
 
 log = structlog.get_logger(__name__)
 
@@ -140,17 +144,31 @@ class LocalCopies:
 
 
 class InvalidationStream:
-    """Keeps ``CLIENT TRACKING ... BCAST PREFIX <p>...`` alive and feeds its messages to the copies."""
+    """Keeps ``CLIENT TRACKING ... BCAST PREFIX <p>...`` alive and feeds its messages to the copies.
 
-    def __init__(self, redis_url: str, prefixes: tuple[str, ...], copies: LocalCopies) -> None:
+    A Redis Cluster sends a key's invalidations from the master that holds it only, so the stream
+    then holds one listener and one tracker per master (a master redirects to a listener of its
+    own), and its watchdog also checks that each one is still a master and that the set of masters
+    is unchanged: a failover, a master added or removed ends the session, which drops every copy
+    (some invalidations may have been missed) and starts afresh on the new masters.
+    """
+
+    def __init__(
+        self, redis_url: str, prefixes: tuple[str, ...], copies: LocalCopies, mode: str = "standalone"
+    ) -> None:
         self.redis_url = redis_url
         self.prefixes = prefixes
         self.copies = copies
+        self.cluster = mode == "cluster"
         self._task: asyncio.Task[None] | None = None
-        self._last_message = 0.0
+        self._last_message: dict[int, float] = {}
+        self._known_nodes: list[Node] = []
+        """Every node the last topology named: where to ask next when the configured one is down."""
+        self.sessions = 0
+        """Sessions established so far (each one started with no copies)."""
 
     def start(self) -> None:
-        """Start the task that owns the two connections (at the app's start-up, in its event loop)."""
+        """Start the task that owns the connections (at the app's start-up, in its event loop)."""
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="query-cache-invalidations")
 
@@ -170,57 +188,134 @@ class InvalidationStream:
     async def _run(self) -> None:
         failures = 0
         while True:
+            sessions = self.sessions
             try:
                 await self._session()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis away or restarted: serve without copies meanwhile
-                if self.copies.enabled or failures == 0:
+                if self.sessions > sessions:
+                    failures = 0  # it was up: reconnect at once (a failover), back off from there
+                if failures == 0:
                     log.warning("query_cache_invalidations_lost", error=f"{type(exc).__name__}: {exc}"[:200])
             finally:
                 self.copies.disable()
             await asyncio.sleep(RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)])
             failures += 1
 
-    async def _session(self) -> None:
-        pool = ConnectionPool.from_url(self.redis_url, socket_connect_timeout=CONNECT_TIMEOUT,
+    def _pool(self, node: Node | None) -> ConnectionPool:
+        url = cluster_seeds(self.redis_url)[0] if self.cluster else self.redis_url
+        pool = ConnectionPool.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT,
                                        socket_timeout=CONNECT_TIMEOUT, protocol=2)
-        listener, tracker = pool.make_connection(), pool.make_connection()
-        try:
-            await listener.connect()
-            await tracker.connect()
-            client_id = await _command(listener, "CLIENT", "ID")
-            await _command(listener, "SUBSCRIBE", INVALIDATION_CHANNEL)
-            prefixes = [word for prefix in self.prefixes for word in ("PREFIX", prefix)]
-            await _command(tracker, "CLIENT", "TRACKING", "ON", "REDIRECT", client_id, "BCAST", *prefixes)
-            self._last_message = time.monotonic()
-            self.copies.enable()
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self._listen(listener))
-                tasks.create_task(self._watch(listener, tracker))
-        finally:
-            self.copies.disable()
-            for connection in (listener, tracker):
+        if node is not None:  # the URL's credentials and TLS, another node's address
+            pool.connection_kwargs.update(host=node[0], port=node[1], db=0)
+        return pool
+
+    async def _masters(self) -> list[Node]:
+        """The cluster's masters, asked of the configured nodes, else of any node known before."""
+        candidates: list[Node | None] = [node_address(seed) for seed in cluster_seeds(self.redis_url)]
+        candidates += self._known_nodes
+        error: Exception = ConnectionError("no cluster node answered")
+        for candidate in candidates:
+            pool = self._pool(candidate)
+            connection = pool.make_connection()
+            try:
+                await connection.connect()
+                masters, every_node = _topology(await _command(connection, "CLUSTER", "SLOTS"))
+            except Exception as exc:
+                error = exc
+                continue
+            finally:
                 with contextlib.suppress(Exception):
                     await connection.disconnect()
-            await pool.disconnect()
+                await pool.disconnect()
+            if not masters:
+                error = ConnectionError("the cluster has no slot assigned")
+                continue
+            self._known_nodes = every_node
+            return masters
+        raise error
 
-    async def _listen(self, listener: AbstractConnection) -> None:
+    async def _session(self) -> None:
+        nodes: list[Node | None] = list(await self._masters()) if self.cluster else [None]
+        pools = [self._pool(node) for node in nodes]
+        pairs = [(pool.make_connection(), pool.make_connection()) for pool in pools]
+        try:
+            for index, (listener, tracker) in enumerate(pairs):
+                await listener.connect()
+                await tracker.connect()
+                if self.cluster and not await _is_master(tracker):
+                    raise ConnectionError(f"{nodes[index]} is no longer a master")
+                client_id = await _command(listener, "CLIENT", "ID")
+                await _command(listener, "SUBSCRIBE", INVALIDATION_CHANNEL)
+                prefixes = [word for prefix in self.prefixes for word in ("PREFIX", prefix)]
+                await _command(tracker, "CLIENT", "TRACKING", "ON", "REDIRECT", client_id, "BCAST", *prefixes)
+                self._last_message[index] = time.monotonic()
+            self.copies.enable()
+            self.sessions += 1
+            async with asyncio.TaskGroup() as tasks:
+                for index, (listener, _) in enumerate(pairs):
+                    tasks.create_task(self._listen(index, listener))
+                tasks.create_task(self._watch(pairs, nodes))
+        finally:
+            self.copies.disable()
+            for connection in (c for pair in pairs for c in pair):
+                with contextlib.suppress(Exception):
+                    await connection.disconnect()
+            for pool in pools:
+                await pool.disconnect()
+
+    async def _listen(self, index: int, listener: AbstractConnection) -> None:
         while True:
             message = await listener.read_response(timeout=math.inf)
-            self._last_message = time.monotonic()
+            self._last_message[index] = time.monotonic()
             if isinstance(message, list) and len(message) == 3 and message[0] in (b"message", "message"):
                 self.copies.invalidate(message[2])
 
-    async def _watch(self, listener: AbstractConnection, tracker: AbstractConnection) -> None:
-        """Ping both connections: the listener's pong proves messages still flow, the tracker's
-        answer proves tracking is still on (it ends silently with that connection)."""
+    async def _watch(
+        self, pairs: list[tuple[AbstractConnection, AbstractConnection]], nodes: list[Node | None]
+    ) -> None:
+        """Ping every connection: a listener's pong proves messages still flow, a tracker's answer
+        proves tracking is still on (it ends silently with that connection). On a cluster, each
+        tracker's node must still be a master, and the masters the same ones."""
         while True:
             await asyncio.sleep(WATCHDOG_INTERVAL)
-            await listener.send_command("PING")
-            await _command(tracker, "PING")
-            if time.monotonic() - self._last_message > 3 * WATCHDOG_INTERVAL:
-                raise ConnectionError("the invalidation stream went silent")
+            for index, (listener, tracker) in enumerate(pairs):
+                await listener.send_command("PING")
+                if self.cluster:
+                    if not await _is_master(tracker):
+                        raise ConnectionError(f"{nodes[index]} is no longer a master")
+                else:
+                    await _command(tracker, "PING")
+                if time.monotonic() - self._last_message[index] > 3 * WATCHDOG_INTERVAL:
+                    raise ConnectionError("the invalidation stream went silent")
+            if self.cluster:
+                masters, _ = _topology(await _command(pairs[0][1], "CLUSTER", "SLOTS"))
+                if set(masters) != set(nodes):
+                    raise ConnectionError("the cluster's masters changed")
+
+
+Node: TypeAlias = tuple[str, int]
+"""A cluster node's address."""
+
+
+def _topology(slots: Any) -> tuple[list[Node], list[Node]]:
+    """(masters, every node) from a ``CLUSTER SLOTS`` answer: per slot range, its master then replicas."""
+    masters: dict[Node, None] = {}
+    every: dict[Node, None] = {}
+    for entry in slots:
+        for position, node in enumerate(entry[2:]):
+            host = node[0].decode() if isinstance(node[0], bytes) else str(node[0])
+            address = (host, int(node[1]))
+            every[address] = None
+            if position == 0:
+                masters[address] = None
+    return list(masters), list(every)
+
+
+async def _is_master(connection: AbstractConnection) -> bool:
+    role = await _command(connection, "ROLE")
+    return bool(role) and role[0] in (b"master", "master")
 
 
 async def _command(connection: AbstractConnection, *args: Any) -> Any:

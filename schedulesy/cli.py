@@ -96,7 +96,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     failures.check_port_free(args.host, args.port)
     asyncio.run(failures.check_postgres(settings.database_url))
     try:
-        asyncio.run(failures.check_redis(settings.redis_url))
+        asyncio.run(failures.check_redis(settings.redis_url, settings.redis_mode))
     except failures.Unavailable as exc:  # not fatal: reads are answered from Postgres meanwhile
         from schedulesy.logging import standalone_logger
 
@@ -171,7 +171,7 @@ async def _check_stores(settings: Settings) -> None:
     from schedulesy import failures
 
     await failures.check_postgres(settings.database_url)
-    await failures.check_redis(settings.redis_url)
+    await failures.check_redis(settings.redis_url, settings.redis_mode)
 
 
 def cmd_import_original(args: argparse.Namespace) -> int:

@@ -149,7 +149,8 @@ def _explain_one(exc: BaseException, settings: Settings) -> Unavailable | None:
         return exc
     if isinstance(exc, _POSTGRES_ERRORS):
         return postgres_unavailable(settings.database_url, exc)
-    if isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
+    if isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+                        redis.exceptions.RedisClusterUnreachableError)):
         return redis_unavailable(settings.redis_url, exc)
     if isinstance(exc, httpx.TransportError):
         try:
@@ -181,14 +182,14 @@ async def check_postgres(url: str, *, migrated: bool = True) -> None:
         await conn.close()
 
 
-async def check_redis(url: str) -> None:
-    """One PING, or :class:`Unavailable`."""
+async def check_redis(url: str, mode: str = "standalone") -> None:
+    """One PING (on a cluster: its slots discovered, then a PING), or :class:`Unavailable`."""
     from schedulesy.services import create_redis
 
-    client = create_redis(url)
+    client = create_redis(url, mode)
     try:
         await client.ping()
-    except (redis.exceptions.RedisError, OSError) as exc:
+    except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException, OSError) as exc:
         raise redis_unavailable(url, exc) from exc
     finally:
         await client.aclose()

@@ -62,6 +62,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     database_url: str = "postgresql://postgres@127.0.0.1:5432/schedulesy"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_mode: Literal["standalone", "cluster"] = "standalone"
+    """``cluster``: ``redis_url`` names any node of a Redis (or Valkey) Cluster."""
     redis_prefix: str = "sch:"
 
     ade_url: str = "http://127.0.0.1:8090/jsp/webapi"
@@ -108,6 +110,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError(
                 f"{env_name('timezone')}: unknown time zone {self.timezone!r}"
             ) from None
+        if "," in self.redis_url and self.redis_mode != "cluster":
+            raise SettingsError(
+                f"{env_name('redis_url')}: several nodes need {env_name('redis_mode')}=cluster, got {self.redis_url!r}")
         for name, schemes in _URL_SCHEMES.items():
             value: str = getattr(self, name)
             if "://" not in value:

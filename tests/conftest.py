@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.fixtures.infra",
+    "tests.fixtures.cluster",
     "tests.fixtures.ade",
     "tests.fixtures.auth",
     "tests.fixtures.seeded",

@@ -20,6 +20,7 @@ The package, by job:
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Collection, Mapping, Set
 
@@ -32,7 +33,9 @@ from projections.readmodels.documents import Documents
 from projections.readmodels.fragments import FragmentStore
 from projections.readmodels.ondemand import OnDemand
 from projections.readmodels.plan import plan_changes
-from projections.readmodels.store import WRITE_CHUNK, ApplyReport, DocumentStore, RedisSwitch, Writes, chunks
+from projections.readmodels.store import (
+    REDIS_DOWN, WRITE_CHUNK, ApplyReport, DocumentStore, RedisSwitch, Writes, chunks,
+)
 from schedulesy.changes import Topic
 from schedulesy.selection import Selection
 from schedulesy.services import Services
@@ -40,6 +43,11 @@ from schedulesy.services import Services
 log = structlog.get_logger(__name__)
 
 REBUILD_SELECTION_CHUNK = 200
+INLINE_FAILOVER_SECONDS = 15.0
+"""On a cluster, how long a command keeps retrying its inline writes while a master fails over (a
+few seconds past ``cluster-node-timeout``): its author's next read then sees the change, instead of
+the promoted replica's older document until the projector catches up."""
+INLINE_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
 
 
 class ReadModels:
@@ -70,8 +78,21 @@ class ReadModels:
     async def apply_inline(self, changes: Mapping[str, Set[str]]) -> ApplyReport:
         """What a command runs right after its commit: the user and access documents its changes
         touch, now. Not their calendars and feeds: those are read no older than these documents
-        (``queries/reads.py`` rebuilds an older one on read), and the worker rebuilds them too."""
-        return await self._apply(changes, selections=False)
+        (``queries/reads.py`` rebuilds an older one on read), and the worker rebuilds them too.
+
+        On a cluster, a master failing over is waited for (:data:`INLINE_FAILOVER_SECONDS`)."""
+        budget = INLINE_FAILOVER_SECONDS if self.settings.redis_mode == "cluster" else 0.0
+        deadline = time.monotonic() + budget
+        attempt = 0
+        while True:
+            try:
+                return await self._apply(changes, selections=False)
+            except REDIS_DOWN:
+                delay = INLINE_RETRY_DELAYS[min(attempt, len(INLINE_RETRY_DELAYS) - 1)]
+                if time.monotonic() + delay > deadline:
+                    raise
+                attempt += 1
+                await asyncio.sleep(delay)
 
     async def _apply(self, changes: Mapping[str, Set[str]], *, selections: bool) -> ApplyReport:
         async with snapshot(self.services.pool) as taken:

@@ -12,13 +12,13 @@ import dataclasses
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
-from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from projections.builders import ics as ics_builder
 from projections.builders.document import Built
 from projections.readmodels.store import REDIS_DOWN, RedisSwitch, chunks
 from schedulesy.keys import Keys
+from schedulesy.services import RedisClient
 
 FRAGMENT_TTL = 7 * 24 * 3600
 """Fragments are content-addressed: an edited event gets a new one, the old one expires unused."""
@@ -41,7 +41,7 @@ class FragmentStore:
     """Rendered VEVENTs by fragment id. Redis is a cache here: when it fails, fragments are
     rendered (slower, same bytes)."""
 
-    def __init__(self, redis: Redis, keys: Keys, switch: RedisSwitch, capacity: int) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, switch: RedisSwitch, capacity: int) -> None:
         self.redis = redis
         self.keys = keys
         self.switch = switch

@@ -8,7 +8,10 @@ after its commit — an older build never overwrites a newer one, so a read mode
 time, whatever the order in which concurrent builds finish. An unchanged version only renews the
 stamp, so the document keeps its ETag and Last-Modified. A tombstone answers "not found" without a
 build; a revoked access key's tombstone carries :data:`~projections.builders.document.REVOKED`, which
-no build can overwrite. Every operation touches one key (Redis Cluster friendly).
+no build can overwrite. Every operation touches one key, so a Redis Cluster needs no hash tag: a
+pipeline of them is split per master by the cluster client. On a cluster, a write batch ends with
+``WAIT`` on every master: what the projector checkpoints, or a command answers after, is on the
+replica that a failover would promote (Redis replicates asynchronously otherwise).
 
 Redis connection failures reach the caller (:data:`REDIS_DOWN`): the projector retries its batch,
 the read side flips its :class:`RedisSwitch` and answers from Postgres.
@@ -23,20 +26,27 @@ from typing import Final, TypeVar
 
 import msgspec
 import structlog
-from redis.asyncio import Redis
+from redis.asyncio import RedisCluster
+from redis.exceptions import ClusterError, NoScriptError, ReadOnlyError, RedisClusterException, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import TryAgainError
 
 from projections.builders.document import NEVER, REVOKED, Built, Stamp, StoredDocument, from_wire, to_wire
 from schedulesy.keys import Keys
+from schedulesy.services import RedisClient
 
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
-REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
-"""What a Redis outage raises (refused, reset or timed-out connections)."""
+REDIS_DOWN = (
+    RedisConnectionError, RedisTimeoutError, OSError, TimeoutError,
+    ClusterError, RedisClusterException, TryAgainError, ReadOnlyError,
+)
+"""What a Redis outage raises (refused, reset or timed-out connections); on a cluster also a failover
+under way: slots not covered (``CLUSTERDOWN``), a resharding's ``TRYAGAIN``, a demoted master's
+``READONLY``."""
 REDIS_RETRY_AFTER = 5.0
 """After a Redis failure, reads skip Redis for this many seconds (no 2 s timeout per request)."""
 WRITE_CHUNK = 500
@@ -48,6 +58,9 @@ NOT_FOUND_TTL = 30
 """What a read-through found missing (an unknown key) is remembered this long: a guess costs Postgres
 once, not at every request. A creation is written over it at once (its stamp is newer)."""
 BUILD_LOCK_MS = 10_000
+REPLICA_WAIT_MS = 100
+"""On a cluster, how long a write batch waits for each master's replica to confirm it: a master
+without a live replica (its replica just promoted, say) costs this much per batch, not a failure."""
 
 WRITE_IF_NEWER = """
 local held = redis.call('HMGET', KEYS[1], 'x', 'r', 'v', 'g')
@@ -182,7 +195,7 @@ class DocumentStore:
     """Read models in Redis. ``clock`` (seconds since the epoch) dates what is written: the
     documents' Last-Modified."""
 
-    def __init__(self, redis: Redis, keys: Keys, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, clock: Callable[[], float] = time.time) -> None:
         self.redis = redis
         self.keys = keys
         self.clock = clock
@@ -202,7 +215,9 @@ class DocumentStore:
         the projector replaces it)."""
         try:
             data, gone, xmax, running = await self.redis.hmget(key, ["d", "g", "x", "r"])
-        except ResponseError:  # a key of another shape
+        except ResponseError as exc:  # a key of another shape (unless the cluster is failing over)
+            if isinstance(exc, REDIS_DOWN):
+                raise
             return None
         if gone is not None:
             return GONE
@@ -236,6 +251,8 @@ class DocumentStore:
         for gone in chunks(sorted(writes.delete), WRITE_CHUNK):
             for answer in await self._run(stamp, [(key, "", b"", TOMBSTONE_TTL) for key in gone]):
                 report.count(answer)
+        if writes:
+            await self.replicated()
         return report
 
     async def put(self, key: str, document: StoredDocument, version: str, stamp: Stamp, ttl: int | None) -> bool:
@@ -253,6 +270,14 @@ class DocumentStore:
         keys = [self.keys.access(key) for key in access_keys]
         for chunk in chunks(keys, WRITE_CHUNK):
             await self._run(REVOKED, [(key, "", b"", TOMBSTONE_TTL) for key in chunk])
+        if keys:
+            await self.replicated()
+
+    async def replicated(self) -> None:
+        """On a cluster: wait until each master's replica has what was written so far (``WAIT``,
+        bounded by :data:`REPLICA_WAIT_MS`). Standalone: nothing to wait for."""
+        if isinstance(self.redis, RedisCluster):
+            await self.redis.execute_command("WAIT", 1, REPLICA_WAIT_MS, target_nodes=RedisCluster.PRIMARIES)
 
     async def _run(self, stamp: Stamp, calls: Sequence[tuple[str, str, bytes, int]]) -> list[int]:
         """One script call per (key, version, document, ttl), pipelined; a key of another shape
@@ -261,10 +286,17 @@ class DocumentStore:
             return []
         pipe = self.redis.pipeline(transaction=False)
         for key, version, wire, ttl in calls:
-            await self._write_if_newer(keys=[key], args=[stamp.xmax, stamp.running, version, wire, ttl], client=pipe)
+            # redis-py queues a script in a cluster pipeline too; its type hint leaves that out.
+            await self._write_if_newer(
+                keys=[key], args=[stamp.xmax, stamp.running, version, wire, ttl], client=pipe,  # type: ignore[arg-type]
+            )
         answers = await pipe.execute(raise_on_error=False)
         results: list[int] = []
         for (key, version, wire, ttl), answer in zip(calls, answers, strict=True):
+            if isinstance(answer, NoScriptError):
+                # A cluster pipeline sends EVALSHA only: a master that never saw the script (a
+                # promoted replica, a new node) learns it from this one-key call.
+                answer = await self._write_if_newer(keys=[key], args=[stamp.xmax, stamp.running, version, wire, ttl])
             if isinstance(answer, ResponseError) and "WRONGTYPE" in str(answer):
                 log.warning("read_model_key_replaced", key=key, error=str(answer))
                 await self.redis.delete(key)

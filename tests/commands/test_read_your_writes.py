@@ -26,6 +26,8 @@ from tests.fixtures.mirror import EMPTY_GROUP, GROUP, ROOM, SUBJECT, seed_univer
 from tests.fixtures.projector import FAST, last_change, stop_task
 from tests.fixtures.waiting import GUARD_SECONDS, eventually
 
+pytestmark = pytest.mark.cluster_too
+
 USER = "jdupont"
 DIRECTORY_ID = "12345678"
 ROUNDS = 50

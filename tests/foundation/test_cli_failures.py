@@ -79,6 +79,13 @@ def test_commands_that_write_redis_with_redis_unreachable(
     assert_explained(result, f"127.0.0.1:{port}", "SCHEDULESY_REDIS_URL")
 
 
+def test_rebuild_with_no_cluster_node_reachable(tmp_path: Path, database_url: str) -> None:
+    port = free_port()
+    result = run(["rebuild"], tmp_path, SCHEDULESY_DATABASE_URL=database_url, SCHEDULESY_REDIS_MODE="cluster",
+                 SCHEDULESY_REDIS_URL=f"redis://127.0.0.1:{port}/0")
+    assert_explained(result, f"127.0.0.1:{port}", "SCHEDULESY_REDIS_URL")
+
+
 def test_a_redis_url_that_is_no_redis_url(tmp_path: Path, database_url: str) -> None:
     result = run(["rebuild"], tmp_path, SCHEDULESY_DATABASE_URL=database_url,
                  SCHEDULESY_REDIS_URL="http://127.0.0.1:6379/0")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import msgspec
+import pytest
 from litestar.testing import AsyncTestClient
 
 from projections.builders.document import Stamp, StoredDocument
@@ -22,6 +23,8 @@ from tests.fixtures.mirror import (
     GROUP, ROOM, SUBJECT, TEACHER, Ev, insert_access, insert_events, insert_user, seed_university,
 )
 from tests.fixtures.reads import access_feed, reads_over, user_feed
+
+pytestmark = pytest.mark.cluster_too
 
 
 class FakeClock:

@@ -32,6 +32,8 @@ from schedulesy.services import Services
 from tests.fixtures.projector import FAST, last_change, stop_task
 from tests.fixtures.waiting import GUARD_SECONDS, eventually
 
+pytestmark = pytest.mark.cluster_too
+
 
 class RecordingApplier:
     """Records every batch it is given and counts each (topic, key) applied in Redis.

@@ -23,6 +23,8 @@ from tests.fixtures.mirror import GROUP, ROOM, insert_access, insert_user, seed_
 from tests.fixtures.projector import FAST, last_change, stop_task
 from tests.fixtures.waiting import GUARD_SECONDS, eventually
 
+pytestmark = pytest.mark.cluster_too
+
 
 async def stored(services: Services, key: str) -> StoredDocument | None:
     data = await services.redis.hget(key, "d")

@@ -15,6 +15,8 @@ from schedulesy.settings import Settings
 from tests.fixtures.mirror import GROUP, ROOM
 from tests.fixtures.seeded import Seeded
 
+pytestmark = pytest.mark.cluster_too
+
 IDENTITY = {"Accept-Encoding": "identity"}
 GZIP = {"Accept-Encoding": "gzip"}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import asyncpg
+import pytest
 from litestar.testing import AsyncTestClient
 
 from schedulesy.app import create_app
@@ -14,6 +15,8 @@ from tests.fixtures.auth import TokenFactory, auth_header
 from tests.fixtures.infra import replace_settings
 from tests.fixtures.mirror import GROUP, ROOM, insert_user
 from tests.fixtures.seeded import Seeded
+
+pytestmark = pytest.mark.cluster_too
 
 STANDARD_MAPS = {"trainees", "instructors", "classrooms", "category5s"}
 

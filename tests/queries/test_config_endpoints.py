@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import msgspec
+import pytest
 from litestar.testing import AsyncTestClient
 
 from queries.config import ade_base_url
@@ -10,6 +11,8 @@ from schedulesy.app import create_app
 from schedulesy.settings import Settings
 from tests.fixtures.auth import TokenFactory, auth_header
 from tests.fixtures.infra import replace_settings
+
+pytestmark = pytest.mark.cluster_too
 
 
 async def test_display_types_are_the_front_ends_display_modes(api: AsyncTestClient, make_token: TokenFactory) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 import icalendar
+import pytest
 from litestar.testing import AsyncTestClient
 
 from projections.readmodels import ReadModels
@@ -14,6 +15,8 @@ from schedulesy.changes import Topic
 from tests.fixtures.mirror import COURSE_NAME, GROUP, ROOM, TEACHER, Ev, insert_access, insert_events, insert_user
 from tests.fixtures.seeded import Seeded
 from tests.fixtures.waiting import eventually
+
+pytestmark = pytest.mark.cluster_too
 
 UTC = dt.UTC
 

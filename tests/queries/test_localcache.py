@@ -17,6 +17,7 @@ from queries.reads import Reads, tracked_prefixes
 from schedulesy import embedded
 from schedulesy.changes import Topic
 from schedulesy.keys import Keys
+from schedulesy.services import RedisClient
 from schedulesy.settings import Settings
 from tests.fixtures.seeded import Seeded
 from tests.fixtures.waiting import GUARD_SECONDS, eventually
@@ -116,17 +117,20 @@ async def test_memory_is_bounded_least_recently_used_first() -> None:
 
 
 @pytest.fixture
-async def stream(settings: Settings, redis: Redis) -> AsyncIterator[InvalidationStream]:
+async def stream(settings: Settings, redis: RedisClient) -> AsyncIterator[InvalidationStream]:
     copies = LocalCopies()
-    tracked = InvalidationStream(settings.redis_url, tracked_prefixes(Keys(settings.redis_prefix)), copies)
+    tracked = InvalidationStream(
+        settings.redis_url, tracked_prefixes(Keys(settings.redis_prefix)), copies, settings.redis_mode
+    )
     tracked.start()
     await eventually(lambda: copies.enabled, "the invalidation stream is established")
     yield tracked
     await tracked.stop()
 
 
+@pytest.mark.cluster_too
 async def test_any_write_to_a_copied_key_in_redis_drops_its_copy(
-    stream: InvalidationStream, redis: Redis, settings: Settings
+    stream: InvalidationStream, redis: RedisClient, settings: Settings
 ) -> None:
     key = Keys(settings.redis_prefix).resource_node("1616")
     calls: list[str] = []
@@ -193,6 +197,7 @@ def app_reads(api: AsyncTestClient) -> Reads:
     return api.app.state.queries.reads
 
 
+@pytest.mark.cluster_too
 async def test_the_api_serves_repeated_reads_from_memory_and_sees_the_projectors_writes(
     api: AsyncTestClient, seeded: Seeded, pool: asyncpg.Pool, read_models: ReadModels
 ) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from litestar.testing import AsyncTestClient
 
 from tests.fixtures.mirror import GROUP, ROOM, SUBJECT, TEACHER
 from tests.fixtures.seeded import Seeded
+
+pytestmark = pytest.mark.cluster_too
 
 
 async def test_anyone_may_read_a_classroom_without_its_instructors(api: AsyncTestClient, seeded: Seeded) -> None:

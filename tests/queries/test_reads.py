@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from projections.readmodels import ReadModels
 from queries.reads import Reads
 from schedulesy import db
@@ -12,6 +14,8 @@ from schedulesy.services import Services, create_redis
 from tests.fixtures.infra import delete_keys
 from tests.fixtures.mirror import ROOM, TEACHER, TEACHER_EMAIL, insert_access
 from tests.fixtures.reads import access_feed, reads_over, user_feed
+
+pytestmark = pytest.mark.cluster_too
 
 
 async def every_read(reads: Reads, key: str) -> dict[str, tuple[int, str, bytes]]:

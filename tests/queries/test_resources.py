@@ -11,6 +11,8 @@ from tests.fixtures.auth import TokenFactory, auth_header
 from tests.fixtures.mirror import ROOM, TEACHER
 from tests.fixtures.seeded import Seeded
 
+pytestmark = pytest.mark.cluster_too
+
 SPA_ID_RULE = re.compile(r"(\d+)\.json")
 """The front end's rule: the run of digits immediately preceding `.json` (docs/compatibility.md §7.2)."""
 

@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 
 import asyncpg
 import png
+import pytest
 from litestar.testing import AsyncTestClient
 
 from projections.readmodels import ReadModels
@@ -16,6 +17,8 @@ from schedulesy.changes import Topic
 from tests.fixtures.mirror import insert_access
 from tests.fixtures.seeded import Seeded
 from tests.fixtures.waiting import eventually
+
+pytestmark = pytest.mark.cluster_too
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
