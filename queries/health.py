@@ -94,6 +94,10 @@ async def readiness(services: Services) -> dict[str, Check]:
         # ADE failing is reported at once, but the last good data stays servable: the check only
         # fails (taking the replica out of a load balancer) once that data is too old.
         detail = f"the last ADE sync failed: {row['last_error']}"[:300] if row["last_error"] else ""
+        frozen = await frozen_trees(services)
+        if frozen:
+            # Said first: it needs an operator (sync --force once the tree is right), not patience.
+            detail = f"{frozen}; {detail}"[:600] if detail else frozen
         if age > limit:
             detail = detail or "the last successful ADE sync is too old"
         return Check(ok=age <= limit, seconds=round(age, 1), detail=detail)
@@ -102,6 +106,16 @@ async def readiness(services: Services) -> dict[str, Check]:
     probes = (postgres, redis, worker, projection_lag, ade_sync)
     checks = dict(zip(names, await asyncio.gather(*(_guarded(p) for p in probes))))
     return _mark_degraded(checks)
+
+
+async def frozen_trees(services: Services) -> str:
+    """Why some bookings are frozen: each refused tree and its reason ("" when none is)."""
+    rows = await services.pool.fetch(
+        """SELECT name, last_error FROM schedulesy.sync_state
+           WHERE starts_with(name, $1) AND (figures->>'refused') = '1' ORDER BY name""", syncstate.TREE_PREFIX)
+    return "; ".join(
+        f"bookings of {r['name'].removeprefix(syncstate.TREE_PREFIX)} frozen, its tree is refused: {r['last_error'] or 'refused'}"
+        for r in rows)
 
 
 def _mark_degraded(checks: dict[str, Check]) -> dict[str, Check]:

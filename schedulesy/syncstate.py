@@ -11,6 +11,9 @@ def events_row(tier: str) -> str:
     return f"events:{tier}"
 
 
+TREE_PREFIX = "tree:"
+
+
 def tree_row(category: str) -> str:
     """The row of one resource tree (its fingerprint and figures)."""
-    return f"tree:{category}"
+    return f"{TREE_PREFIX}{category}"

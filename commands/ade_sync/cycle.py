@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -186,11 +186,14 @@ async def _cycle(services: Services, ade: AdeClient, *, force: bool, full: bool,
     recheck = [r["event_id"] for r in await pool.fetch(
         "SELECT DISTINCT event_id FROM schedulesy.event_resource WHERE resource_ext_id = ANY($1::text[])", gone)
     ] if gone else []
+    report.frozen = await frozen_categories(pool, settings.ade_categories)
+    if report.frozen:
+        log.warning("ade bookings frozen: a tree is refused", categories=report.frozen)
     unreachable = [a for a in answers if isinstance(a, (AdeUnavailable, AdeLoginError))]
     # ADE down or refusing us for every tree: do not spend the events' requests (and retries) too.
     down = unreachable[0].message if unreachable and len(unreachable) == len(answers) else None
     report.events = await _sync_events(services, ade, plan, force=force, now=now, progress=progress,
-                                       recheck=recheck, ade_down=down)
+                                       recheck=recheck, ade_down=down, frozen=report.frozen)
     if report.events.error:
         report.errors.append(f"events: {report.events.error}")
     if report.errors:
@@ -198,6 +201,16 @@ async def _cycle(services: Services, ade: AdeClient, *, force: bool, full: bool,
         if all(c.status == "failed" for c in report.categories) and report.events.status == "failed":
             report.status = "failed"
     return report
+
+
+async def frozen_categories(pool: asyncpg.Pool, categories: Sequence[str]) -> list[str]:
+    """Categories whose last tree answer was refused (kept until a tree of theirs is accepted, even
+    through cycles that could not fetch it): their bookings are frozen."""
+    rows = await pool.fetch(
+        "SELECT name FROM schedulesy.sync_state WHERE name = ANY($1::text[]) AND (figures->>'refused') = '1'",
+        [syncstate.tree_row(c) for c in categories])
+    refused = {r["name"] for r in rows}
+    return [c for c in categories if syncstate.tree_row(c) in refused]
 
 
 async def _sync_tree(pool: asyncpg.Pool, key: str, answer: ResourceTree | BaseException, claimed: set[str],
@@ -243,7 +256,8 @@ async def _sync_tree(pool: asyncpg.Pool, key: str, answer: ResourceTree | BaseEx
 
 
 async def _sync_events(services: Services, ade: AdeClient, plan: CyclePlan, *, force: bool, now: dt.datetime,
-                       progress: Progress | None, recheck: list[int], ade_down: str | None) -> EventsReport:
+                       progress: Progress | None, recheck: list[int], ade_down: str | None,
+                       frozen: list[str]) -> EventsReport:
     settings = services.settings
     try:
         if ade_down:
@@ -252,7 +266,7 @@ async def _sync_events(services: Services, ade: AdeClient, plan: CyclePlan, *, f
                                          settings.sync_near_weeks, far=plan.far, full=plan.full)
         step = EventSync(services.pool, ade, settings.zone, mode=plan.mode, windows=windows,
                          max_shrink=settings.sync_max_shrink, force=force, recheck=recheck,
-                         progress=progress)
+                         progress=progress, frozen=frozen)
         report = await step.run()
         if plan.full and report.status == "ok":
             report.audited, report.audit_mismatches = await audit_timetables(services.pool, ade)

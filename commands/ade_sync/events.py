@@ -149,7 +149,8 @@ class EventSync:
 
     def __init__(self, pool: asyncpg.Pool, client: AdeClient, zone: zoneinfo.ZoneInfo, *, mode: SyncMode,
                  windows: Sequence[Window], max_shrink: float, force: bool,
-                 recheck: Iterable[int] = (), progress: Progress | None = None) -> None:
+                 recheck: Iterable[int] = (), progress: Progress | None = None,
+                 frozen: Iterable[str] = ()) -> None:
         self.pool = pool
         self.client = client
         self.zone = zone
@@ -167,6 +168,8 @@ class EventSync:
         self._recheck = set(recheck)
         self._done_windows = 0
         self._affected: set[str] = set()
+        self.frozen = frozenset(frozen)
+        """Categories whose tree was refused: their bookings are neither taken away nor deleted."""
 
     def _show_progress(self, step: str) -> None:
         if self.progress:
@@ -254,7 +257,7 @@ class EventSync:
             rows.append(row)
         self.report.details_fetched += len(events)
         async with self._write_lock:
-            self._affected |= await write_events(self.pool, rows, self.report)
+            self._affected |= await write_events(self.pool, rows, self.report, self.frozen)
 
     async def _delete(self, ids: Sequence[int], in_range: int) -> None:
         if not ids:
@@ -267,4 +270,4 @@ class EventSync:
             log.warning("ade event deletions refused", vanished=len(ids), of=in_range)
             return
         async with self._write_lock:
-            self._affected |= await delete_events(self.pool, ids, self.report)
+            self._affected |= await delete_events(self.pool, ids, self.report, self.frozen)

@@ -72,6 +72,10 @@ class EventsReport(msgspec.Struct, kw_only=True):
     details_fetched: int = 0
     invalid: int = 0
     deletions_refused: int = 0
+    bookings_kept_frozen: int = 0
+    """Bookings of a refused tree's resources that ADE's answer left out, kept (see ``frozen``)."""
+    deletions_deferred: int = 0
+    """Vanished events kept because they book a resource of a refused tree."""
     timetable_rows_added: int = 0
     timetable_rows_removed: int = 0
     legacy_requests: int = 0
@@ -101,6 +105,8 @@ class SyncReport(msgspec.Struct, kw_only=True):
     ade: dict[str, FunctionStats] = {}
     errors: list[str] = []
     warnings: list[str] = []
+    frozen: list[str] = []
+    """Categories whose tree is refused: the events pass keeps their resources' bookings as they are."""
 
     @property
     def requests(self) -> int:
