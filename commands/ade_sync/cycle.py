@@ -122,6 +122,7 @@ async def run_cycle(
     started = now or dt.datetime.now(dt.timezone.utc)
     own_client = client is None
     ade = client or AdeClient.from_settings(settings)
+    ade.reset_reachability()
     before = ade.stats.snapshot()
     clock = time.perf_counter()
     try:
@@ -190,8 +191,10 @@ async def _cycle(services: Services, ade: AdeClient, *, force: bool, full: bool,
     if report.frozen:
         log.warning("ade bookings frozen: a tree is refused", categories=report.frozen)
     unreachable = [a for a in answers if isinstance(a, (AdeUnavailable, AdeLoginError))]
-    # ADE down or refusing us for every tree: do not spend the events' requests (and retries) too.
+    # ADE down or refusing us for every tree, or not even accepting connections: do not spend the
+    # events' requests (and retries) too.
     down = unreachable[0].message if unreachable and len(unreachable) == len(answers) else None
+    down = ade.unreachable.message if ade.unreachable is not None else down
     report.events = await _sync_events(services, ade, plan, force=force, now=now, progress=progress,
                                        recheck=recheck, ade_down=down, frozen=report.frozen)
     if report.events.error:
