@@ -17,3 +17,10 @@ TREE_PREFIX = "tree:"
 def tree_row(category: str) -> str:
     """The row of one resource tree (its fingerprint and figures)."""
     return f"{TREE_PREFIX}{category}"
+
+
+TREES = "trees"
+"""When the resource trees were last checked (on their own cadence); a ``NULL`` success asks for a check."""
+
+AMQP = "amqp"
+"""The AMQP consumer's counters (messages, invalid ones, refreshes), added up across workers."""

@@ -91,7 +91,7 @@ def plan_cycle(settings: Settings, states: dict[str, Any], now: dt.datetime, *, 
 
 
 @asynccontextmanager
-async def _sync_lock(pool: asyncpg.Pool) -> AsyncIterator[bool]:
+async def sync_lock(pool: asyncpg.Pool) -> AsyncIterator[bool]:
     async with pool.acquire() as conn:
         acquired = await conn.fetchval("SELECT pg_try_advisory_lock($1)", LockId.ADE_SYNC)
         try:
@@ -126,7 +126,7 @@ async def run_cycle(
     before = ade.stats.snapshot()
     clock = time.perf_counter()
     try:
-        async with _sync_lock(services.pool) as acquired:
+        async with sync_lock(services.pool) as acquired:
             if not acquired:
                 log.info("ade sync skipped: another runner holds the lock")
                 return SyncReport(status="skipped", started_at=started)
@@ -160,27 +160,8 @@ async def _cycle(services: Services, ade: AdeClient, *, force: bool, full: bool,
         plan = CyclePlan(mode="near", far=False, full=False)
     report = SyncReport(status="ok", mode=plan.mode, started_at=now)
 
-    # 1. Trees, every cycle.
-    buildings = load_buildings(settings.buildings_file)
-    if buildings.warning:
-        report.warnings.append(buildings.warning)
-    if progress:
-        progress("trees", 0, len(settings.ade_categories))
-    answers = await asyncio.gather(
-        *(ade.get_resource_tree(category=c, detail=TREE_DETAIL) for c in settings.ade_categories),
-        return_exceptions=True,
-    )
-    claimed: set[str] = set()
-    gone: list[str] = []
-    for index, (key, answer) in enumerate(zip(settings.ade_categories, answers, strict=True)):
-        tree, removed = await _sync_tree(pool, key, answer, claimed, states.get(syncstate.tree_row(key)), buildings,
-                                         settings=settings, force=force, now=now)
-        report.categories.append(tree)
-        gone += removed
-        if tree.error:
-            report.errors.append(f"tree {key}: {tree.error}")
-        if progress:
-            progress("trees", index + 1, len(settings.ade_categories))
+    # 1. Trees.
+    answers, gone = await sync_trees(services, ade, report, states=states, force=force, now=now, progress=progress)
 
     # 2. Events: near term always, the rest when due; and every event that booked a resource ADE
     #    just deleted, wherever it is in the year.
@@ -204,6 +185,35 @@ async def _cycle(services: Services, ade: AdeClient, *, force: bool, full: bool,
         if all(c.status == "failed" for c in report.categories) and report.events.status == "failed":
             report.status = "failed"
     return report
+
+
+async def sync_trees(services: Services, ade: AdeClient, report: SyncReport, *, states: dict[str, Any],
+                     force: bool, now: dt.datetime, progress: Progress | None = None
+                     ) -> tuple[list[ResourceTree | BaseException], list[str]]:
+    """Fetch and reconcile every category tree (the caller holds the sync lock); each tree's report
+    goes to ``report``. Answers ADE's answers (or failures) and the resources ADE deleted."""
+    settings = services.settings
+    buildings = load_buildings(settings.buildings_file)
+    if buildings.warning:
+        report.warnings.append(buildings.warning)
+    if progress:
+        progress("trees", 0, len(settings.ade_categories))
+    answers = await asyncio.gather(
+        *(ade.get_resource_tree(category=c, detail=TREE_DETAIL) for c in settings.ade_categories),
+        return_exceptions=True,
+    )
+    claimed: set[str] = set()
+    gone: list[str] = []
+    for index, (key, answer) in enumerate(zip(settings.ade_categories, answers, strict=True)):
+        tree, removed = await _sync_tree(services.pool, key, answer, claimed, states.get(syncstate.tree_row(key)),
+                                         buildings, settings=settings, force=force, now=now)
+        report.categories.append(tree)
+        gone += removed
+        if tree.error:
+            report.errors.append(f"tree {key}: {tree.error}")
+        if progress:
+            progress("trees", index + 1, len(settings.ade_categories))
+    return list(answers), gone
 
 
 async def frozen_categories(pool: asyncpg.Pool, categories: Sequence[str]) -> list[str]:

@@ -162,3 +162,27 @@ async def record_state(conn: asyncpg.Connection | asyncpg.Pool, name: str, *, ok
 async def record_cycle(pool: asyncpg.Pool, report: SyncReport) -> None:
     await record_state(pool, syncstate.CYCLE, ok=report.status == "ok", error="; ".join(report.errors)[:2000],
                        figures=report.figures(), at=report.started_at)
+
+
+async def add_figures(pool: asyncpg.Pool, name: str, increments: dict[str, int], *, at: dt.datetime,
+                      ok: bool = True, error: str = "") -> None:
+    """Add ``increments`` to the row's numeric figures (counters shared by every worker)."""
+    await pool.execute(
+        """
+        INSERT INTO schedulesy.sync_state AS s (name, last_attempt_at, last_success_at, last_error, figures)
+        VALUES ($1::text, $2::timestamptz, CASE WHEN $3::boolean THEN $2::timestamptz END, nullif($4::text, ''),
+                $5::jsonb)
+        ON CONFLICT (name) DO UPDATE SET
+            last_attempt_at = excluded.last_attempt_at,
+            last_success_at = CASE WHEN $3::boolean THEN excluded.last_attempt_at ELSE s.last_success_at END,
+            last_error = excluded.last_error,
+            figures = s.figures || (
+                SELECT coalesce(jsonb_object_agg(k, coalesce((s.figures->>k)::bigint, 0) + v::bigint), '{}'::jsonb)
+                FROM jsonb_each_text($5::jsonb) AS i(k, v)),
+            updated_at = now()
+        """, name, at, ok, error, increments)
+
+
+async def request_trees(pool: asyncpg.Pool) -> None:
+    """Make the trees due at once (an unknown resource was seen)."""
+    await pool.execute("UPDATE schedulesy.sync_state SET last_success_at = NULL WHERE name = $1", syncstate.TREES)
