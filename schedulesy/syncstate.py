@@ -19,8 +19,16 @@ def tree_row(category: str) -> str:
     return f"{TREE_PREFIX}{category}"
 
 
+def tree_probe_row(category: str) -> str:
+    """The row holding the digest of one tree's cheap probe (:mod:`commands.ade_sync.treecheck`)."""
+    return f"tree-probe:{category}"
+
+
 TREES = "trees"
 """When the resource trees were last checked (on their own cadence); a ``NULL`` success asks for a check."""
+
+BUILDINGS = "buildings"
+"""The version of the buildings map the rooms were last placed with (a new map makes the trees due)."""
 
 AMQP = "amqp"
 """The AMQP consumer's counters (messages, invalid ones, refreshes), added up across workers."""
