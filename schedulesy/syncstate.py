@@ -30,5 +30,8 @@ TREES = "trees"
 BUILDINGS = "buildings"
 """The version of the buildings map the rooms were last placed with (a new map makes the trees due)."""
 
+AUDIT = "audit"
+"""The continuous timetable audit: its rotation cursor, the resources that differ, its counters."""
+
 AMQP = "amqp"
 """The AMQP consumer's counters (messages, invalid ones, refreshes), added up across workers."""

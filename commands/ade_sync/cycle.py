@@ -8,9 +8,9 @@ A *cycle* (:func:`run_cycle`) runs under a Postgres advisory lock (one runner ac
    detail 11 only when its probe changed (all of them nightly); a tree whose fingerprint is unchanged is
    skipped, any other is reconciled (:mod:`commands.ade_sync.trees`);
 2. events are checked (:mod:`commands.ade_sync.events`): the near term every cycle, the rest of the
-   year when ``sync_far_interval`` has passed, and everything — at full detail, with an audit of a
-   sample of timetables — once a night after ``sync_nightly_hour`` (or with ``full=True``);
-3. the figures go to ``sync_state`` (one row per tree, per events tier, and ``cycle``; see
+   year when ``sync_far_interval`` has passed, and everything — at full detail — once a night after ``sync_nightly_hour`` (or with ``full=True``);
+3. a few resources' timetables are audited against ADE's own answer (:mod:`commands.ade_sync.audit`);
+4. the figures go to ``sync_state`` (one row per tree, per events tier, and ``cycle``; see
    :mod:`commands.ade_sync.report`).
 
 ADE failing (down, slow, ``<error>``, an implausibly small answer) never deletes anything: the step
@@ -34,7 +34,8 @@ import structlog
 from commands.ade_sync.buildings import Buildings, load_buildings
 from commands.ade_sync.events import EventSync
 from commands.ade_sync.report import EventsReport, SyncMode, SyncReport, TreeReport, record_cycle, record_state
-from commands.ade_sync.timetables import audit_timetables, timetable_for_resources
+from commands.ade_sync.audit import run_audit
+from commands.ade_sync.timetables import timetable_for_resources
 from commands.ade_sync.treecheck import probe_digest, probe_tree
 from commands.ade_sync.trees import fingerprint, flatten, tree_ids, write_category
 from commands.ade_sync.windows import windows_to_check
@@ -377,8 +378,10 @@ async def _sync_events(services: Services, ade: AdeClient, plan: CyclePlan, *, f
                          max_shrink=settings.sync_max_shrink, force=force, recheck=recheck,
                          progress=progress, frozen=frozen)
         report = await step.run()
-        if plan.full and report.status == "ok":
-            report.audited, report.audit_mismatches = await audit_timetables(services.pool, ade)
+        if report.status == "ok":
+            audit = await run_audit(services.pool, ade, settings, now=now)
+            report.audited, report.audit_mismatches = audit.audited, len(audit.differing)
+            report.audit_requests, report.audit_bytes = audit.requests, audit.bytes
     except AdeError as exc:
         log.warning("ade events step failed; keeping the previous events", error=exc.message)
         report = EventsReport(mode=plan.mode, status="failed", error=exc.message)

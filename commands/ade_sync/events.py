@@ -15,8 +15,7 @@ Change detection (ADE has no "modified since", docs/ade.md §5.1):
 
 Freshness is tiered by the caller: near term every cycle, the rest of the year when due, and a
 nightly full pass that fetches every window at detail 8 (so even a change of booked resources that
-left ``lastUpdate`` alone is caught) and audits a sample of per-resource timetables
-(:mod:`commands.ade_sync.timetables`). Each chunk of writes is one short transaction.
+left ``lastUpdate`` alone is caught). Each chunk of writes is one short transaction.
 """
 
 from __future__ import annotations

@@ -82,6 +82,8 @@ class EventsReport(msgspec.Struct, kw_only=True):
     """What the original would have spent: one getEvents per resource affected, and descendants."""
     audited: int = 0
     audit_mismatches: int = 0
+    audit_requests: int = 0
+    audit_bytes: int = 0
     status: EventsStatus = "ok"
     error: str = ""
 
