@@ -23,7 +23,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -34,6 +34,7 @@ import structlog
 from commands.ade_sync.buildings import Buildings, load_buildings
 from commands.ade_sync.events import EventSync
 from commands.ade_sync.report import EventsReport, SyncMode, SyncReport, TreeReport, record_cycle, record_state
+from commands.ade_sync.ade_timetables import every_resource, lineage, refresh_from_ade
 from commands.ade_sync.audit import run_audit
 from commands.ade_sync.timetables import timetable_for_resources
 from commands.ade_sync.treecheck import probe_digest, probe_tree
@@ -189,8 +190,9 @@ async def _cycle(services: Services, ade: AdeClient, *, force: bool, full: bool,
     # events' requests (and retries) too.
     down = unreachable[0].message if unreachable and len(unreachable) == len(settings.ade_categories) else None
     down = ade.unreachable.message if ade.unreachable is not None else down
+    touched = [r for c in report.categories for r in c.restructured]
     report.events = await _sync_events(services, ade, plan, force=force, now=now, progress=progress,
-                                       recheck=recheck, ade_down=down, frozen=report.frozen)
+                                       recheck=recheck, ade_down=down, frozen=report.frozen, touched=touched)
     if report.events.error:
         report.errors.append(f"events: {report.events.error}")
     # An event books a resource no tree has: a tree changed, look at once (not again for the same ones).
@@ -355,8 +357,11 @@ async def _sync_tree(pool: asyncpg.Pool, key: str, answer: ResourceTree | BaseEx
         if report.status == "refused":
             await record_state(conn, name, ok=False, error=report.error, figures=report.figures(), at=now)
             return report, []
-        report.timetable_rows_added, report.timetable_rows_removed = await timetable_for_resources(
-            conn, changes.restructured)
+        if settings.timetable_source == "derived":
+            report.timetable_rows_added, report.timetable_rows_removed = await timetable_for_resources(
+                conn, changes.restructured)
+        else:
+            report.restructured = changes.restructured  # their timetables are asked from ADE after the events
         await record_state(conn, name, ok=True, fingerprint=digest, figures=report.figures(), at=now)
     if report.created >= ANALYZE_AFTER_ROWS // 4:
         await pool.execute("ANALYZE schedulesy.resource")
@@ -367,17 +372,23 @@ async def _sync_tree(pool: asyncpg.Pool, key: str, answer: ResourceTree | BaseEx
 
 async def _sync_events(services: Services, ade: AdeClient, plan: CyclePlan, *, force: bool, now: dt.datetime,
                        progress: Progress | None, recheck: list[int], ade_down: str | None,
-                       frozen: list[str]) -> EventsReport:
+                       frozen: list[str], touched: Iterable[str] = ()) -> EventsReport:
     settings = services.settings
     try:
         if ade_down:
             raise AdeUnavailable("getResources", f"skipped, ADE is unreachable: {ade_down}")
         windows = await windows_to_check(ade, settings.zone, now.astimezone(settings.zone).date(),
                                          settings.sync_near_weeks, far=plan.far, full=plan.full)
+        derive = settings.timetable_source == "derived"
         step = EventSync(services.pool, ade, settings.zone, mode=plan.mode, windows=windows,
                          max_shrink=settings.sync_max_shrink, force=force, recheck=recheck,
-                         progress=progress, frozen=frozen)
+                         progress=progress, frozen=frozen, derive=derive)
         report = await step.run()
+        if not derive and report.status == "ok":
+            empty = not await services.pool.fetchval("SELECT EXISTS (SELECT 1 FROM schedulesy.timetable)")
+            targets = (await every_resource(services.pool, frozen) if plan.full or empty
+                       else await lineage(services.pool, step.affected | set(touched), frozen))
+            report.timetables_from_ade = await refresh_from_ade(services.pool, ade, targets)
         if report.status == "ok":
             audit = await run_audit(services.pool, ade, settings, now=now)
             report.audited, report.audit_mismatches = audit.audited, len(audit.differing)

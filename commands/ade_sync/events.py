@@ -149,7 +149,7 @@ class EventSync:
     def __init__(self, pool: asyncpg.Pool, client: AdeClient, zone: zoneinfo.ZoneInfo, *, mode: SyncMode,
                  windows: Sequence[Window], max_shrink: float, force: bool,
                  recheck: Iterable[int] = (), progress: Progress | None = None,
-                 frozen: Iterable[str] = ()) -> None:
+                 frozen: Iterable[str] = (), derive: bool = True) -> None:
         self.pool = pool
         self.client = client
         self.zone = zone
@@ -169,6 +169,12 @@ class EventSync:
         self._affected: set[str] = set()
         self.frozen = frozenset(frozen)
         """Categories whose tree was refused: their bookings are neither taken away nor deleted."""
+        self.derive = derive
+
+    @property
+    def affected(self) -> set[str]:
+        """The resources whose events this step wrote or deleted (before and after the change)."""
+        return self._affected
 
     def _show_progress(self, step: str) -> None:
         if self.progress:
@@ -256,7 +262,7 @@ class EventSync:
             rows.append(row)
         self.report.details_fetched += len(events)
         async with self._write_lock:
-            self._affected |= await write_events(self.pool, rows, self.report, self.frozen)
+            self._affected |= await write_events(self.pool, rows, self.report, self.frozen, derive=self.derive)
 
     async def _delete(self, ids: Sequence[int], in_range: int) -> None:
         if not ids:

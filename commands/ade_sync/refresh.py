@@ -23,6 +23,7 @@ from typing import Any
 import msgspec
 import structlog
 
+from commands.ade_sync.ade_timetables import lineage, refresh_from_ade
 from commands.ade_sync.cycle import _states, frozen_categories, sync_lock, sync_trees
 from commands.ade_sync.events import fetch_ids
 from commands.ade_sync.report import EventsReport, SyncReport, add_figures, request_trees
@@ -69,12 +70,15 @@ async def refresh_named(services: Services, ade: AdeClient, event_ids: Collectio
     events = EventsReport(mode="near")
     found = await fetch_ids(ade, sorted(event_ids))
     rows = [row for row in (event_row(e, settings.zone) for e in found) if row is not None]
-    affected = await write_events(pool, rows, events, frozen)
+    derive = settings.timetable_source == "derived"
+    affected = await write_events(pool, rows, events, frozen, derive=derive)
     vanished = sorted(set(event_ids) - {e.id for e in found})
     if vanished:
         known = [r["event_id"] for r in await pool.fetch(
             "SELECT event_id FROM schedulesy.event WHERE event_id = ANY($1::bigint[])", vanished)]
         affected |= await delete_events(pool, known, events, frozen)
+    if not derive:
+        await refresh_from_ade(pool, ade, await lineage(pool, affected, frozen))
     booked = {ext_id for row in rows for ext_id, _, _, _ in row.resources}
     unknown = await unknown_resources(services, set(resource_ids) | booked)
     report.fetched, report.new, report.changed = len(found), events.new, events.changed
@@ -124,6 +128,10 @@ async def _refresh_trees_locked(services: Services, ade: AdeClient) -> None:
     report = SyncReport(status="ok", started_at=now)
     states: dict[str, Any] = dict(await _states(services.pool))
     _, gone = await sync_trees(services, ade, report, states=states, force=False, now=now)
+    if services.settings.timetable_source == "ade":
+        touched = [r for c in report.categories for r in c.restructured]
+        frozen_now = await frozen_categories(services.pool, services.settings.ade_categories)
+        await refresh_from_ade(services.pool, ade, await lineage(services.pool, touched, frozen_now))
     await add_figures(services.pool, syncstate.TREES, {}, ok=not report.errors, at=now,
                       error="; ".join(report.errors))
     if gone:

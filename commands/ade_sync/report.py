@@ -43,6 +43,8 @@ class TreeReport(msgspec.Struct, kw_only=True):
     timetable_rows_removed: int = 0
     fingerprint: str = ""
     error: str = ""
+    restructured: list[str] = msgspec.field(default_factory=list)
+    """New or moved resources (with ``timetable_source=ade``, their timetables are asked from ADE)."""
 
     def figures(self) -> dict[str, int] | None:
         """The ``tree:<category>`` figures; ``None`` (keep the last ones) when ADE's answer failed."""
@@ -84,6 +86,8 @@ class EventsReport(msgspec.Struct, kw_only=True):
     audit_mismatches: int = 0
     audit_requests: int = 0
     audit_bytes: int = 0
+    timetables_from_ade: int = 0
+    """With ``timetable_source=ade``: resources whose timetable was stored from ADE's answer."""
     status: EventsStatus = "ok"
     error: str = ""
 

@@ -106,13 +106,16 @@ def _dedupe(rows: Iterable[EventRow]) -> list[EventRow]:
 
 
 async def write_events(pool: asyncpg.Pool, rows: Sequence[EventRow], report: EventsReport,
-                       frozen: Collection[str] = ()) -> set[str]:
+                       frozen: Collection[str] = (), *, derive: bool = True) -> set[str]:
     """Upsert events and what they book, then their timetable rows; only differing rows are written.
     The counts go to ``report``; the answer is the resources the written events book, before or
     after: what the original refreshed.
 
     Bookings of a ``frozen`` category (its tree was refused this cycle) are never taken away: the
     mirror's bookings of those resources stay on the event, whatever ADE's answer lists.
+
+    ``derive=False`` (``SCHEDULESY_TIMETABLE_SOURCE=ade``) leaves the timetable rows to the caller,
+    which stores ADE's answers for the resources answered here.
 
     An event that ADE gave a new id (same stable key) replaces the old row and inherits its
     ``sequence``, plus one if its content changed.
@@ -215,7 +218,8 @@ async def write_events(pool: asyncpg.Pool, rows: Sequence[EventRow], report: Eve
         )
         inserted = sum(1 for r in written if r["inserted"])
         # Brand-new events have no timetable rows to take away.
-        added, removed = await timetable_for_events(conn, only_new=inserted == len(rows) and not replaced)
+        added, removed = (await timetable_for_events(conn, only_new=inserted == len(rows) and not replaced)
+                          if derive else (0, 0))
     if inserted >= ANALYZE_AFTER_ROWS:
         await pool.execute("ANALYZE schedulesy.event, schedulesy.event_resource, schedulesy.timetable")
     if replaced:
