@@ -98,10 +98,9 @@ async def main() -> None:
                             + (HOURLY_PER_DAY - 1) * hourly.requests + nightly.requests)
                 print(f"ade_bytes_per_day: {per_day:,} bytes ({per_day / 1e9:.2f} GB), {requests:,} requests "
                       f"({CYCLES_PER_DAY - HOURLY_PER_DAY} near + {HOURLY_PER_DAY - 1} hourly + 1 nightly)")
-                audit = near.ade.get("getEvents")
-                if near.events and near.events.audited:
-                    print(f"audit_per_cycle: {near.events.audited} resources")
-                del audit
+                if near.events:
+                    print(f"audit_per_cycle: {near.events.audited} resources, {near.events.audit_requests} requests, "
+                          f"{near.events.audit_bytes:,} bytes (included in the idle near cycle above)")
         finally:
             if process.poll() is not None:
                 print("the simulator died; its log ends with:\n" + SIMULATOR_LOG.read_text(errors="replace")[-2000:])

@@ -32,7 +32,7 @@ import msgspec
 import structlog
 
 from commands.ade_sync.buildings import Buildings, load_buildings
-from commands.ade_sync.events import EventSync
+from commands.ade_sync.events import EventSync, fetch_ids
 from commands.ade_sync.report import EventsReport, SyncMode, SyncReport, TreeReport, record_cycle, record_state
 from commands.ade_sync.ade_timetables import every_resource, lineage, refresh_from_ade
 from commands.ade_sync.audit import run_audit
@@ -40,7 +40,7 @@ from commands.ade_sync.timetables import timetable_for_resources
 from commands.ade_sync.treecheck import probe_digest, probe_tree
 from commands.ade_sync.trees import fingerprint, flatten, tree_ids, write_category
 from commands.ade_sync.windows import windows_to_check
-from commands.ade_sync.writes import ANALYZE_AFTER_ROWS
+from commands.ade_sync.writes import ANALYZE_AFTER_ROWS, delete_events, event_row, write_events
 from schedulesy import syncstate
 from schedulesy.ade.client import AdeClient
 from schedulesy.ade.errors import AdeError, AdeLoginError, AdeUnavailable
@@ -202,8 +202,7 @@ async def _cycle(services: Services, ade: AdeClient, *, force: bool, full: bool,
         log.info("ade events book resources no tree has; checking the trees now", resources=unknown[:20],
                  count=len(unknown))
         _, gone = await sync_trees(services, ade, report, states=await _states(pool), force=force, now=now)
-        if gone:
-            report.warnings.append(f"{len(gone)} resources left ADE; their events are rechecked next cycle")
+        await recheck_events(services, ade, gone, report.events)
         unknown = await unknown_booked(services)
     if unknown:
         await pool.execute("UPDATE schedulesy.sync_state SET fingerprint = $2 WHERE name = $1", syncstate.TREES,
@@ -295,6 +294,22 @@ def _empty(key: str) -> ResourceNode:
 
 def _failed(probes: dict[str, ResourceTree | BaseException]) -> set[str]:
     return {c for c, p in probes.items() if isinstance(p, BaseException)}
+
+
+async def recheck_events(services: Services, ade: AdeClient, gone: Sequence[str], report: EventsReport) -> None:
+    """Refetch the events that booked resources ADE just deleted (outside a cycle's events step)."""
+    if not gone:
+        return
+    ids = [r["event_id"] for r in await services.pool.fetch(
+        "SELECT DISTINCT event_id FROM schedulesy.event_resource WHERE resource_ext_id = ANY($1::text[])", list(gone))]
+    frozen = await frozen_categories(services.pool, services.settings.ade_categories)
+    derive = services.settings.timetable_source == "derived"
+    found = await fetch_ids(ade, ids)
+    rows = [row for row in (event_row(e, services.settings.zone) for e in found) if row is not None]
+    affected = await write_events(services.pool, rows, report, frozen, derive=derive)
+    affected |= await delete_events(services.pool, sorted(set(ids) - {e.id for e in found}), report, frozen)
+    if not derive:
+        await refresh_from_ade(services.pool, ade, await lineage(services.pool, affected, frozen))
 
 
 def trees_due(settings: Settings, states: dict[str, Any], now: dt.datetime) -> bool:

@@ -24,11 +24,10 @@ import msgspec
 import structlog
 
 from commands.ade_sync.ade_timetables import lineage, refresh_from_ade
-from commands.ade_sync.cycle import _states, frozen_categories, sync_lock, sync_trees
+from commands.ade_sync.cycle import _states, frozen_categories, recheck_events, sync_lock, sync_trees
 from commands.ade_sync.events import fetch_ids
-from commands.ade_sync.report import EventsReport, SyncReport, add_figures, request_trees
+from commands.ade_sync.report import EventsReport, SyncReport, request_trees
 from commands.ade_sync.writes import delete_events, event_row, write_events
-from schedulesy import syncstate
 from schedulesy.ade.client import AdeClient
 from schedulesy.services import Services
 
@@ -132,15 +131,4 @@ async def _refresh_trees_locked(services: Services, ade: AdeClient) -> None:
         touched = [r for c in report.categories for r in c.restructured]
         frozen_now = await frozen_categories(services.pool, services.settings.ade_categories)
         await refresh_from_ade(services.pool, ade, await lineage(services.pool, touched, frozen_now))
-    await add_figures(services.pool, syncstate.TREES, {}, ok=not report.errors, at=now,
-                      error="; ".join(report.errors))
-    if gone:
-        recheck = [r["event_id"] for r in await services.pool.fetch(
-            "SELECT DISTINCT event_id FROM schedulesy.event_resource WHERE resource_ext_id = ANY($1::text[])",
-            gone)]
-        frozen = await frozen_categories(services.pool, services.settings.ade_categories)
-        events = EventsReport(mode="near")
-        found = await fetch_ids(ade, recheck)
-        rows = [row for row in (event_row(e, services.settings.zone) for e in found) if row is not None]
-        await write_events(services.pool, rows, events, frozen)
-        await delete_events(services.pool, sorted(set(recheck) - {e.id for e in found}), events, frozen)
+    await recheck_events(services, ade, gone, EventsReport(mode="near"))
