@@ -1,4 +1,4 @@
-"""Superuser maintenance: run an ADE sync, ask for a full rebuild, reconcile our tables with ADE's.
+"""Superuser maintenance: start an ADE sync (and read its outcome), ask for a full rebuild, reconcile our tables with ADE's.
 
 These replace the original's session-only views (docs/compatibility.md §3.13): JSON in and out, 403 for anyone but a
 superuser (docs/compatibility.md §11.7). Commands never write Redis: a rebuild is a row in the change log that the
@@ -7,7 +7,9 @@ projector acts on.
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import datetime as dt
+from typing import Any, Literal, TypeAlias
 
 import asyncpg
 import msgspec
@@ -17,7 +19,7 @@ from commands.ade_sync.cycle import run_cycle
 from commands.common import ReadModelUpdates, in_transaction
 from schedulesy.auth import Identity
 from schedulesy.changes import CHANNEL, REBUILD_ALL, Topic
-from schedulesy.errors import Conflict, Forbidden, Unavailable
+from schedulesy.errors import Forbidden, NotFound
 from schedulesy.services import Services
 
 log = structlog.get_logger(__name__)
@@ -46,25 +48,89 @@ def require_superuser(actor: Identity) -> None:
         raise Forbidden("Superusers only")
 
 
-async def run_sync(services: Services, actor: Identity, request: SyncRequest) -> dict[str, Any]:
-    """One ADE sync cycle, answered with its report (as the original's ``/api/refresh/`` did).
+SyncRunStatus: TypeAlias = Literal["queued", "running", "ok", "partial", "failed", "skipped", "cancelled"]
 
-    A failed cycle is a 503 and a cycle skipped because another runner holds the sync lock a 409,
-    both carrying the report; a partial one is a 200 whose report lists what failed.
-    """
+
+class SyncRun(msgspec.Struct, kw_only=True):
+    """An ADE sync asked for through the admin API, and (once it ran) its outcome."""
+
+    id: int
+    href: str
+    """Where this outcome is read (``GET``)."""
+    status: SyncRunStatus
+    requested_by: str
+    force: bool
+    full: bool
+    requested_at: dt.datetime
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    report: dict[str, Any] | None = None
+    """The cycle's report (the shape ``schedulesy sync`` summarises) once it ran."""
+    error: str | None = None
+
+
+_background: set[asyncio.Task[None]] = set()
+"""Runs in flight in this process (a reference each, so none is collected mid-way)."""
+
+
+def _run_of(row: asyncpg.Record, services: Services) -> SyncRun:
+    return SyncRun(id=row["id"], href=f"{services.settings.public_base}/api/admin/sync/{row['id']}",
+                   status=row["status"], requested_by=row["requested_by"], force=row["force"],
+                   full=row["full_pass"], requested_at=row["requested_at"], started_at=row["started_at"],
+                   finished_at=row["finished_at"], report=row["report"], error=row["error"])
+
+
+async def start_sync(services: Services, actor: Identity, request: SyncRequest) -> SyncRun:
+    """Record the request and run the cycle in the background: the caller reads the outcome at
+    ``href`` (a cycle on a slow or dead ADE must not hold an HTTP request)."""
     require_superuser(actor)
+    row = await services.pool.fetchrow(
+        "INSERT INTO schedulesy.sync_run (requested_by, force, full_pass) VALUES ($1, $2, $3) RETURNING *",
+        actor.username, request.force, request.full)
+    task = asyncio.create_task(_run(services, row["id"], request), name=f"admin-sync-{row['id']}")
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+    log.info("admin_sync_requested", run=row["id"], force=request.force, full=request.full)
+    return _run_of(row, services)
+
+
+async def _run(services: Services, run_id: int, request: SyncRequest) -> None:
+    pool = services.pool
+    await pool.execute("UPDATE schedulesy.sync_run SET status = 'running', started_at = now() WHERE id = $1", run_id)
     try:
         report = await run_cycle(services, force=request.force, full=request.full)
-    except Exception as exc:  # ADE down, bad credentials...: the caller gets a JSON answer, the log the trace
-        log.exception("admin_sync_failed", error=type(exc).__name__)
-        raise Unavailable(f"The ADE sync failed ({type(exc).__name__}); see the server log") from None
-    answer: dict[str, Any] = msgspec.to_builtins(report)
-    status = answer.get("status")
-    if status == "failed":
-        raise Unavailable("The ADE sync failed; the report says why", report=answer)
-    if status == "skipped":
-        raise Conflict("Another ADE sync is running; try again when it is done", report=answer)
-    return answer  # "ok", or "partial" with the failing parts listed in the report
+    except asyncio.CancelledError:
+        await pool.execute(
+            "UPDATE schedulesy.sync_run SET status = 'cancelled', finished_at = now(), error = $2 WHERE id = $1",
+            run_id, "the server stopped before the sync ended")
+        raise
+    except Exception as exc:  # ADE down, bad credentials...: the outcome says so, the log has the trace
+        log.exception("admin_sync_failed", run=run_id, error=type(exc).__name__)
+        await pool.execute(
+            "UPDATE schedulesy.sync_run SET status = 'failed', finished_at = now(), error = $2 WHERE id = $1",
+            run_id, f"The ADE sync failed ({type(exc).__name__}); see the server log")
+        return
+    messages = {"failed": "The ADE sync failed; the report says why",
+                "skipped": "Another ADE sync was running; try again when it is done"}
+    await pool.execute(
+        "UPDATE schedulesy.sync_run SET status = $2, finished_at = now(), report = $3, error = $4 WHERE id = $1",
+        run_id, report.status, msgspec.to_builtins(report), messages.get(report.status))
+
+
+async def sync_run(services: Services, actor: Identity, run_id: int) -> SyncRun:
+    require_superuser(actor)
+    row = await services.pool.fetchrow("SELECT * FROM schedulesy.sync_run WHERE id = $1", run_id)
+    if row is None:
+        raise NotFound(f"No ADE sync run {run_id}")
+    return _run_of(row, services)
+
+
+async def stop_sync_runs() -> None:
+    """Cancel this process's runs (each records ``cancelled``) before its services close."""
+    tasks = list(_background)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def request_rebuild(

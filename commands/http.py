@@ -9,17 +9,17 @@ dependency. Litestar cannot see hand-decoded bodies: each handler documents its 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, delete, get, patch, post, put
+from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath
+from litestar.params import FromPath, Parameter
 from litestar.types import ControllerRouterHandler
 
 from commands import accesses, admin, customization_info, customizations
 from commands.accesses import Access, NewAccess
-from commands.admin import Reconciled, RebuildRequested, SyncRequest
+from commands.admin import Reconciled, RebuildRequested, SyncRequest, SyncRun
 from commands.bodies import body_operation, decode_body
 from commands.common import ReadModelUpdates
 from commands.customization_fields import CustomizationFields
@@ -260,22 +260,30 @@ class AdminController(Controller):
 
     @post(
         "/sync",
-        status_code=200,
+        status_code=202,
         operation_class=SYNC_BODY,
-        description="Run one ADE sync cycle now and answer its report (superusers only).",
-        responses=errors(
-            body=True,
-            r403=SUPERUSERS_ONLY,
-            r409=_error("Conflict: another sync is running; `report` holds its report."),
-            r503=_error("Service Unavailable: the sync failed; `report` says why."),
-        ),
+        description="Start one ADE sync cycle now (superusers only). Answers at once (202) with the run's "
+                    "`href`, whose GET reports its status and, once it ended, its report; `Location` says the same.",
+        responses=errors(body=True, r403=SUPERUSERS_ONLY),
     )
     async def sync(
         self, request: Request[Any, Any, Any], identity: IdentityDep, services: ServicesDep
-    ) -> dict[str, Any]:
+    ) -> Response[SyncRun]:
         admin.require_superuser(identity)  # before reading the body: strangers learn nothing
         sync_request = await decode_body(request, SyncRequest, empty=SyncRequest())
-        return await admin.run_sync(services, identity, sync_request)
+        run = await admin.start_sync(services, identity, sync_request)
+        return Response(run, status_code=202, headers={"Location": run.href})
+
+    @get(
+        "/sync/{run_id:int}",
+        description="The status of an ADE sync started through the API: `queued`, `running`, then `ok`, "
+                    "`partial`, `failed`, `skipped` (another sync held the lock) or `cancelled`; `report` "
+                    "once it ended (superusers only).",
+        responses=errors(r403=SUPERUSERS_ONLY, r404=_error("Not Found: no such sync run.")),
+    )
+    async def sync_outcome(self, run_id: Annotated[int, Parameter(ge=1, le=2**63 - 1)], identity: IdentityDep,
+                           services: ServicesDep) -> SyncRun:
+        return await admin.sync_run(services, identity, run_id)
 
     @post(
         "/rebuild",

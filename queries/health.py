@@ -94,6 +94,13 @@ async def readiness(services: Services) -> dict[str, Check]:
         # ADE failing is reported at once, but the last good data stays servable: the check only
         # fails (taking the replica out of a load balancer) once that data is too old.
         detail = f"the last ADE sync failed: {row['last_error']}"[:300] if row["last_error"] else ""
+        frozen = await frozen_trees(services)
+        if frozen:
+            # Said first: it needs an operator (sync --force once the tree is right), not patience.
+            detail = f"{frozen}; {detail}"[:600] if detail else frozen
+        audit = await audit_warning(services)
+        if audit:  # a warning: the data is served as it is, the operator is told
+            detail = f"{detail}; {audit}"[:900] if detail else audit
         if age > limit:
             detail = detail or "the last successful ADE sync is too old"
         return Check(ok=age <= limit, seconds=round(age, 1), detail=detail)
@@ -102,6 +109,28 @@ async def readiness(services: Services) -> dict[str, Check]:
     probes = (postgres, redis, worker, projection_lag, ade_sync)
     checks = dict(zip(names, await asyncio.gather(*(_guarded(p) for p in probes))))
     return _mark_degraded(checks)
+
+
+async def audit_warning(services: Services) -> str:
+    """The resources whose derived timetable differs from ADE's own answer ("" when none does)."""
+    figures = await services.pool.fetchval("SELECT figures FROM schedulesy.sync_state WHERE name = $1",
+                                           syncstate.AUDIT)
+    differing = [str(i) for i in (figures or {}).get("differing_ids", [])]
+    if not differing:
+        return ""
+    shown = ", ".join(differing[:10]) + (", …" if len(differing) > 10 else "")
+    return (f"timetable audit: {len(differing)} resources differ from ADE's own answer ({shown}); "
+            "the sync log names the events")
+
+
+async def frozen_trees(services: Services) -> str:
+    """Why some bookings are frozen: each refused tree and its reason ("" when none is)."""
+    rows = await services.pool.fetch(
+        """SELECT name, last_error FROM schedulesy.sync_state
+           WHERE starts_with(name, $1) AND (figures->>'refused') = '1' ORDER BY name""", syncstate.TREE_PREFIX)
+    return "; ".join(
+        f"bookings of {r['name'].removeprefix(syncstate.TREE_PREFIX)} frozen, its tree is refused: {r['last_error'] or 'refused'}"
+        for r in rows)
 
 
 def _mark_degraded(checks: dict[str, Check]) -> dict[str, Check]:

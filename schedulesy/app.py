@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     # The app factory is the composition root: the one place that imports commands/ and queries/
     # (and hands the query side the process's read models).
+    from commands.admin import stop_sync_runs
     from commands.http import route_handlers as command_handlers
     from projections.readmodels import ReadModels
     from queries import open_query_state
@@ -53,7 +54,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 app.state.read_models = models
                 app.state.verified_tokens = VerifiedTokens(settings)
                 app.state.queries = queries
-                yield
+                try:
+                    yield
+                finally:
+                    await stop_sync_runs()
 
     # "*" with credentials is refused by browsers: any origin is allowed by echoing it (docs/compatibility.md §1.5).
     any_origin = "*" in settings.cors_origins

@@ -129,6 +129,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
         tasks = [run_projector(settings)]
         if not args.no_poll:
             tasks.append(run_poller(settings))
+            if settings.amqp_url:
+                from commands.ade_sync.amqp import run_change_feed
+
+                tasks.append(run_change_feed(settings))
         await asyncio.gather(*tasks)
 
     try:

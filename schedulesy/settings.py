@@ -81,6 +81,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sync_far_interval: Seconds = 3600.0
     sync_nightly_hour: Annotated[int, msgspec.Meta(ge=0, le=23)] = 2
     sync_max_shrink: Fraction = 0.2
+    sync_tree_interval: Seconds = 3600.0
+    """How often the resource trees are checked (at once, too, when an event books an unknown resource)."""
+    timetable_source: Literal["derived", "ade"] = "derived"
+    """``derived``: events booked on a resource or an ancestor; ``ade``: ADE's per-resource answers."""
+
+    amqp_url: str = ""
+    """RabbitMQ carrying ADE's change messages (``amqp://user:password@host:5672/``); empty: polling only."""
+    amqp_exchange: str = "schedulesy.sync"
+    amqp_queue: str = "schedulesy.sync"
+    amqp_routing_key: str = "schedulesy.sync.ade.*"
 
     timezone: str = "Europe/Paris"
     max_events: PositiveInt = 7000
@@ -122,6 +132,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 raise SettingsError(f"{env_name(name)}: expected a URL starting with {expected}, got {value!r}")
         if self.spa_dir and not self.spa_dir.strip():
             raise SettingsError(f"{env_name('spa_dir')}: expected a directory, got only spaces")
+        if self.amqp_url and self.amqp_url.partition("://")[0].lower() not in ("amqp", "amqps"):
+            raise SettingsError(f"{env_name('amqp_url')}: expected a URL starting with amqp:// or amqps://")
         if not self.ade_categories:
             raise SettingsError(f"{env_name('ade_categories')}: at least one category is needed")
 

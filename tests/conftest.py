@@ -8,5 +8,6 @@ pytest_plugins = [
     "tests.fixtures.seeded",
     "tests.fixtures.reads",
     "tests.fixtures.sync",
+    "tests.fixtures.amqp",
     "tests.fixtures.original",
 ]

@@ -3,12 +3,14 @@ timetable) and of ``sync_state``.
 
 A *cycle* (:func:`run_cycle`) runs under a Postgres advisory lock (one runner across workers):
 
-1. every configured category tree is fetched (``getResources(tree, detail=11)``); a tree whose
-   fingerprint is unchanged is skipped, any other is reconciled (:mod:`commands.ade_sync.trees`);
+1. the category trees, on their own cadence (``sync_tree_interval``, at once when an event books an
+   unknown resource): each is probed cheaply (:mod:`commands.ade_sync.treecheck`) and fetched at
+   detail 11 only when its probe changed (all of them nightly); a tree whose fingerprint is unchanged is
+   skipped, any other is reconciled (:mod:`commands.ade_sync.trees`);
 2. events are checked (:mod:`commands.ade_sync.events`): the near term every cycle, the rest of the
-   year when ``sync_far_interval`` has passed, and everything — at full detail, with an audit of a
-   sample of timetables — once a night after ``sync_nightly_hour`` (or with ``full=True``);
-3. the figures go to ``sync_state`` (one row per tree, per events tier, and ``cycle``; see
+   year when ``sync_far_interval`` has passed, and everything — at full detail — once a night after ``sync_nightly_hour`` (or with ``full=True``);
+3. a few resources' timetables are audited against ADE's own answer (:mod:`commands.ade_sync.audit`);
+4. the figures go to ``sync_state`` (one row per tree, per events tier, and ``cycle``; see
    :mod:`commands.ade_sync.report`).
 
 ADE failing (down, slow, ``<error>``, an implausibly small answer) never deletes anything: the step
@@ -19,8 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -29,16 +32,20 @@ import msgspec
 import structlog
 
 from commands.ade_sync.buildings import Buildings, load_buildings
-from commands.ade_sync.events import EventSync
+from commands.ade_sync.events import EventSync, fetch_ids
 from commands.ade_sync.report import EventsReport, SyncMode, SyncReport, TreeReport, record_cycle, record_state
-from commands.ade_sync.timetables import audit_timetables, timetable_for_resources
+from commands.ade_sync.ade_timetables import every_resource, lineage, refresh_from_ade
+from commands.ade_sync.audit import run_audit
+from commands.ade_sync.timetables import timetable_for_resources
+from commands.ade_sync.treecheck import probe_digest, probe_tree
 from commands.ade_sync.trees import fingerprint, flatten, tree_ids, write_category
 from commands.ade_sync.windows import windows_to_check
-from commands.ade_sync.writes import ANALYZE_AFTER_ROWS
+from commands.ade_sync.writes import ANALYZE_AFTER_ROWS, delete_events, event_row, write_events
 from schedulesy import syncstate
 from schedulesy.ade.client import AdeClient
 from schedulesy.ade.errors import AdeError, AdeLoginError, AdeUnavailable
 from schedulesy.ade.models import ResourceNode, ResourceTree
+from schedulesy.categories import CLASSROOM
 from schedulesy.locks import LockId
 from schedulesy.progress import Progress
 from schedulesy.services import Services
@@ -91,7 +98,7 @@ def plan_cycle(settings: Settings, states: dict[str, Any], now: dt.datetime, *, 
 
 
 @asynccontextmanager
-async def _sync_lock(pool: asyncpg.Pool) -> AsyncIterator[bool]:
+async def sync_lock(pool: asyncpg.Pool) -> AsyncIterator[bool]:
     async with pool.acquire() as conn:
         acquired = await conn.fetchval("SELECT pg_try_advisory_lock($1)", LockId.ADE_SYNC)
         try:
@@ -122,10 +129,11 @@ async def run_cycle(
     started = now or dt.datetime.now(dt.timezone.utc)
     own_client = client is None
     ade = client or AdeClient.from_settings(settings)
+    ade.reset_reachability()
     before = ade.stats.snapshot()
     clock = time.perf_counter()
     try:
-        async with _sync_lock(services.pool) as acquired:
+        async with sync_lock(services.pool) as acquired:
             if not acquired:
                 log.info("ade sync skipped: another runner holds the lock")
                 return SyncReport(status="skipped", started_at=started)
@@ -159,45 +167,177 @@ async def _cycle(services: Services, ade: AdeClient, *, force: bool, full: bool,
         plan = CyclePlan(mode="near", far=False, full=False)
     report = SyncReport(status="ok", mode=plan.mode, started_at=now)
 
-    # 1. Trees, every cycle.
-    buildings = load_buildings(settings.buildings_file)
-    if buildings.warning:
-        report.warnings.append(buildings.warning)
-    if progress:
-        progress("trees", 0, len(settings.ade_categories))
-    answers = await asyncio.gather(
-        *(ade.get_resource_tree(category=c, detail=TREE_DETAIL) for c in settings.ade_categories),
-        return_exceptions=True,
-    )
-    claimed: set[str] = set()
+    # 1. Trees, on their own cadence (``sync_tree_interval``), or all of them at full detail nightly.
+    failures: list[BaseException] = []
     gone: list[str] = []
-    for index, (key, answer) in enumerate(zip(settings.ade_categories, answers, strict=True)):
-        tree, removed = await _sync_tree(pool, key, answer, claimed, states.get(syncstate.tree_row(key)), buildings,
-                                         settings=settings, force=force, now=now)
-        report.categories.append(tree)
-        gone += removed
-        if tree.error:
-            report.errors.append(f"tree {key}: {tree.error}")
-        if progress:
-            progress("trees", index + 1, len(settings.ade_categories))
+    # A new buildings map re-geolocates rooms at once, even though no tree changed.
+    new_map = load_buildings(settings.buildings_file).version != _last(states, syncstate.BUILDINGS, "fingerprint")
+    trees_checked = plan.full or force or new_map or trees_due(settings, states, now)
+    if trees_checked:
+        failures, gone = await sync_trees(services, ade, report, states=states, force=force, now=now,
+                                          progress=progress, check=not plan.full)
 
     # 2. Events: near term always, the rest when due; and every event that booked a resource ADE
     #    just deleted, wherever it is in the year.
     recheck = [r["event_id"] for r in await pool.fetch(
         "SELECT DISTINCT event_id FROM schedulesy.event_resource WHERE resource_ext_id = ANY($1::text[])", gone)
     ] if gone else []
-    unreachable = [a for a in answers if isinstance(a, (AdeUnavailable, AdeLoginError))]
-    # ADE down or refusing us for every tree: do not spend the events' requests (and retries) too.
-    down = unreachable[0].message if unreachable and len(unreachable) == len(answers) else None
+    report.frozen = await frozen_categories(pool, settings.ade_categories)
+    if report.frozen:
+        log.warning("ade bookings frozen: a tree is refused", categories=report.frozen)
+    unreachable = [a for a in failures if isinstance(a, (AdeUnavailable, AdeLoginError))]
+    # ADE down or refusing us for every tree, or not even accepting connections: do not spend the
+    # events' requests (and retries) too.
+    down = unreachable[0].message if unreachable and len(unreachable) == len(settings.ade_categories) else None
+    down = ade.unreachable.message if ade.unreachable is not None else down
+    touched = [r for c in report.categories for r in c.restructured]
     report.events = await _sync_events(services, ade, plan, force=force, now=now, progress=progress,
-                                       recheck=recheck, ade_down=down)
+                                       recheck=recheck, ade_down=down, frozen=report.frozen, touched=touched)
     if report.events.error:
         report.errors.append(f"events: {report.events.error}")
+    # An event books a resource no tree has: a tree changed, look at once (not again for the same ones).
+    unknown = await unknown_booked(services) if report.events.status != "failed" else []
+    marker = hashlib.sha256(",".join(unknown).encode()).hexdigest() if unknown else None
+    if unknown and not trees_checked and marker != _last(states, syncstate.TREES, "fingerprint"):
+        log.info("ade events book resources no tree has; checking the trees now", resources=unknown[:20],
+                 count=len(unknown))
+        _, gone = await sync_trees(services, ade, report, states=await _states(pool), force=force, now=now)
+        await recheck_events(services, ade, gone, report.events)
+        unknown = await unknown_booked(services)
+    if unknown:
+        await pool.execute("UPDATE schedulesy.sync_state SET fingerprint = $2 WHERE name = $1", syncstate.TREES,
+                           hashlib.sha256(",".join(unknown).encode()).hexdigest())
     if report.errors:
         report.status = "partial"
         if all(c.status == "failed" for c in report.categories) and report.events.status == "failed":
             report.status = "failed"
     return report
+
+
+async def sync_trees(services: Services, ade: AdeClient, report: SyncReport, *, states: dict[str, Any],
+                     force: bool, now: dt.datetime, progress: Progress | None = None, check: bool = True
+                     ) -> tuple[list[BaseException], list[str]]:
+    """Reconcile the category trees (the caller holds the sync lock); each tree's report goes to
+    ``report``. With ``check``, each category is first probed cheaply (:mod:`commands.ade_sync.treecheck`)
+    and only those whose probe changed are fetched at detail 11; without, all of them are.
+    Answers ADE's failures and the resources ADE deleted."""
+    settings = services.settings
+    pool = services.pool
+    categories = settings.ade_categories
+    buildings = load_buildings(settings.buildings_file)
+    if buildings.warning:
+        report.warnings.append(buildings.warning)
+    if progress:
+        progress("trees", 0, len(categories))
+    probes: dict[str, ResourceTree | BaseException] = {}
+    wanted = list(categories)
+    if check:
+        answers = await asyncio.gather(*(probe_tree(ade, c) for c in categories), return_exceptions=True)
+        probes = dict(zip(categories, answers, strict=True))
+        wanted = [c for c in categories if _changed(probes[c], c, states, _extra(c, buildings))]
+    fetched = await asyncio.gather(
+        *(ade.get_resource_tree(category=c, detail=TREE_DETAIL) for c in wanted if c not in _failed(probes)),
+        return_exceptions=True)
+    full_answers = dict(zip([c for c in wanted if c not in _failed(probes)], fetched, strict=True))
+    claimed: set[str] = set()
+    gone: list[str] = []
+    failures: list[BaseException] = []
+    for index, key in enumerate(categories):
+        answer: ResourceTree | BaseException | None = probes[key] if key in _failed(probes) else full_answers.get(key)
+        if answer is None:
+            # The probe says unchanged: keep the tree; its ids still claim their place for later categories.
+            kept = probes[key]
+            assert isinstance(kept, ResourceTree)
+            claimed |= {r["ext_id"] for r in await pool.fetch(
+                "SELECT ext_id FROM schedulesy.resource WHERE category = $1 AND ext_id <> $1", key)}
+            tree = TreeReport(category=key, status="unchanged", bytes=len(kept.raw),
+                              nodes=len(tree_ids(kept.category(key) or _empty(key))))
+            await record_state(pool, syncstate.tree_row(key), ok=True, figures=tree.figures(), at=now)
+        else:
+            tree, removed = await _sync_tree(pool, key, answer, claimed, states.get(syncstate.tree_row(key)),
+                                             buildings, settings=settings, force=force, now=now)
+            gone += removed
+            if isinstance(answer, BaseException):
+                failures.append(answer)
+            probe = probes.get(key)
+            if isinstance(probe, ResourceTree):
+                tree.bytes += len(probe.raw)
+            if isinstance(answer, ResourceTree) and tree.status in ("unchanged", "modified"):
+                # The full answer's digest is the probe's: the next check fetches nothing if nothing moved.
+                await record_state(pool, syncstate.tree_probe_row(key), ok=True,
+                                   fingerprint=probe_digest(answer, key, _extra(key, buildings)), at=now)
+        report.categories.append(tree)
+        if tree.error:
+            report.errors.append(f"tree {key}: {tree.error}")
+        if progress:
+            progress("trees", index + 1, len(categories))
+    ok = not any(c.status in ("failed", "refused") for c in report.categories)
+    await record_state(pool, syncstate.TREES, ok=ok, at=now, error="" if ok else "a tree failed or was refused",
+                       figures={"fetched": len(full_answers), "probed": len(probes)})
+    await record_state(pool, syncstate.BUILDINGS, ok=True, fingerprint=buildings.version, at=now)
+    return failures, gone
+
+
+def _changed(probe: ResourceTree | BaseException, key: str, states: dict[str, Any], extra: str) -> bool:
+    if isinstance(probe, BaseException):
+        return True
+    return probe_digest(probe, key, extra) != _last(states, syncstate.tree_probe_row(key), "fingerprint")
+
+
+def _extra(key: str, buildings: Buildings) -> str:
+    return buildings.version if key == CLASSROOM else ""
+
+
+def _empty(key: str) -> ResourceNode:
+    return ResourceNode(tag="category", attributes={"category": key})
+
+
+def _failed(probes: dict[str, ResourceTree | BaseException]) -> set[str]:
+    return {c for c, p in probes.items() if isinstance(p, BaseException)}
+
+
+async def recheck_events(services: Services, ade: AdeClient, gone: Sequence[str], report: EventsReport) -> None:
+    """Refetch the events that booked resources ADE just deleted (outside a cycle's events step)."""
+    if not gone:
+        return
+    ids = [r["event_id"] for r in await services.pool.fetch(
+        "SELECT DISTINCT event_id FROM schedulesy.event_resource WHERE resource_ext_id = ANY($1::text[])", list(gone))]
+    frozen = await frozen_categories(services.pool, services.settings.ade_categories)
+    derive = services.settings.timetable_source == "derived"
+    found = await fetch_ids(ade, ids)
+    rows = [row for row in (event_row(e, services.settings.zone) for e in found) if row is not None]
+    affected = await write_events(services.pool, rows, report, frozen, derive=derive)
+    affected |= await delete_events(services.pool, sorted(set(ids) - {e.id for e in found}), report, frozen)
+    if not derive:
+        await refresh_from_ade(services.pool, ade, await lineage(services.pool, affected, frozen))
+
+
+def trees_due(settings: Settings, states: dict[str, Any], now: dt.datetime) -> bool:
+    """The trees' own cadence: never checked, asked for (a ``NULL`` success), or older than the interval."""
+    last = _last(states, syncstate.TREES, "last_success_at")
+    return last is None or (now - last).total_seconds() >= settings.sync_tree_interval
+
+
+async def unknown_booked(services: Services) -> list[str]:
+    """Mirrored-category resources that events book but no tree has (a tree changed since we looked)."""
+    rows = await services.pool.fetch(
+        """
+        SELECT DISTINCT er.resource_ext_id FROM schedulesy.event_resource er
+        WHERE er.category = ANY($1::text[])
+          AND NOT EXISTS (SELECT 1 FROM schedulesy.resource r WHERE r.ext_id = er.resource_ext_id)
+        ORDER BY 1 LIMIT 1000
+        """, list(services.settings.ade_categories))
+    return [r["resource_ext_id"] for r in rows]
+
+
+async def frozen_categories(pool: asyncpg.Pool, categories: Sequence[str]) -> list[str]:
+    """Categories whose last tree answer was refused (kept until a tree of theirs is accepted, even
+    through cycles that could not fetch it): their bookings are frozen."""
+    rows = await pool.fetch(
+        "SELECT name FROM schedulesy.sync_state WHERE name = ANY($1::text[]) AND (figures->>'refused') = '1'",
+        [syncstate.tree_row(c) for c in categories])
+    refused = {r["name"] for r in rows}
+    return [c for c in categories if syncstate.tree_row(c) in refused]
 
 
 async def _sync_tree(pool: asyncpg.Pool, key: str, answer: ResourceTree | BaseException, claimed: set[str],
@@ -232,8 +372,11 @@ async def _sync_tree(pool: asyncpg.Pool, key: str, answer: ResourceTree | BaseEx
         if report.status == "refused":
             await record_state(conn, name, ok=False, error=report.error, figures=report.figures(), at=now)
             return report, []
-        report.timetable_rows_added, report.timetable_rows_removed = await timetable_for_resources(
-            conn, changes.restructured)
+        if settings.timetable_source == "derived":
+            report.timetable_rows_added, report.timetable_rows_removed = await timetable_for_resources(
+                conn, changes.restructured)
+        else:
+            report.restructured = changes.restructured  # their timetables are asked from ADE after the events
         await record_state(conn, name, ok=True, fingerprint=digest, figures=report.figures(), at=now)
     if report.created >= ANALYZE_AFTER_ROWS // 4:
         await pool.execute("ANALYZE schedulesy.resource")
@@ -243,19 +386,28 @@ async def _sync_tree(pool: asyncpg.Pool, key: str, answer: ResourceTree | BaseEx
 
 
 async def _sync_events(services: Services, ade: AdeClient, plan: CyclePlan, *, force: bool, now: dt.datetime,
-                       progress: Progress | None, recheck: list[int], ade_down: str | None) -> EventsReport:
+                       progress: Progress | None, recheck: list[int], ade_down: str | None,
+                       frozen: list[str], touched: Iterable[str] = ()) -> EventsReport:
     settings = services.settings
     try:
         if ade_down:
             raise AdeUnavailable("getResources", f"skipped, ADE is unreachable: {ade_down}")
         windows = await windows_to_check(ade, settings.zone, now.astimezone(settings.zone).date(),
                                          settings.sync_near_weeks, far=plan.far, full=plan.full)
+        derive = settings.timetable_source == "derived"
         step = EventSync(services.pool, ade, settings.zone, mode=plan.mode, windows=windows,
                          max_shrink=settings.sync_max_shrink, force=force, recheck=recheck,
-                         progress=progress)
+                         progress=progress, frozen=frozen, derive=derive)
         report = await step.run()
-        if plan.full and report.status == "ok":
-            report.audited, report.audit_mismatches = await audit_timetables(services.pool, ade)
+        if not derive and report.status == "ok":
+            empty = not await services.pool.fetchval("SELECT EXISTS (SELECT 1 FROM schedulesy.timetable)")
+            targets = (await every_resource(services.pool, frozen) if plan.full or empty
+                       else await lineage(services.pool, step.affected | set(touched), frozen))
+            report.timetables_from_ade = await refresh_from_ade(services.pool, ade, targets)
+        if report.status == "ok":
+            audit = await run_audit(services.pool, ade, settings, now=now)
+            report.audited, report.audit_mismatches = audit.audited, len(audit.differing)
+            report.audit_requests, report.audit_bytes = audit.requests, audit.bytes
     except AdeError as exc:
         log.warning("ade events step failed; keeping the previous events", error=exc.message)
         report = EventsReport(mode=plan.mode, status="failed", error=exc.message)

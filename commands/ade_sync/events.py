@@ -15,8 +15,7 @@ Change detection (ADE has no "modified since", docs/ade.md §5.1):
 
 Freshness is tiered by the caller: near term every cycle, the rest of the year when due, and a
 nightly full pass that fetches every window at detail 8 (so even a change of booked resources that
-left ``lastUpdate`` alone is caught) and audits a sample of per-resource timetables
-(:mod:`commands.ade_sync.timetables`). Each chunk of writes is one short transaction.
+left ``lastUpdate`` alone is caught). Each chunk of writes is one short transaction.
 """
 
 from __future__ import annotations
@@ -149,7 +148,8 @@ class EventSync:
 
     def __init__(self, pool: asyncpg.Pool, client: AdeClient, zone: zoneinfo.ZoneInfo, *, mode: SyncMode,
                  windows: Sequence[Window], max_shrink: float, force: bool,
-                 recheck: Iterable[int] = (), progress: Progress | None = None) -> None:
+                 recheck: Iterable[int] = (), progress: Progress | None = None,
+                 frozen: Iterable[str] = (), derive: bool = True) -> None:
         self.pool = pool
         self.client = client
         self.zone = zone
@@ -167,6 +167,14 @@ class EventSync:
         self._recheck = set(recheck)
         self._done_windows = 0
         self._affected: set[str] = set()
+        self.frozen = frozenset(frozen)
+        """Categories whose tree was refused: their bookings are neither taken away nor deleted."""
+        self.derive = derive
+
+    @property
+    def affected(self) -> set[str]:
+        """The resources whose events this step wrote or deleted (before and after the change)."""
+        return self._affected
 
     def _show_progress(self, step: str) -> None:
         if self.progress:
@@ -254,7 +262,7 @@ class EventSync:
             rows.append(row)
         self.report.details_fetched += len(events)
         async with self._write_lock:
-            self._affected |= await write_events(self.pool, rows, self.report)
+            self._affected |= await write_events(self.pool, rows, self.report, self.frozen, derive=self.derive)
 
     async def _delete(self, ids: Sequence[int], in_range: int) -> None:
         if not ids:
@@ -267,4 +275,4 @@ class EventSync:
             log.warning("ade event deletions refused", vanished=len(ids), of=in_range)
             return
         async with self._write_lock:
-            self._affected |= await delete_events(self.pool, ids, self.report)
+            self._affected |= await delete_events(self.pool, ids, self.report, self.frozen)

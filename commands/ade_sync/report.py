@@ -43,6 +43,8 @@ class TreeReport(msgspec.Struct, kw_only=True):
     timetable_rows_removed: int = 0
     fingerprint: str = ""
     error: str = ""
+    restructured: list[str] = msgspec.field(default_factory=list)
+    """New or moved resources (with ``timetable_source=ade``, their timetables are asked from ADE)."""
 
     def figures(self) -> dict[str, int] | None:
         """The ``tree:<category>`` figures; ``None`` (keep the last ones) when ADE's answer failed."""
@@ -72,12 +74,20 @@ class EventsReport(msgspec.Struct, kw_only=True):
     details_fetched: int = 0
     invalid: int = 0
     deletions_refused: int = 0
+    bookings_kept_frozen: int = 0
+    """Bookings of a refused tree's resources that ADE's answer left out, kept (see ``frozen``)."""
+    deletions_deferred: int = 0
+    """Vanished events kept because they book a resource of a refused tree."""
     timetable_rows_added: int = 0
     timetable_rows_removed: int = 0
     legacy_requests: int = 0
     """What the original would have spent: one getEvents per resource affected, and descendants."""
     audited: int = 0
     audit_mismatches: int = 0
+    audit_requests: int = 0
+    audit_bytes: int = 0
+    timetables_from_ade: int = 0
+    """With ``timetable_source=ade``: resources whose timetable was stored from ADE's answer."""
     status: EventsStatus = "ok"
     error: str = ""
 
@@ -101,6 +111,8 @@ class SyncReport(msgspec.Struct, kw_only=True):
     ade: dict[str, FunctionStats] = {}
     errors: list[str] = []
     warnings: list[str] = []
+    frozen: list[str] = []
+    """Categories whose tree is refused: the events pass keeps their resources' bookings as they are."""
 
     @property
     def requests(self) -> int:
@@ -156,3 +168,27 @@ async def record_state(conn: asyncpg.Connection | asyncpg.Pool, name: str, *, ok
 async def record_cycle(pool: asyncpg.Pool, report: SyncReport) -> None:
     await record_state(pool, syncstate.CYCLE, ok=report.status == "ok", error="; ".join(report.errors)[:2000],
                        figures=report.figures(), at=report.started_at)
+
+
+async def add_figures(pool: asyncpg.Pool, name: str, increments: dict[str, int], *, at: dt.datetime,
+                      ok: bool = True, error: str = "") -> None:
+    """Add ``increments`` to the row's numeric figures (counters shared by every worker)."""
+    await pool.execute(
+        """
+        INSERT INTO schedulesy.sync_state AS s (name, last_attempt_at, last_success_at, last_error, figures)
+        VALUES ($1::text, $2::timestamptz, CASE WHEN $3::boolean THEN $2::timestamptz END, nullif($4::text, ''),
+                $5::jsonb)
+        ON CONFLICT (name) DO UPDATE SET
+            last_attempt_at = excluded.last_attempt_at,
+            last_success_at = CASE WHEN $3::boolean THEN excluded.last_attempt_at ELSE s.last_success_at END,
+            last_error = excluded.last_error,
+            figures = s.figures || (
+                SELECT coalesce(jsonb_object_agg(k, coalesce((s.figures->>k)::bigint, 0) + v::bigint), '{}'::jsonb)
+                FROM jsonb_each_text($5::jsonb) AS i(k, v)),
+            updated_at = now()
+        """, name, at, ok, error, increments)
+
+
+async def request_trees(pool: asyncpg.Pool) -> None:
+    """Make the trees due at once (an unknown resource was seen)."""
+    await pool.execute("UPDATE schedulesy.sync_state SET last_success_at = NULL WHERE name = $1", syncstate.TREES)

@@ -1,23 +1,18 @@
 """Timetables are derived, not fetched: ADE returns for resource R the events booked on R or on any
 ancestor of R, so timetable(R) = events booked on R's ancestors-or-self, computed in SQL from
-``event_resource`` and the resource tree. The nightly audit compares a sample of them with ADE's
-own per-resource answer.
+``event_resource`` and the resource tree. The continuous audit (:mod:`commands.ade_sync.audit`)
+compares a few of them with ADE's own per-resource answer at every cycle.
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterable, Sequence
 
 import asyncpg
 import structlog
 
-from schedulesy.ade.client import AdeClient
-from schedulesy.ade.errors import AdeError
 
 log = structlog.get_logger(__name__)
-
-AUDIT_SAMPLE = 5
 
 
 async def _apply_timetable(conn: asyncpg.Connection, scope_filter: str, *, remove: bool = True) -> tuple[int, int]:
@@ -108,33 +103,3 @@ async def lineage_size(pool: asyncpg.Pool, ext_ids: Iterable[str]) -> int:
         ) SELECT count(*) FROM lineage
         """, ids)
     return size
-
-
-async def audit_timetables(pool: asyncpg.Pool, client: AdeClient, *, sample: int = AUDIT_SAMPLE,
-                           rng: random.Random | None = None) -> tuple[int, int]:
-    """(resources audited, resources whose timetable differs); every difference is logged."""
-    rng = rng or random.Random()
-    candidates = [r["ext_id"] for r in await pool.fetch(
-        """
-        SELECT ext_id FROM schedulesy.resource
-        WHERE ext_id ~ '^[0-9]+$' AND category <> ext_id
-        """)]
-    if not candidates:
-        return 0, 0
-    chosen = rng.sample(candidates, min(sample, len(candidates)))
-    mismatches = 0
-    for ext_id in chosen:
-        try:
-            answer = await client.get_events(resources=[ext_id], detail=1)
-        except AdeError as exc:
-            log.warning("timetable audit skipped a resource", ext_id=ext_id, error=exc.message)
-            continue
-        theirs = {e.id for e in answer.events}
-        ours = {r["event_id"] for r in await pool.fetch(
-            "SELECT event_id FROM schedulesy.timetable WHERE resource_ext_id = $1", ext_id)}
-        if theirs != ours:
-            mismatches += 1
-            log.warning("timetable audit: mirror differs from ADE", ext_id=ext_id,
-                        missing=sorted(theirs - ours)[:20], extra=sorted(ours - theirs)[:20],
-                        missing_count=len(theirs - ours), extra_count=len(ours - theirs))
-    return len(chosen), mismatches

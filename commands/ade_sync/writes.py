@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import zoneinfo
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 import asyncpg
@@ -105,10 +105,17 @@ def _dedupe(rows: Iterable[EventRow]) -> list[EventRow]:
     return list(by_key.values())
 
 
-async def write_events(pool: asyncpg.Pool, rows: Sequence[EventRow], report: EventsReport) -> set[str]:
+async def write_events(pool: asyncpg.Pool, rows: Sequence[EventRow], report: EventsReport,
+                       frozen: Collection[str] = (), *, derive: bool = True) -> set[str]:
     """Upsert events and what they book, then their timetable rows; only differing rows are written.
     The counts go to ``report``; the answer is the resources the written events book, before or
     after: what the original refreshed.
+
+    Bookings of a ``frozen`` category (its tree was refused this cycle) are never taken away: the
+    mirror's bookings of those resources stay on the event, whatever ADE's answer lists.
+
+    ``derive=False`` (``SCHEDULESY_TIMETABLE_SOURCE=ade``) leaves the timetable rows to the caller,
+    which stores ADE's answers for the resources answered here.
 
     An event that ADE gave a new id (same stable key) replaces the old row and inherits its
     ``sequence``, plus one if its content changed.
@@ -149,6 +156,8 @@ async def write_events(pool: asyncpg.Pool, rows: Sequence[EventRow], report: Eve
             """
         )
         replaced = await conn.fetchval("SELECT count(*) FROM sync_replaced")
+        if frozen:
+            report.bookings_kept_frozen += await _keep_frozen_bookings(conn, frozen)
         if replaced:
             affected_old = await conn.fetch(
                 """SELECT DISTINCT resource_ext_id FROM schedulesy.event_resource
@@ -209,7 +218,8 @@ async def write_events(pool: asyncpg.Pool, rows: Sequence[EventRow], report: Eve
         )
         inserted = sum(1 for r in written if r["inserted"])
         # Brand-new events have no timetable rows to take away.
-        added, removed = await timetable_for_events(conn, only_new=inserted == len(rows) and not replaced)
+        added, removed = (await timetable_for_events(conn, only_new=inserted == len(rows) and not replaced)
+                          if derive else (0, 0))
     if inserted >= ANALYZE_AFTER_ROWS:
         await pool.execute("ANALYZE schedulesy.event, schedulesy.event_resource, schedulesy.timetable")
     if replaced:
@@ -221,6 +231,24 @@ async def write_events(pool: asyncpg.Pool, rows: Sequence[EventRow], report: Eve
     return affected
 
 
+async def _keep_frozen_bookings(conn: asyncpg.Connection, frozen: Collection[str]) -> int:
+    """Add to the events' new bookings (``sync_event_resource``) the mirror's bookings of frozen
+    categories that ADE's answer left out, an event re-placed under a new id included."""
+    status = await conn.execute(
+        """
+        INSERT INTO sync_event_resource (event_id, resource_ext_id, category, name, position)
+        SELECT DISTINCT ON (target.event_id, er.resource_ext_id)
+               target.event_id, er.resource_ext_id, er.category, er.name, er.position
+        FROM schedulesy.event_resource er
+        JOIN (SELECT event_id, event_id AS source_id FROM sync_event
+              UNION SELECT new_id, old_id FROM sync_replaced) target ON target.source_id = er.event_id
+        WHERE er.category = ANY($1::text[])
+          AND NOT EXISTS (SELECT 1 FROM sync_event_resource x
+                          WHERE x.event_id = target.event_id AND x.resource_ext_id = er.resource_ext_id)
+        """, list(frozen))
+    return int(status.split()[-1])
+
+
 async def _delete_events(conn: asyncpg.Connection, ids_query: str, *args: Any) -> int:
     """Children first, set-based, so that each table's statement trigger fires once."""
     await conn.execute(f"DELETE FROM schedulesy.timetable WHERE event_id IN ({ids_query})", *args)
@@ -229,11 +257,26 @@ async def _delete_events(conn: asyncpg.Connection, ids_query: str, *args: Any) -
     return int(status.split()[-1])
 
 
-async def delete_events(pool: asyncpg.Pool, ids: Sequence[int], report: EventsReport) -> set[str]:
-    """Delete events (counted in ``report``); the answer is the resources they booked."""
+async def delete_events(pool: asyncpg.Pool, ids: Sequence[int], report: EventsReport,
+                        frozen: Collection[str] = ()) -> set[str]:
+    """Delete events (counted in ``report``); the answer is the resources they booked.
+
+    An event that books a resource of a ``frozen`` category is kept (``deletions_deferred``): its
+    deletion waits until that category's tree is accepted again."""
     if not ids:
         return set()
     async with pool.acquire() as conn, conn.transaction():
+        if frozen:
+            held = {r["event_id"] for r in await conn.fetch(
+                """SELECT DISTINCT event_id FROM schedulesy.event_resource
+                   WHERE event_id = ANY($1::bigint[]) AND category = ANY($2::text[])""", list(ids), list(frozen))}
+            if held:
+                report.deletions_deferred += len(held)
+                log.warning("ade event deletions deferred: they book resources of a refused tree",
+                            count=len(held), event_ids=sorted(held)[:20], categories=sorted(frozen))
+                ids = [i for i in ids if i not in held]
+                if not ids:
+                    return set()
         booked = {r["resource_ext_id"] for r in await conn.fetch(
             "SELECT DISTINCT resource_ext_id FROM schedulesy.event_resource WHERE event_id = ANY($1::bigint[])",
             list(ids))}

@@ -37,6 +37,7 @@ from schedulesy.ade.errors import (
     AdeProtocolError,
     AdeSessionError,
     AdeUnavailable,
+    AdeUnreachable,
 )
 from schedulesy.ade.models import (
     AdeDate,
@@ -170,6 +171,7 @@ class AdeClient:
         self._session_lock = asyncio.Lock()
         self._session_id: str | None = None
         self._session_generation = 0
+        self._unreachable: AdeUnreachable | None = None
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
@@ -206,6 +208,15 @@ class AdeClient:
     def session_id(self) -> str | None:
         return self._session_id
 
+    @property
+    def unreachable(self) -> AdeUnreachable | None:
+        """The failed connection that stopped this client (every call fails at once meanwhile)."""
+        return self._unreachable
+
+    def reset_reachability(self) -> None:
+        """Try to connect again: each unit of work (a sync cycle, a message's refresh) starts with it."""
+        self._unreachable = None
+
     # -----------------------------------------------------------------------------------------
     # Transport: one HTTP request, counted, retried on network errors and 5xx.
 
@@ -216,11 +227,24 @@ class AdeClient:
         attempt = 0
         while True:
             problem: str
+            if self._unreachable is not None:
+                raise AdeUnreachable(function, self._unreachable.message)
             async with self._slots:
                 started = time.perf_counter()
                 try:
                     response = await self._http.get(self.url, params=query)
                     body = response.content
+                except httpx.ConnectError as exc:
+                    # Refused, unknown host, TLS: fail fast, and fail every call until reset.
+                    elapsed = time.perf_counter() - started
+                    stats.requests += 1
+                    stats.errors += 1
+                    stats.seconds += elapsed
+                    if self._unreachable is None:
+                        problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                        self._unreachable = AdeUnreachable(function, f"cannot connect to ADE ({problem})")
+                        log.warning("ade unreachable", function=function, problem=problem)
+                    raise AdeUnreachable(function, self._unreachable.message) from None
                 except httpx.TransportError as exc:
                     response, body = None, b""
                     problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

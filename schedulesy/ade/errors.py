@@ -26,6 +26,12 @@ class AdeUnavailable(AdeError):
     """ADE could not be reached, timed out, or answered 5xx, after every retry."""
 
 
+class AdeUnreachable(AdeUnavailable):
+    """No connection could be made (refused, unknown host, TLS handshake): not retried, since the
+    next attempt would meet the same wall, and every later call of the client fails at once until
+    :meth:`~schedulesy.ade.client.AdeClient.reset_reachability`."""
+
+
 class AdeProtocolError(AdeError):
     """An answer we cannot read: not XML, an unexpected root, a missing attribute."""
 

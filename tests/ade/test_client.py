@@ -22,6 +22,7 @@ from schedulesy.ade.errors import (
     AdeLoginError,
     AdeSessionError,
     AdeUnavailable,
+    AdeUnreachable,
 )
 from schedulesy.ade.models import ResourceNode
 from schedulesy.ade.retry import RetryPolicy
@@ -407,3 +408,23 @@ def test_resource_nodes_walk_in_ade_order() -> None:
         ResourceNode(tag="branch", attributes={"id": "1"}, children=(leaf,)),
         ResourceNode(tag="leaf", attributes={"id": "2"})))
     assert [n.id for n in tree.walk()] == ["x", "1", "3", "2"]
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/jsp/webapi", "http://ade.invalid/jsp/webapi"],
+                         ids=["refused", "unknown-host"])
+async def test_an_unreachable_ade_fails_at_the_first_connection_and_stays_failed_until_reset(url: str) -> None:
+    async with AdeClient(url, "login", "password", 1, retry=RetryPolicy(retries=3, base_delay=5)) as c:
+        with pytest.raises(AdeUnreachable) as caught:
+            await c.get_resource_tree(category="trainee")
+        assert "cannot connect to ADE" in caught.value.message
+        assert isinstance(caught.value, AdeUnavailable)  # callers that keep data on "unavailable" still do
+        # No retry (its 5 s backoff would have shown), and later calls send nothing.
+        assert c.stats.requests == 1 and c.stats.of("connect").retries == 0
+        assert c.unreachable is not None
+        with pytest.raises(AdeUnreachable):
+            await c.get_events(weeks=[1], detail=7)
+        assert c.stats.requests == 1
+        c.reset_reachability()
+        with pytest.raises(AdeUnreachable):
+            await c.get_events(weeks=[1], detail=7)
+        assert c.stats.requests == 2

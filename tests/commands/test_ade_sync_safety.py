@@ -211,8 +211,10 @@ async def test_the_poller_runs_cycles_until_cancelled(
     task = asyncio.create_task(run_poller(configured))
     try:
         for _ in range(200):
-            cycles = ade.stats()["functions"].get("getResources", 0) // len(configured.ade_categories)
-            if cycles >= 2:
+            # Every cycle probes the near term (trees have their own cadence).
+            cycles = ade.stats()["functions"].get("getEvents", 0)
+            done = await pool.fetchval("SELECT last_success_at FROM schedulesy.sync_state WHERE name = 'cycle'")
+            if cycles >= 3 and done:
                 break
             await asyncio.sleep(0.1)
     finally:
@@ -221,7 +223,25 @@ async def test_the_poller_runs_cycles_until_cancelled(
             await task
         except asyncio.CancelledError:
             pass
-    assert cycles >= 2
+    assert cycles >= 3
     # One session served every cycle.
     assert ade.stats()["functions"]["connect"] == 1
     assert await pool.fetchval("SELECT last_success_at FROM schedulesy.sync_state WHERE name = 'cycle'")
+
+
+async def test_an_unreachable_ade_ends_the_cycle_at_the_first_failed_connection(
+        sync: Sync, services: Services, pool: asyncpg.Pool) -> None:
+    await sync()
+    before = await counts(pool)
+    from schedulesy.ade.client import AdeClient
+    from schedulesy.ade.retry import RetryPolicy
+
+    async with AdeClient("http://127.0.0.1:9/jsp/webapi", "login", "password", 1,
+                         retry=RetryPolicy(retries=3, base_delay=5)) as closed:
+        report = await run_cycle(services, client=closed, full=True)
+        again = await run_cycle(services, client=closed)  # each cycle tries once more
+
+    assert report.status == "failed" and report.requests == 1 and again.requests == 1
+    assert all(c.status == "failed" and "cannot connect to ADE" in c.error for c in report.categories)
+    assert report.events is not None and report.events.status == "failed"
+    assert await counts(pool) == before

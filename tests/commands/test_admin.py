@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
@@ -11,6 +13,7 @@ from schedulesy.changes import CHANNEL, REBUILD_ALL, Topic
 from schedulesy.settings import Settings
 from tests.fixtures.auth import TokenFactory, auth_header
 from tests.fixtures.infra import replace_settings
+from tests.fixtures.waiting import eventually
 
 ADMIN_PATHS = ("/api/admin/sync", "/api/admin/rebuild", "/api/admin/reconcile")
 
@@ -111,23 +114,42 @@ async def test_admin_bodies_with_unknown_fields_are_400(
     assert response.json()["field"] == "drop_everything"
 
 
-async def test_sync_with_ade_unreachable_is_a_503_json_not_a_500(
+async def outcome(client: AsyncTestClient, href: str, admin: dict[str, str]) -> dict[str, Any]:
+    """The run's outcome once it ended (polled as a caller would)."""
+    path = href.removeprefix("http://127.0.0.1:8000")
+    answers: list[dict[str, Any]] = []
+
+    async def ended() -> bool:
+        response = await client.get(path, headers=admin)
+        assert response.status_code == 200, response.text
+        answers.append(response.json())
+        return answers[-1]["status"] not in ("queued", "running")
+
+    await eventually(ended, "the admin sync run ended")
+    return answers[-1]
+
+
+async def test_sync_with_ade_unreachable_answers_202_at_once_and_its_outcome_says_failed(
     settings: Settings, pool: asyncpg.Pool, admin: dict[str, str]
 ) -> None:
-    unreachable = replace_settings(  # no retries: nothing to wait for before giving up
-        settings, ade_url="http://127.0.0.1:9/jsp/webapi", ade_connect_timeout=0.5, ade_read_timeout=0.5,
-        ade_retries=0,
-    )
+    unreachable = replace_settings(settings, ade_url="http://127.0.0.1:9/jsp/webapi")
     async with AsyncTestClient(app=create_app(unreachable), base_url="https://testserver") as client:
         response = await client.post("/api/admin/sync", json={"force": True}, headers=admin)
-    assert response.status_code == 503, response.text
-    assert response.json()["code"] == "unavailable"
-    assert "password" not in response.text
-    assert response.json()["report"]["status"] == "failed"
+        assert response.status_code == 202, response.text
+        started = response.json()
+        assert started["status"] == "queued" and started["force"] is True and started["requested_by"] == "admin"
+        assert response.headers["location"] == started["href"]
+        assert started["href"].endswith(f"/api/admin/sync/{started['id']}")
+        ended = await outcome(client, started["href"], admin)
+    assert ended["status"] == "failed" and ended["finished_at"]
+    assert ended["report"]["status"] == "failed" and sum(ended["report"]["ade_requests"].values()) == 1  # one failed connection
+    assert "cannot connect to ADE" in " ".join(ended["report"]["errors"])
+    assert "password" not in str(ended)
 
 
-async def test_sync_runs_one_cycle_against_ade_and_answers_its_report(
-    settings: Settings, pool: asyncpg.Pool, admin: dict[str, str], request: pytest.FixtureRequest
+async def test_sync_runs_one_cycle_against_ade_in_the_background_and_reports_it(
+    settings: Settings, pool: asyncpg.Pool, admin: dict[str, str], make_token: TokenFactory,
+    request: pytest.FixtureRequest
 ) -> None:
     ade = request.getfixturevalue("ade")
     simulated = replace_settings(
@@ -135,6 +157,13 @@ async def test_sync_runs_one_cycle_against_ade_and_answers_its_report(
     )
     async with AsyncTestClient(app=create_app(simulated), base_url="https://testserver") as client:
         response = await client.post("/api/admin/sync", json={"force": True, "full": True}, headers=admin)
-    assert response.status_code == 200, response.text
-    assert isinstance(response.json(), dict)
+        assert response.status_code == 202, response.text
+        ended = await outcome(client, response.json()["href"], admin)
+        user = auth_header(make_token("someone"))
+        assert (await client.get(response.headers["location"].removeprefix("http://127.0.0.1:8000"),
+                                 headers=user)).status_code == 403
+        missing = await client.get("/api/admin/sync/999999999", headers=admin)
+        assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+    assert ended["status"] == "ok" and ended["full"] is True and ended["report"]["mode"] == "full"
+    assert ended["started_at"] and ended["finished_at"]
     assert await pool.fetchval("SELECT count(*) FROM schedulesy.resource") > 0
