@@ -79,6 +79,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sync_far_interval: Seconds = 3600.0
     sync_nightly_hour: Annotated[int, msgspec.Meta(ge=0, le=23)] = 2
     sync_max_shrink: Fraction = 0.2
+    change_history_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 60
+    """Days an event's recorded change is kept (and listed in the change feeds)."""
 
     timezone: str = "Europe/Paris"
     max_events: PositiveInt = 7000

@@ -78,6 +78,8 @@ class EventsReport(msgspec.Struct, kw_only=True):
     """What the original would have spent: one getEvents per resource affected, and descendants."""
     audited: int = 0
     audit_mismatches: int = 0
+    history_recorded: int = 0
+    """Changes users see (added, removed, moved, …) recorded in the change history."""
     status: EventsStatus = "ok"
     error: str = ""
 
