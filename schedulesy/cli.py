@@ -119,6 +119,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from commands.ade_sync.poller import run_poller
+    from commands.alerts.runner import run_alerts
     from projections.worker import run_projector
 
     settings = _settings()
@@ -126,7 +127,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     async def run() -> None:
         await _check_stores(settings)
-        tasks = [run_projector(settings)]
+        tasks = [run_projector(settings), run_alerts(settings)]
         if not args.no_poll:
             tasks.append(run_poller(settings))
         await asyncio.gather(*tasks)

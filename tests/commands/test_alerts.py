@@ -1,0 +1,217 @@
+"""E-mail alerts end to end: opt-in, confirmation, a coalesced alert of a real sync's changes sent to
+a real SMTP server (with failures injected), one-click unsubscribe; bad input stores nothing; a
+worker killed between building and sending mails exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+from typing import Any
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+
+from commands.alerts.outbox import build_alerts, send_due, smtp_mailer
+from schedulesy.settings import Settings
+from tests.fixtures.ade import AdeSimulatorHandle
+from tests.fixtures.auth import TokenFactory, auth_header
+from tests.fixtures.mirror import insert_user
+from tests.fixtures.smtp import Recorder, with_mail
+from tests.fixtures.sync import PARIS, Sync, near_event
+
+LINK = re.compile(r"https://testserver(/api/notifications/\w+)\?token=([\w-]+)")
+
+
+@pytest.fixture
+def settings(base_settings: Settings, smtp_server: Recorder) -> Settings:
+    return with_mail(base_settings, smtp_server)
+
+
+def free_day_in_near_term() -> dt.date:
+    today = dt.datetime.now(PARIS).date()
+    return today - dt.timedelta(days=today.weekday()) + dt.timedelta(days=13)
+
+
+def body(message: Any) -> str:
+    return str(message.get_content())
+
+
+async def count(pool: asyncpg.Pool, table: str) -> int:
+    return int(await pool.fetchval(f"SELECT count(*) FROM schedulesy.{table}"))
+
+
+async def subscribe(api: AsyncTestClient[Any], make_token: TokenFactory, username: str, **wanted: Any) -> Any:
+    return await api.put(f"/api/customization/{username}/notifications.json",
+                         json={"email": f"{username}@example.org", "horizon_days": 30, **wanted},
+                         headers=auth_header(make_token(username)))
+
+
+async def deliver(pool: asyncpg.Pool, settings: Settings) -> int:
+    return await send_due(pool, settings, smtp_mailer(settings))
+
+
+async def confirmed_subscriber(api: AsyncTestClient[Any], make_token: TokenFactory, pool: asyncpg.Pool,
+                               settings: Settings, smtp_server: Recorder, username: str, ext_id: str,
+                               lang: str = "fr") -> None:
+    await insert_user(pool, username, ext_id)
+    assert (await subscribe(api, make_token, username, lang=lang)).status_code == 200
+    assert await deliver(pool, settings) == 1
+    path, token = LINK.findall(body(smtp_server.messages.pop()))[0]
+    assert path == "/api/notifications/confirm"
+    assert (await api.get(path, params={"token": token})).status_code == 200
+
+
+async def test_opt_in_confirm_coalesced_alert_with_smtp_failures_and_unsubscribe(
+        sync: Sync, ade: AdeSimulatorHandle, pool: asyncpg.Pool, api: AsyncTestClient[Any],
+        make_token: TokenFactory, settings: Settings, smtp_server: Recorder) -> None:
+    await sync()
+    moved, cancelled = near_event(ade), near_event(ade, skip=4)
+    shown = {r["resource_ext_id"] for r in await pool.fetch(
+        "SELECT resource_ext_id FROM schedulesy.timetable WHERE event_id = $1", moved)}
+    both = await pool.fetchval(
+        """SELECT resource_ext_id FROM schedulesy.timetable WHERE event_id = $1
+           AND resource_ext_id = ANY($2::text[]) LIMIT 1""", cancelled, list(shown))
+    ext_id = both or sorted(shown)[0]
+    await insert_user(pool, "alice", ext_id)
+
+    answer = await subscribe(api, make_token, "alice")
+    assert answer.status_code == 200 and answer.json() == {
+        "email": "alice@example.org", "horizon_days": 30, "lang": "fr", "confirmed": False}
+    # Not confirmed yet: a change is not mailed.
+    ade.delete_event(near_event(ade, skip=8))
+    await sync()
+    assert await build_alerts(pool, settings) == 0
+    assert await deliver(pool, settings) == 1
+    [confirmation] = smtp_server.messages
+    assert confirmation["To"] == "alice@example.org"
+    path, token = LINK.findall(body(confirmation))[0]
+    assert (await api.get("/api/notifications/unsubscribe", params={"token": token})).status_code == 404
+    assert (await api.get(path, params={"token": token})).status_code == 200
+    assert (await api.get(path, params={"token": token})).status_code == 404  # once
+    mine = await api.get("/api/customization/alice/notifications.json", headers=auth_header(make_token("alice")))
+    assert mine.json()["confirmed"] is True
+    smtp_server.messages.clear()
+
+    name = ade.event(moved)["name"]
+    ade.move_event(moved, date=free_day_in_near_term().isoformat(), start="14:00")
+    ade.delete_event(cancelled)
+    await sync()
+    expected = await pool.fetchval(
+        "SELECT count(*) FROM schedulesy.event_history WHERE resources && $1::text[] AND detected_at >= "
+        "(SELECT confirmed_at FROM schedulesy.alert_subscription)", [ext_id])
+    assert await build_alerts(pool, settings) == expected >= 1
+    assert await build_alerts(pool, settings) == 0  # coalesced: one mail per delay, each change once
+
+    smtp_server.refuse = True
+    assert await deliver(pool, settings) == 0
+    failed = await pool.fetchrow("SELECT attempts, next_attempt_at > now() AS later FROM schedulesy.alert_outbox "
+                                 "WHERE purpose = 'alert'")
+    assert failed["attempts"] == 1 and failed["later"]
+    assert await deliver(pool, settings) == 0  # not due yet
+    smtp_server.refuse = False
+    await pool.execute("UPDATE schedulesy.alert_outbox SET next_attempt_at = now()")  # the backoff has passed
+    assert await deliver(pool, settings) == 1
+    assert await deliver(pool, settings) == 0
+
+    [alert] = smtp_server.messages
+    text = body(alert)
+    assert f"- {name} du " in text and " déplacé au " in text and "14:00" in text
+    assert alert["Subject"].startswith("Votre emploi du temps a changé")
+    assert alert["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    unsubscribe = alert["List-Unsubscribe"].strip("<>")
+    assert unsubscribe in text
+    path, token = LINK.findall(unsubscribe)[0]
+    assert (await api.get("/api/notifications/confirm", params={"token": token})).status_code == 404
+    assert (await api.post(path, params={"token": token})).status_code == 200
+    assert await count(pool, "alert_subscription") == 0
+    assert (await api.post(path, params={"token": token})).status_code == 404
+
+
+async def test_an_english_alert_speaks_english(
+        sync: Sync, ade: AdeSimulatorHandle, pool: asyncpg.Pool, api: AsyncTestClient[Any],
+        make_token: TokenFactory, settings: Settings, smtp_server: Recorder) -> None:
+    await sync()
+    cancelled = near_event(ade)
+    ext_id = await pool.fetchval("SELECT resource_ext_id FROM schedulesy.timetable WHERE event_id = $1", cancelled)
+    await confirmed_subscriber(api, make_token, pool, settings, smtp_server, "bob", ext_id, lang="en")
+    ade.delete_event(cancelled)
+    await sync()
+
+    assert await build_alerts(pool, settings) == 1
+    assert await deliver(pool, settings) == 1
+
+    [alert] = smtp_server.messages
+    assert alert["Subject"] == "Your timetable changed (1 change)"
+    assert body(alert).count(" cancelled") == 1
+
+
+async def test_a_worker_killed_between_built_and_sent_mails_exactly_once(
+        sync: Sync, ade: AdeSimulatorHandle, pool: asyncpg.Pool, api: AsyncTestClient[Any],
+        make_token: TokenFactory, settings: Settings, smtp_server: Recorder, database_url: str) -> None:
+    await sync()
+    moved = near_event(ade)
+    ext_id = await pool.fetchval("SELECT resource_ext_id FROM schedulesy.timetable WHERE event_id = $1", moved)
+    await confirmed_subscriber(api, make_token, pool, settings, smtp_server, "carol", ext_id)
+    ade.move_event(moved, date=free_day_in_near_term().isoformat(), start="14:00")
+    await sync()
+
+    # The first worker builds the mail on its own connections, then dies before sending.
+    first = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    assert await build_alerts(first, settings) == 1
+    first.terminate()
+
+    # After the restart, two workers race: the mail goes once, and is never built again.
+    sent = await asyncio.gather(deliver(pool, settings), deliver(pool, settings))
+    assert sum(sent) == 1
+    assert await build_alerts(pool, settings) == 0
+    assert await deliver(pool, settings) == 0
+    assert len(smtp_server.messages) == 1
+
+
+@pytest.mark.parametrize("wanted", [
+    {"email": "not-an-address", "horizon_days": 14},
+    {"email": "a@example.org", "horizon_days": 0},
+    {"email": "a@example.org", "horizon_days": 61},
+    {"email": "a@example.org", "horizon_days": "14"},
+    {"email": "a@example.org"},
+    {"email": "a@example.org", "horizon_days": 14, "lang": "de"},
+    {"email": "a@example.org", "horizon_days": 14, "extra": 1},
+])
+async def test_bad_input_is_a_400_and_stores_nothing(
+        pool: asyncpg.Pool, api: AsyncTestClient[Any], make_token: TokenFactory, wanted: dict[str, Any]) -> None:
+    await insert_user(pool, "alice", "1")
+    answer = await api.put("/api/customization/alice/notifications.json", json=wanted,
+                           headers=auth_header(make_token("alice")))
+    assert answer.status_code == 400 and answer.json()["detail"]
+    assert await count(pool, "alert_subscription") == 0 and await count(pool, "alert_outbox") == 0
+
+
+async def test_only_the_owner_of_a_known_login_subscribes(
+        pool: asyncpg.Pool, api: AsyncTestClient[Any], make_token: TokenFactory) -> None:
+    await insert_user(pool, "alice", "1")
+    wanted = {"email": "a@example.org", "horizon_days": 14}
+    url = "/api/customization/alice/notifications.json"
+    assert (await api.put(url, json=wanted, headers=auth_header(make_token("bob")))).status_code == 403
+    admin = auth_header(make_token("admin", superuser=True))
+    assert (await api.put(url, json=wanted, headers=admin)).status_code == 403
+    assert (await api.put(url, json=wanted)).status_code == 403
+    unknown = await api.put("/api/customization/nobody/notifications.json", json=wanted,
+                            headers=auth_header(make_token("nobody")))
+    assert unknown.status_code == 404
+    assert (await api.get("/api/notifications/confirm", params={"token": "x" * 43})).status_code == 404
+    assert await count(pool, "alert_subscription") == 0 and await count(pool, "alert_outbox") == 0
+
+
+async def test_alerts_are_off_without_smtp(pool: asyncpg.Pool, base_settings: Settings,
+                                           make_token: TokenFactory) -> None:
+    from schedulesy.app import create_app
+
+    await insert_user(pool, "alice", "1")
+    async with AsyncTestClient(app=create_app(base_settings), base_url="https://testserver") as client:
+        answer = await client.put("/api/customization/alice/notifications.json",
+                                  json={"email": "a@example.org", "horizon_days": 14},
+                                  headers=auth_header(make_token("alice")))
+    assert answer.status_code == 503
+    assert await count(pool, "alert_subscription") == 0
