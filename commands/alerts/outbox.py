@@ -167,3 +167,11 @@ async def send_due(pool: asyncpg.Pool, settings: Settings, send: Mailer, *, limi
                                row["id"])
             sent += 1
     return sent
+
+
+async def prune_outbox(pool: asyncpg.Pool, days: int) -> int:
+    """Forget mails sent more than ``days`` ago (and which changes they carried: those changes are
+    pruned from the history by then, having been detected before the mail was built)."""
+    status = await pool.execute(
+        "DELETE FROM schedulesy.alert_outbox WHERE sent_at < now() - make_interval(days => $1)", days)
+    return int(status.split()[-1])

@@ -65,6 +65,13 @@ class ReadModels:
         """Rebuild every read model affected by ``changes`` (topic → keys); idempotent."""
         if changes.get(Topic.REBUILD):
             return await self.rebuild_all()
+        recorded = changes.get(Topic.HISTORY)
+        if recorded and len(changes) > 1:
+            # Change feeds first: a few small documents that users wait for, which must not wait for
+            # the calendars the same sync transaction touched (docs/changes.md §2).
+            report = await self._apply({Topic.HISTORY: recorded}, selections=True)
+            report.add(await self._apply({t: k for t, k in changes.items() if t != Topic.HISTORY}, selections=True))
+            return report
         return await self._apply(changes, selections=True)
 
     async def apply_inline(self, changes: Mapping[str, Set[str]]) -> ApplyReport:

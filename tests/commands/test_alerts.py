@@ -14,12 +14,14 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from commands.alerts.outbox import build_alerts, send_due, smtp_mailer
+from commands.alerts.runner import run_alerts
 from schedulesy.settings import Settings
 from tests.fixtures.ade import AdeSimulatorHandle
 from tests.fixtures.auth import TokenFactory, auth_header
 from tests.fixtures.mirror import insert_user
 from tests.fixtures.smtp import Recorder, with_mail
 from tests.fixtures.sync import PARIS, Sync, near_event
+from tests.fixtures.waiting import eventually
 
 LINK = re.compile(r"https://testserver(/api/notifications/\w+)\?token=([\w-]+)")
 
@@ -215,3 +217,37 @@ async def test_alerts_are_off_without_smtp(pool: asyncpg.Pool, base_settings: Se
                                   headers=auth_header(make_token("alice")))
     assert answer.status_code == 503
     assert await count(pool, "alert_subscription") == 0
+
+
+async def test_the_workers_mailer_leads_alone_and_sends_each_due_mail_once(
+        pool: asyncpg.Pool, settings: Settings, smtp_server: Recorder) -> None:
+    await insert_user(pool, "dora", "1616")
+    await pool.execute(
+        """INSERT INTO schedulesy.alert_subscription (username, email, horizon_days, unsubscribe_token, confirmed_at)
+           VALUES ('dora', 'dora@example.org', 14, $1, now() - interval '1 hour')""", "u" * 43)
+    before = {"id": 7, "activity_id": 1, "repetition": 0, "session": 0, "name": "CM Analyse",
+              "starts_at": (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2)).isoformat(),
+              "ends_at": (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2, hours=2)).isoformat(),
+              "date": "01/01/2030", "start_hour": "08:00", "end_hour": "10:00", "duration": 8, "color": "",
+              "note": "", "last_update": None, "bookings": []}
+    await pool.execute(
+        """INSERT INTO schedulesy.event_history (kind, event_id, activity_id, repetition, session, starts_at,
+                                                 before, resources)
+           VALUES ('removed', 7, 1, 0, 0, now() + interval '2 days', $1::jsonb, '{1616}')""",
+        before)
+
+    workers = [asyncio.create_task(run_alerts(settings, tick=0.05)) for _ in range(2)]
+    try:
+        await eventually(lambda: len(smtp_server.messages) >= 1, "the alert is mailed")
+        await eventually(lambda: pool.fetchval(
+            "SELECT bool_and(sent_at IS NOT NULL) FROM schedulesy.alert_outbox"), "the outbox is marked sent")
+    finally:
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+    assert len(smtp_server.messages) == 1
+    assert "CM Analyse du " in body(smtp_server.messages[0])
+
+
+async def test_without_smtp_the_mailer_does_not_run(base_settings: Settings) -> None:
+    await asyncio.wait_for(run_alerts(base_settings), timeout=5)
