@@ -349,6 +349,17 @@ class NotificationsController(Controller):
             return await subscriptions.current(conn, identity, username)
 
 
+    @delete(
+        "/notifications.json",
+        status_code=204,
+        description="Stop the owner's e-mail alerts (as the unsubscribe link of any alert does)." + _USERNAME_PATH,
+        responses=errors(r404=_error("Not Found: no customization or no alerts for this login.")),
+    )
+    async def delete_notifications(self, username: FromPath[str], identity: IdentityDep, services: ServicesDep) -> None:
+        async with services.pool.acquire() as conn:
+            await subscriptions.cancel(conn, identity, username)
+
+
 class _Done(msgspec.Struct):
     detail: str
 

@@ -240,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1)
-    p = add("worker", cmd_worker, "run the projector and the ADE poller")
+    p = add("worker", cmd_worker, "run the projector, the ADE poller and the e-mail alert mailer")
     p.add_argument("--no-poll", action="store_true", help="project only; do not poll ADE")
     p = add("sync", cmd_sync, "run one ADE sync cycle now and print a summary")
     p.add_argument("--force", action="store_true", help="accept a tree that shrank beyond the safety limit")

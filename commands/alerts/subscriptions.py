@@ -107,6 +107,13 @@ async def current(conn: asyncpg.Connection, actor: Identity, username: str) -> N
                          confirmed=row["confirmed_at"] is not None)
 
 
+async def cancel(conn: asyncpg.Connection, actor: Identity, username: str) -> None:
+    """The owner stops their alerts (what the unsubscribe link does, logged in)."""
+    _require_self(actor, username)
+    if await conn.fetchval("DELETE FROM schedulesy.alert_subscription WHERE username = $1 RETURNING 1", username) is None:
+        raise NotFound("No e-mail alerts for this user")
+
+
 async def confirm(pool: asyncpg.Pool, token: str) -> None:
     """Open the confirmation link: alerts start from now on. Used once."""
     found = TOKEN.fullmatch(token) and await pool.fetchval(

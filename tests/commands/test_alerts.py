@@ -251,3 +251,18 @@ async def test_the_workers_mailer_leads_alone_and_sends_each_due_mail_once(
 
 async def test_without_smtp_the_mailer_does_not_run(base_settings: Settings) -> None:
     await asyncio.wait_for(run_alerts(base_settings), timeout=5)
+
+
+async def test_the_owner_reads_and_stops_their_alerts(
+        pool: asyncpg.Pool, api: AsyncTestClient[Any], make_token: TokenFactory) -> None:
+    await insert_user(pool, "alice", "1")
+    headers = auth_header(make_token("alice"))
+    url = "/api/customization/alice/notifications.json"
+    assert (await api.get(url, headers=headers)).status_code == 404
+    assert (await subscribe(api, make_token, "alice", lang="en", horizon_days=7)).status_code == 200
+    assert (await api.get(url, headers=headers)).json() == {
+        "email": "alice@example.org", "horizon_days": 7, "lang": "en", "confirmed": False}
+    assert (await api.delete(url, headers=auth_header(make_token("bob")))).status_code == 403
+    assert (await api.delete(url, headers=headers)).status_code == 204
+    assert await count(pool, "alert_subscription") == 0
+    assert (await api.delete(url, headers=headers)).status_code == 404

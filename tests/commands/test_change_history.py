@@ -91,7 +91,7 @@ async def test_a_cancelled_event_is_one_removed_change(sync: Sync, ade: AdeSimul
     assert row["resources"]
 
 
-async def test_a_room_change_is_a_rooms_change_and_a_rename_a_renamed_one(
+async def test_rooms_instructors_and_names_changes_are_told_apart_and_colours_are_not_changes(
         sync: Sync, ade: AdeSimulatorHandle, pool: asyncpg.Pool) -> None:
     await sync()
     event_id, other_id = near_event(ade), near_event(ade, skip=1)
@@ -102,10 +102,18 @@ async def test_a_room_change_is_a_rooms_change_and_a_rename_a_renamed_one(
     ade.update_event(event_id, resources=resources)
     ade.update_event(other_id, name="Soutenance")
     ade.update_event(near_event(ade, skip=2), color="255,0,16", note="nothing users see in a feed")
+    taught_id = near_event(ade, skip=3)
+    taught = ade.event(taught_id)
+    teachers = [r["id"] for r in taught["resources"] if r["category"] == "instructor"]
+    other_teacher = next(r.id for r in ade.app.store.resources.values()
+                         if r.category == "instructor" and not r.is_group and r.id not in teachers)
+    ade.update_event(taught_id, resources=[r["id"] for r in taught["resources"] if r["id"] not in teachers]
+                     + [other_teacher])
     await sync()
 
     rows = {r["event_id"]: r for r in await history(pool)}
-    assert set(rows) == {event_id, other_id}
+    assert set(rows) == {event_id, other_id, taught_id}
+    assert rows[taught_id]["kind"] == "instructors"
     assert rows[event_id]["kind"] == "rooms"
     after = snapshot(rows[event_id]["after"])
     assert after is not None and str(new_room) in after.ids_in("classroom")
