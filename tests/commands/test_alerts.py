@@ -111,6 +111,9 @@ async def test_opt_in_confirm_coalesced_alert_with_smtp_failures_and_unsubscribe
     failed = await pool.fetchrow("SELECT attempts, next_attempt_at > now() AS later FROM schedulesy.alert_outbox "
                                  "WHERE purpose = 'alert'")
     assert failed["attempts"] == 1 and failed["later"]
+    metrics = (await api.get("/metrics")).text
+    assert "schedulesy_alert_outbox_unsent 1.0" in metrics
+    assert "schedulesy_alert_outbox_oldest_unsent_age_seconds" in metrics
     assert await deliver(pool, settings) == 0  # not due yet
     smtp_server.refuse = False
     await pool.execute("UPDATE schedulesy.alert_outbox SET next_attempt_at = now()")  # the backoff has passed
