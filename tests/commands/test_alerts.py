@@ -269,3 +269,33 @@ async def test_the_owner_reads_and_stops_their_alerts(
     assert (await api.delete(url, headers=headers)).status_code == 204
     assert await count(pool, "alert_subscription") == 0
     assert (await api.delete(url, headers=headers)).status_code == 404
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+async def test_smtp_credentials_come_from_the_url_percent_decoded(
+        pool: asyncpg.Pool, base_settings: Settings, smtp_server: Recorder) -> None:
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    from tests.fixtures.infra import replace_settings
+    from tests.fixtures.smtp import free_port
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        good = isinstance(data, LoginPassword) and (data.login, data.password) == (b"mailer", b"p@ss word")
+        return AuthResult(success=good)
+
+    controller = Controller(smtp_server, hostname="127.0.0.1", port=free_port(), authenticator=authenticator,
+                            auth_required=True, auth_require_tls=False)  # no certificate here: AUTH in clear
+    controller.start()
+    try:
+        await pool.execute(
+            """INSERT INTO schedulesy.alert_outbox (username, purpose, recipient, message)
+               VALUES ('alice', 'confirm', 'alice@example.org', $1)""",
+            b"From: a@example.org\r\nTo: alice@example.org\r\nSubject: hi\r\n\r\nhello\r\n")
+        right = replace_settings(base_settings, mail_from="a@example.org",
+                                 smtp_url=f"smtp://mailer:p%40ss%20word@127.0.0.1:{controller.port}")
+        assert await send_due(pool, right, smtp_mailer(right)) == 1
+    finally:
+        controller.stop()
+    [message] = smtp_server.messages
+    assert message["Subject"] == "hi" and message["Message-ID"].startswith("<alert-")
