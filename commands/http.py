@@ -14,10 +14,12 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, FromQuery, Parameter
 from litestar.types import ControllerRouterHandler
 
 from commands import accesses, admin, customization_info, customizations
+from commands.alerts import subscriptions
+from commands.alerts.subscriptions import NotificationRequest, Notifications
 from commands.accesses import Access, NewAccess
 from commands.admin import Reconciled, RebuildRequested, SyncRequest, SyncRun
 from commands.bodies import body_operation, decode_body
@@ -83,6 +85,10 @@ class _NoOptions(msgspec.Struct, forbid_unknown_fields=True):
     """An admin command without options accepts no body, or ``{}``."""
 
 
+NOTIFICATIONS_BODY = body_operation(
+    NotificationRequest,
+    "`email`: where alerts go; `horizon_days` (1–60): changes of events starting within that many days; "
+    "`lang`: `fr` (default) or `en`.")
 NO_OPTIONS_BODY = body_operation(_NoOptions, "No options: send no body, or `{}`.", required=False)
 
 
@@ -316,9 +322,87 @@ class AdminController(Controller):
             return await admin.reconcile(conn, identity, read_models_of(request))
 
 
+class NotificationsController(Controller):
+    """``/api/customization/{username}/notifications.json``: the owner's opt-in to e-mail alerts."""
+
+    path = "/api/customization/{username:str}"
+    dependencies = REQUIRE_IDENTITY
+    tags = ["alerts"]
+
+    @put(
+        "/notifications.json",
+        operation_class=NOTIFICATIONS_BODY,
+        description="Ask for e-mail alerts of timetable changes (owner only): a confirmation link is mailed, "
+        "alerts start once it is opened. Replaces a previous subscription (which must be confirmed again)."
+        + _USERNAME_PATH,
+        responses=errors(body=True, r404=NO_CUSTOMIZATION,
+                         r503=_error("Service Unavailable: e-mail alerts are not configured on this server.")),
+    )
+    async def put_notifications(
+        self, username: FromPath[str], request: Request[Any, Any, Any], identity: IdentityDep, services: ServicesDep
+    ) -> Notifications:
+        wanted = await decode_body(request, NotificationRequest)
+        async with services.pool.acquire() as conn:
+            return await subscriptions.subscribe(conn, identity, username, wanted, services.settings)
+
+    @get(
+        "/notifications.json",
+        description="The owner's e-mail alert settings, and whether they are confirmed." + _USERNAME_PATH,
+        responses=errors(r404=_error("Not Found: no customization or no alerts for this login.")),
+    )
+    async def get_notifications(
+        self, username: FromPath[str], identity: IdentityDep, services: ServicesDep
+    ) -> Notifications:
+        async with services.pool.acquire() as conn:
+            return await subscriptions.current(conn, identity, username)
+
+
+    @delete(
+        "/notifications.json",
+        status_code=204,
+        description="Stop the owner's e-mail alerts (as the unsubscribe link of any alert does)." + _USERNAME_PATH,
+        responses=errors(r404=_error("Not Found: no customization or no alerts for this login.")),
+    )
+    async def delete_notifications(self, username: FromPath[str], identity: IdentityDep, services: ServicesDep) -> None:
+        async with services.pool.acquire() as conn:
+            await subscriptions.cancel(conn, identity, username)
+
+
+class _Done(msgspec.Struct):
+    detail: str
+
+
+class NotificationLinkController(Controller):
+    """The links alert mails carry: no login, the token is the credential (one purpose each)."""
+
+    path = "/api/notifications"
+    tags = ["alerts"]
+
+    @get("/confirm", description="Confirm e-mail alerts (the link of the confirmation mail; once).",
+         responses={400: BAD_REQUEST, 404: _error("Not Found: unknown or already used link.")})
+    async def confirm(self, token: FromQuery[str], services: ServicesDep) -> _Done:
+        await subscriptions.confirm(services.pool, token)
+        return _Done("E-mail alerts confirmed")
+
+    @get("/unsubscribe", description="Stop e-mail alerts (the link of every alert; one click).",
+         responses={400: BAD_REQUEST, 404: _error("Not Found: unknown link, or already unsubscribed.")})
+    async def unsubscribe_link(self, token: FromQuery[str], services: ServicesDep) -> _Done:
+        await subscriptions.unsubscribe(services.pool, token)
+        return _Done("E-mail alerts stopped")
+
+    @post("/unsubscribe", status_code=200,
+          description="One-click unsubscribe (RFC 8058 `List-Unsubscribe-Post`): same as the GET.",
+          responses={400: BAD_REQUEST, 404: _error("Not Found: unknown link, or already unsubscribed.")})
+    async def unsubscribe_post(self, token: FromQuery[str], services: ServicesDep) -> _Done:
+        await subscriptions.unsubscribe(services.pool, token)
+        return _Done("E-mail alerts stopped")
+
+
 route_handlers: list[ControllerRouterHandler] = [
     LegacyCustomizationController,
     AccessController,
+    NotificationsController,
+    NotificationLinkController,
     InfoController,
     AdminController,
 ]

@@ -11,8 +11,19 @@ from collections.abc import AsyncIterator, Collection
 from typing import TypeAlias
 
 import asyncpg
+import msgspec
 
-from projections.rows import AccessRow, Booking, Classroom, EventRow, ResourceRow, UserRow, classroom_of
+from projections.rows import (
+    AccessRow,
+    Booking,
+    ChangeRow,
+    Classroom,
+    EventRow,
+    ResourceRow,
+    UserRow,
+    classroom_of,
+)
+from schedulesy.history import EventSnapshot
 from schedulesy.selection import Selection
 
 Connection: TypeAlias = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
@@ -248,3 +259,33 @@ async def fetch_accesses_of(conn: Connection, usernames: Collection[str]) -> lis
 
 async def fetch_all_accesses(conn: Connection) -> list[AccessRow]:
     return [_access(r) for r in await conn.fetch(f"SELECT {_ACCESS_COLUMNS} FROM schedulesy.access")]
+
+
+# --------------------------------------------------------------------------------------------
+# Change history
+
+_SNAPSHOT = msgspec.json.Decoder(EventSnapshot | None)
+
+
+async def fetch_changes(conn: Connection, ext_ids: Collection[str] | None, *, days: int) -> list[ChangeRow]:
+    """Changes detected in the last ``days`` days of the events shown by any of these resources
+    (``None``: every resource), newest first."""
+    where = "detected_at >= now() - make_interval(days => $1)"
+    args: list[object] = [days]
+    if ext_ids is not None:
+        if not ext_ids:
+            return []
+        where += " AND resources && $2::text[]"
+        args.append(sorted(ext_ids))
+    records = await conn.fetch(
+        f"""
+        SELECT uid::text, kind, detected_at, event_id, coalesce(before::text, 'null') AS before,
+               coalesce(after::text, 'null') AS after, resources
+        FROM schedulesy.event_history WHERE {where} ORDER BY detected_at DESC, id DESC
+        """, *args)
+    return [
+        ChangeRow(uid=r["uid"], kind=r["kind"], detected_at=r["detected_at"], event_id=r["event_id"],
+                  before=_SNAPSHOT.decode(r["before"]), after=_SNAPSHOT.decode(r["after"]),
+                  resources=frozenset(r["resources"]))
+        for r in records
+    ]

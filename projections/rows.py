@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 
+from schedulesy.history import ChangeKind, EventSnapshot
 from schedulesy.selection import Selection
 
 
@@ -56,6 +57,19 @@ class EventRow(msgspec.Struct, frozen=True, gc=False):
     def stable_key(self) -> str:
         """ADE's business key: survives a re-placement that changes ``event_id``."""
         return f"{self.activity_id}-{self.repetition}-{self.session}"
+
+
+class ChangeRow(msgspec.Struct, frozen=True, gc=False):
+    """A recorded change of an event (``schedulesy.event_history``)."""
+
+    uid: str
+    kind: ChangeKind
+    detected_at: dt.datetime
+    event_id: int
+    before: EventSnapshot | None
+    after: EventSnapshot | None
+    resources: frozenset[str]
+    """The resources whose timetables showed the event before or after the change."""
 
 
 class Classroom(msgspec.Struct, frozen=True, gc=False):

@@ -13,6 +13,7 @@ from litestar.types import ControllerRouterHandler
 from projections.readmodels import ReadModels
 from queries import localcache
 from queries.calendars import CalendarController
+from queries.changes import TimetableChangesController, UserChangesController
 from queries.config import ConfigController, ade_config_json
 from queries.deps import QueryState
 from queries.health import health_handlers
@@ -30,6 +31,8 @@ route_handlers: list[ControllerRouterHandler] = [
     *public_handlers,
     CalendarController,
     TimetableController,
+    TimetableChangesController,
+    UserChangesController,
     ConfigController,
 ]
 

@@ -239,7 +239,8 @@ async def legacy_health_check(
 
 @get("/metrics", media_type=MediaType.TEXT, tags=["operations"])
 async def metrics(services: ServicesDep) -> Response[bytes]:
-    """Prometheus text format: HTTP requests, projection lag, worker heartbeat, ADE sync figures."""
+    """Prometheus text format: HTTP requests, projection lag, worker heartbeat, ADE sync figures,
+    the alert outbox."""
     return Response(exposition(await _database_families(services)), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -272,6 +273,12 @@ async def _database_families(services: Services) -> list[Metric]:
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 metric = "schedulesy_sync_" + "".join(c if c.isalnum() else "_" for c in key.lower())
                 gauge(metric, value, f"ADE sync figure {key} of the last cycle.", labels)
+    outbox = await services.pool.fetchrow(
+        "SELECT count(*) AS unsent, min(created_at) AS oldest FROM schedulesy.alert_outbox WHERE sent_at IS NULL")
+    gauge("schedulesy_alert_outbox_unsent", outbox["unsent"],
+          "Alert and confirmation mails built and not sent yet (retried while SMTP fails).")
+    gauge("schedulesy_alert_outbox_oldest_unsent_age_seconds", _age(outbox["oldest"]),
+          "Seconds since the oldest unsent alert mail was built.")
     gauge("schedulesy_metrics_generated_timestamp_seconds", round(time.time(), 3), "When this page was made.")
     return list(families.values())
 

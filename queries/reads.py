@@ -60,7 +60,7 @@ def tracked_prefixes(keys: Keys) -> tuple[str, ...]:
     families = keys.families
     return (
         families.resource_node, families.resource_events, families.resource_public_events,
-        families.instructor_email, families.calendar, families.ics,
+        families.instructor_email, families.calendar, families.ics, families.changes, families.changes_atom,
     )
 
 
@@ -129,6 +129,27 @@ class Reads:
                                         not_before)
         assert document is not None
         return document
+
+    async def selection_changes(self, selection: NamedSelection, lang: str, *, atom: bool) -> StoredDocument:
+        """The change feed of a selection: what changed in its events (JSON or Atom, ``fr``/``en``).
+        Not read "no older than" the user's document: a feed depends on the selection only, and a
+        change of selection is not a change of the timetable."""
+        digest = selection.selection_hash
+        key = self.keys.changes_atom(digest, lang) if atom else self.keys.changes(digest, lang)
+        document = await self._document(
+            key, lambda: self.models.on_demand.selection_changes(selection.selection, lang, atom=atom))
+        assert document is not None
+        return document
+
+    async def user_changes(self, username: str, lang: str) -> StoredDocument | None:
+        """``/api/changes/{username}.json``; None when the user has no legacy row."""
+        pointer = await self._user(username)
+        return None if pointer is None else await self.selection_changes(pointer.selection, lang, atom=False)
+
+    async def access_changes(self, key: str, lang: str, *, atom: bool) -> StoredDocument | None:
+        """The change feed behind an access key; None for a malformed, unknown or revoked key."""
+        pointer = await self._grant(key)
+        return None if pointer is None else await self.selection_changes(pointer.selection, lang, atom=atom)
 
     async def user_calendar(self, username: str) -> StoredDocument | None:
         pointer = await self._user(username)

@@ -6,6 +6,8 @@ for API readers (docs/compatibility.md §4.3). Nothing decodes into them on the 
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 
@@ -116,6 +118,23 @@ class TooManyEventsBody(msgspec.Struct):
     code: str
     detail: str
     nb_events: int
+
+
+class ChangeEntry(msgspec.Struct, kw_only=True):
+    """One change of an event in a change feed (``/api/timetable/{key}/changes.json``,
+    ``/api/changes/{username}.json``), newest first."""
+
+    id: str
+    """The change's own id (a UUID), stable: the Atom entry's ``urn:uuid:`` id."""
+    kind: Literal["added", "removed", "moved", "rooms", "instructors", "renamed"]
+    detected_at: str
+    """When the sync saw it, UTC (``2026-09-07T08:15:00Z``)."""
+    event_id: str
+    """ADE's id of the event after the change (before it, for a removal)."""
+    before: Event | None
+    after: Event | None
+    summary: str
+    """One sentence in French (English with ``?lang=en``)."""
 
 
 class AdeConfig(msgspec.Struct):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 CLASSROOM = "classroom"
 """The category key of rooms."""
+INSTRUCTOR = "instructor"
+"""The category key of teachers (hidden from anonymous readers; a change feed reports theirs)."""
 
 ONLY_CLASSROOMS = "Only classrooms allowed"
 """The 403 an anonymous caller gets for any other resource's events."""

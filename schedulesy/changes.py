@@ -23,6 +23,9 @@ class Topic(enum.StrEnum):
     """An ADE event (``schedulesy.event.event_id``), its own row or the resources it books."""
     TIMETABLE = "timetable"
     """Which events a resource's timetable shows (``schedulesy.timetable.resource_ext_id``)."""
+    HISTORY = "history"
+    """A change of an event was recorded (``schedulesy.event_history``), keyed by each resource whose
+    timetable showed the event: the change feeds of the selections naming it."""
     REBUILD = "rebuild"
     """Rebuild every read model (``schedulesy rebuild`` through the admin command); key :data:`REBUILD_ALL`."""
 

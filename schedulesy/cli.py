@@ -119,6 +119,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from commands.ade_sync.poller import run_poller
+    from commands.alerts.runner import run_alerts
     from projections.worker import run_projector
 
     settings = _settings()
@@ -126,7 +127,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     async def run() -> None:
         await _check_stores(settings)
-        tasks = [run_projector(settings)]
+        tasks = [run_projector(settings), run_alerts(settings)]
         if not args.no_poll:
             tasks.append(run_poller(settings))
             if settings.amqp_url:
@@ -243,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1)
-    p = add("worker", cmd_worker, "run the projector and the ADE poller")
+    p = add("worker", cmd_worker, "run the projector, the ADE poller and the e-mail alert mailer")
     p.add_argument("--no-poll", action="store_true", help="project only; do not poll ADE")
     p = add("sync", cmd_sync, "run one ADE sync cycle now and print a summary")
     p.add_argument("--force", action="store_true", help="accept a tree that shrank beyond the safety limit")

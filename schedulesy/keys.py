@@ -35,6 +35,8 @@ class Families(msgspec.Struct, frozen=True):
     user: str
     access: str
     instructor_email: str
+    changes: str
+    changes_atom: str
 
 
 class Keys:
@@ -52,6 +54,8 @@ class Keys:
             user=f"{prefix}user:",
             access=f"{prefix}access:",
             instructor_email=f"{prefix}instructor-email:",
+            changes=f"{prefix}changes:",
+            changes_atom=f"{prefix}changes-atom:",
         )
 
     def resource_node(self, ext_id: str) -> str:
@@ -77,6 +81,14 @@ class Keys:
 
     def access(self, key: str) -> str:
         return self.families.access + key
+
+    def changes(self, selection_hash: str, lang: str) -> str:
+        """A selection's change feed as JSON, in one language."""
+        return f"{self.families.changes}{selection_hash}:{lang}"
+
+    def changes_atom(self, selection_hash: str, lang: str) -> str:
+        """A selection's change feed as Atom, in one language."""
+        return f"{self.families.changes_atom}{selection_hash}:{lang}"
 
     def build_lock(self, key: str) -> str:
         """A short-lived lock so that many concurrent misses cause one build."""

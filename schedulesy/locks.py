@@ -7,6 +7,8 @@ MIGRATION           id; unlocked                ``schedulesy migrate``          
                                                 (``schedulesy.db.migrate``)      starting together)
 ADE_SYNC            id; unlocked                an ADE sync cycle                one sync runner across every
                                                 (``commands.ade_sync.cycle``)    worker; the others skip the cycle
+ALERTS_LEADER       id; session end             the alert mailer's connection    one worker builds and sends the
+                                                (``commands.alerts.runner``)     alert mails
 PROJECTOR_LEADER    (class, projection);        the projector's listening        one leader per projection; a
                     session end                 connection (``projections.       standby takes over when the
                                                 changelog.try_lead``)            leader's session dies
@@ -35,6 +37,7 @@ class LockId(enum.IntEnum):
 
     MIGRATION = 0x5C_4E_D0_1E
     ADE_SYNC = 0x5C_AD_E5_1C
+    ALERTS_LEADER = 0x5C_A1_E7_5E
 
 
 @enum.unique

@@ -91,6 +91,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     amqp_exchange: str = "schedulesy.sync"
     amqp_queue: str = "schedulesy.sync"
     amqp_routing_key: str = "schedulesy.sync.ade.*"
+    change_history_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 60
+    """Days an event's recorded change is kept (and listed in the change feeds)."""
+    smtp_url: str = ""
+    """``smtp://[user:password@]host[:port]`` (STARTTLS when the server offers it) or ``smtps://``
+    (TLS from the start); empty: no e-mail alerts."""
+    mail_from: str = ""
+    """The sender of alert mails; alerts are off unless both this and ``smtp_url`` are set."""
+    notify_delay: Seconds = 600.0
+    """At most one alert mail per user per this duration, summarising every change since the last."""
 
     timezone: str = "Europe/Paris"
     max_events: PositiveInt = 7000
@@ -130,6 +139,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             if value.partition("://")[0].lower() not in schemes:
                 expected = ", ".join(f"{scheme}://" for scheme in schemes)
                 raise SettingsError(f"{env_name(name)}: expected a URL starting with {expected}, got {value!r}")
+        if self.smtp_url and self.smtp_url.partition("://")[0].lower() not in ("smtp", "smtps"):
+            raise SettingsError(f"{env_name('smtp_url')}: expected a URL starting with smtp:// or smtps://, "
+                                f"got {self.smtp_url.partition('://')[0]!r}")
         if self.spa_dir and not self.spa_dir.strip():
             raise SettingsError(f"{env_name('spa_dir')}: expected a directory, got only spaces")
         if self.amqp_url and self.amqp_url.partition("://")[0].lower() not in ("amqp", "amqps"):
@@ -141,6 +153,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def public_base(self) -> str:
         """``SCHEDULESY_PUBLIC_URL`` without a trailing slash, ready to prefix paths."""
         return self.public_url.rstrip("/")
+
+    @property
+    def mail_enabled(self) -> bool:
+        """E-mail alerts are on: an SMTP server and a sender are configured."""
+        return bool(self.smtp_url and self.mail_from)
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:

@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.fixtures.sync",
     "tests.fixtures.amqp",
     "tests.fixtures.original",
+    "tests.fixtures.smtp",
 ]

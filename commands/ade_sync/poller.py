@@ -8,6 +8,8 @@ import random
 import structlog
 
 from commands.ade_sync.cycle import run_cycle
+from commands.ade_sync.history import prune_history
+from commands.alerts.outbox import prune_outbox
 from schedulesy.ade.client import AdeClient
 from schedulesy.services import open_services
 from schedulesy.settings import Settings
@@ -34,6 +36,8 @@ async def run_poller(settings: Settings) -> None:
             try:
                 report = await run_cycle(services, client=ade, near_first=first)
                 ok = report.status in ("ok", "skipped")
+                await prune_history(services.pool, settings.change_history_days)
+                await prune_outbox(services.pool, settings.change_history_days)
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -88,6 +88,8 @@ class EventsReport(msgspec.Struct, kw_only=True):
     audit_bytes: int = 0
     timetables_from_ade: int = 0
     """With ``timetable_source=ade``: resources whose timetable was stored from ADE's answer."""
+    history_recorded: int = 0
+    """Changes users see (added, removed, moved, …) recorded in the change history."""
     status: EventsStatus = "ok"
     error: str = ""
 

@@ -20,6 +20,7 @@ import asyncpg
 import msgspec
 import structlog
 
+from commands.ade_sync import history
 from commands.ade_sync.report import EventsReport
 from commands.ade_sync.timetables import timetable_for_events
 from schedulesy.ade.dates import format_event_date, local_stamp
@@ -147,6 +148,9 @@ async def write_events(pool: asyncpg.Pool, rows: Sequence[EventRow], report: Eve
             records=[(r.event_id, ext_id, category, name, position)
                      for r in rows for ext_id, category, name, position in r.resources])
         await conn.execute("ANALYZE sync_event; ANALYZE sync_event_resource")
+        recording = await history.recording(conn)
+        if recording:
+            before = await history.observe_before(conn)
         await conn.execute(
             """
             CREATE TEMP TABLE sync_replaced ON COMMIT DROP AS
@@ -220,6 +224,8 @@ async def write_events(pool: asyncpg.Pool, rows: Sequence[EventRow], report: Eve
         # Brand-new events have no timetable rows to take away.
         added, removed = (await timetable_for_events(conn, only_new=inserted == len(rows) and not replaced)
                           if derive else (0, 0))
+        if recording:
+            report.history_recorded += await history.record_changes(conn, before, {r.stable_key: r.event_id for r in rows})
     if inserted >= ANALYZE_AFTER_ROWS:
         await pool.execute("ANALYZE schedulesy.event, schedulesy.event_resource, schedulesy.timetable")
     if replaced:
@@ -280,6 +286,8 @@ async def delete_events(pool: asyncpg.Pool, ids: Sequence[int], report: EventsRe
         booked = {r["resource_ext_id"] for r in await conn.fetch(
             "SELECT DISTINCT resource_ext_id FROM schedulesy.event_resource WHERE event_id = ANY($1::bigint[])",
             list(ids))}
+        if await history.recording(conn):
+            report.history_recorded += await history.record_removals(conn, ids)
         deleted = await _delete_events(conn, "SELECT unnest($1::bigint[])", list(ids))
     report.deleted += deleted
     return booked

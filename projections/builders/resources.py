@@ -111,6 +111,10 @@ class EventJson:
             obj.setdefault(plural, []).append(booking.ext_id)
         return obj
 
+    def plain(self, event: EventRow) -> dict[str, Any]:
+        """The event's object as every calendar shows it, not kept (a change feed's before/after)."""
+        return self._object(event, with_instructors=True)
+
     def full(self, event: EventRow) -> msgspec.Raw:
         raw = self._full.get(event.event_id)
         if raw is None:

@@ -73,6 +73,13 @@ class ReadModels:
         """Rebuild every read model affected by ``changes`` (topic → keys); idempotent."""
         if changes.get(Topic.REBUILD):
             return await self.rebuild_all()
+        recorded = changes.get(Topic.HISTORY)
+        if recorded and len(changes) > 1:
+            # Change feeds first: a few small documents that users wait for, which must not wait for
+            # the calendars the same sync transaction touched (docs/changes.md §2).
+            report = await self._apply({Topic.HISTORY: recorded}, selections=True)
+            report.add(await self._apply({t: k for t, k in changes.items() if t != Topic.HISTORY}, selections=True))
+            return report
         return await self._apply(changes, selections=True)
 
     async def apply_inline(self, changes: Mapping[str, Set[str]]) -> ApplyReport:
@@ -132,10 +139,11 @@ class ReadModels:
             users = await loaders.fetch_all_users(conn)
             # An access whose owner has no legacy row gets no document (dropped as stale): 404.
             accesses = [a for a in await loaders.fetch_all_accesses(conn) if a.username in users]
+            changes = await loaders.fetch_changes(conn, None, days=self.settings.change_history_days)
         lap("load")
         resources = sorted(r for r, row in batch.resources.items() if row is not None)
         selections = sorted({u.selection for u in users.values()} | {Selection()})
-        total = 3 * len(resources) + len(users) + len(accesses) + 2 * len(selections)
+        total = 3 * len(resources) + len(users) + len(accesses) + 6 * len(selections)
         done = 0
         report = ApplyReport()
         written: set[str] = set()
@@ -161,6 +169,10 @@ class ReadModels:
         for some_selections in chunks(selections, REBUILD_SELECTION_CHUNK):
             writes = Writes(stamp)
             await documents.build_selections(batch, some_selections, writes)
+            for selection in some_selections:
+                for lang, (json_feed, atom_feed) in documents.feeds(selection, changes).items():
+                    writes.set(keys.changes(selection.hash, lang), json_feed)
+                    writes.set(keys.changes_atom(selection.hash, lang), atom_feed)
             await flush(writes)
         lap("selections")
         for some_users in chunks(users.values(), WRITE_CHUNK):

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from projections import loaders
 from projections.builders import calendar as calendar_builder
+from projections.builders import changes as changes_builder
 from projections.builders import ics as ics_builder
 from projections.builders import resources as resource_builder
 from projections.builders import selections as selection_builder
@@ -19,7 +20,7 @@ from projections.readmodels.batch import Batch
 from projections.readmodels.fragments import FeedPlan, FragmentStore
 from projections.readmodels.plan import Plan
 from projections.readmodels.store import EMAIL_TTL, Writes
-from projections.rows import EventRow, child_ids
+from projections.rows import ChangeRow, EventRow, child_ids
 from schedulesy.keys import Keys
 from schedulesy.selection import Selection
 from schedulesy.settings import Settings
@@ -47,6 +48,7 @@ class Documents:
         await self.build_nodes(batch, plan.nodes, writes)
         await self.build_events_documents(batch, plan.timetables, writes)
         await self.build_selections(batch, plan.selections, writes)
+        await self.build_feeds(batch, plan.feeds, writes)
         for email in plan.emails:
             writes.set(self.keys.instructor_email(email), await self.email(batch, email), EMAIL_TTL)
 
@@ -105,6 +107,29 @@ class Documents:
             plans[digest] = self.ics_plan(batch, selection, events)
         for digest, built in (await self.fragments.assemble(plans)).items():
             writes.set(self.keys.ics(digest), built)
+
+    async def build_feeds(self, batch: Batch, selections: Collection[Selection], writes: Writes) -> None:
+        """The change feeds (JSON and Atom, each language) of each selection."""
+        if not selections:
+            return
+        members = {ext_id for selection in selections for ext_id in selection.ids}
+        changes = await loaders.fetch_changes(
+            batch.conn, None if batch.complete else members, days=self.settings.change_history_days)
+        for selection in selections:
+            for lang, built in self.feeds(selection, changes).items():
+                writes.set(self.keys.changes(selection.hash, lang), built[0])
+                writes.set(self.keys.changes_atom(selection.hash, lang), built[1])
+
+    def feeds(self, selection: Selection, changes: list[ChangeRow]) -> dict[str, tuple[Built, Built]]:
+        """``{lang: (json, atom)}`` of one selection, from changes of (at least) its resources."""
+        ids = set(selection.ids)
+        mine = [c for c in changes if not ids.isdisjoint(c.resources)]
+        zone = self.settings.zone
+        return {
+            lang: (changes_builder.build_changes_json(mine, zone, lang),
+                   changes_builder.build_changes_atom(mine, zone, lang, selection.hash))
+            for lang in changes_builder.LANGS
+        }
 
     def calendar(self, batch: Batch, events: list[EventRow]) -> Built:
         return calendar_builder.build_calendar(

@@ -131,6 +131,21 @@ class OnDemand:
         assert document is not None
         return document
 
+    async def selection_changes(self, selection: Selection, lang: str, *, atom: bool) -> StoredDocument:
+        """The change feed of a selection (JSON or Atom, in ``lang``: ``fr`` or ``en``)."""
+        selection = selection.canonical()
+        digest = selection.hash
+        key = self.keys.changes_atom(digest, lang) if atom else self.keys.changes(digest, lang)
+
+        async def build(batch: Batch) -> Built:
+            changes = await loaders.fetch_changes(batch.conn, selection.ids,
+                                                  days=self.documents.settings.change_history_days)
+            return self.documents.feeds(selection, changes)[lang][1 if atom else 0]
+
+        document = await self._build_and_store(key, build)
+        assert document is not None
+        return document
+
     async def instructors_by_email(self, email: str) -> StoredDocument:
         """The instructors with this email (ignoring case): a JSON array of node documents."""
 

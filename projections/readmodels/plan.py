@@ -28,6 +28,8 @@ class Plan:
     accesses: list[AccessRow] = dataclasses.field(default_factory=list)
     revoked: set[str] = dataclasses.field(default_factory=set)
     emails: set[str] = dataclasses.field(default_factory=set)
+    feeds: set[Selection] = dataclasses.field(default_factory=set)
+    """Selections whose change feeds are rebuilt: they name a resource showing a changed event."""
 
 
 async def plan_changes(batch: Batch, changes: Mapping[str, Set[str]]) -> Plan:
@@ -39,7 +41,8 @@ async def plan_changes(batch: Batch, changes: Mapping[str, Set[str]]) -> Plan:
     - a timetable: that resource's events documents, its parent's node (``selectable``), the
       selections naming it;
     - a user: their document, their calendar and feed, their access documents;
-    - an access: its document (deleted when the key is gone or its owner has no legacy row).
+    - an access: its document (deleted when the key is gone or its owner has no legacy row);
+    - a history change: the change feeds of the selections naming the resource.
     """
     conn = batch.conn
     plan = Plan()
@@ -62,6 +65,7 @@ async def plan_changes(batch: Batch, changes: Mapping[str, Set[str]]) -> Plan:
     changed_events |= await loaders.fetch_events_booking(conn, rooms)
     plan.timetables |= await loaders.fetch_resources_showing(conn, changed_events)
     plan.selections = await loaders.fetch_selections_containing(conn, plan.timetables)
+    plan.feeds = await loaders.fetch_selections_containing(conn, set(changes.get(Topic.HISTORY, ())))
 
     plan.usernames = {u for u in changes.get(Topic.USER, ()) if u}
     plan.users = await loaders.fetch_users(conn, plan.usernames)

@@ -203,7 +203,8 @@ class DocumentStore:
         families = keys.families
         self._rebuilt_families = (
             families.resource_node, families.resource_events, families.resource_public_events,
-            families.calendar, families.ics, families.user, families.access,
+            families.calendar, families.ics, families.user, families.access, families.changes,
+            families.changes_atom,
         )
         """The documents a full rebuild writes; ICS fragments and email answers expire on their own."""
 

@@ -98,7 +98,8 @@ async def test_a_renamed_event_changes_only_that_event(
     assert row["name"] == "Soutenance d'été"
     assert row["note"] == "Salle <b>changée</b>\nvoir ENT"
     assert row["color"] == "#ff0010"
-    assert set(await changes(pool)) == {(Topic.EVENT, str(event_id))}
+    # Besides the mirror's own change, the change history names the resources showing the event.
+    assert {c for c in await changes(pool) if c[0] != Topic.HISTORY} == {(Topic.EVENT, str(event_id))}
     assert report.events.changed == 1
 
 

@@ -27,6 +27,10 @@ def test_defaults_need_no_configuration() -> None:
         ("SCHEDULESY_JWT_ALGORITHM", "none"),
         ("SCHEDULESY_DATABASE_URL", "not a url"),
         ("SCHEDULESY_ADE_CATEGORIES", " , "),
+        ("SCHEDULESY_SMTP_URL", "mail.example.org:25"),
+        ("SCHEDULESY_SMTP_URL", "http://mail.example.org"),
+        ("SCHEDULESY_NOTIFY_DELAY", "0"),
+        ("SCHEDULESY_CHANGE_HISTORY_DAYS", "0"),
     ],
 )
 def test_an_invalid_value_is_refused_naming_its_variable(variable: str, value: str) -> None:
