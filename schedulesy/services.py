@@ -80,6 +80,10 @@ class Services:
         self.redis = redis
         self.keys = keys
 
+    def with_settings(self, settings: Settings) -> Services:
+        """The same connections under other settings (tests and tools that vary one setting)."""
+        return Services(settings=settings, pool=self.pool, redis=self.redis, keys=self.keys)
+
 
 ServicesDep: TypeAlias = NamedDependency[Services]
 """Annotate a handler parameter named ``services`` with this to receive the process's Services."""

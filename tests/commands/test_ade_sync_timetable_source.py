@@ -4,7 +4,6 @@ documents."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 
 import asyncpg
@@ -21,7 +20,7 @@ from tests.fixtures.sync import PARIS
 
 
 def from_ade(services: Services) -> Services:
-    return dataclasses.replace(services, settings=replace_settings(services.settings, timetable_source="ade"))
+    return services.with_settings(replace_settings(services.settings, timetable_source="ade"))
 
 
 async def rows(pool: asyncpg.Pool) -> set[tuple[str, int]]:
