@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures.reads",
     "tests.fixtures.sync",
     "tests.fixtures.original",
+    "tests.fixtures.browser",
 ]
