@@ -43,6 +43,8 @@ EMBED_CORS = [(b"access-control-allow-origin", b"*")]
 KEY_VIEWS: dict[str, View] = {view: view for view in VIEWS}
 PUBLIC_VIEWS: dict[str, View] = {"day": "day", "week": "week", "month": "month"}
 """A public page's ``type``; anything else is the list (docs/compatibility.md §7.5)."""
+PUBLIC_OFFERED: tuple[View, ...] = ("day", "week", "month")
+"""The list is a public page's default (on small screens), not a ``type`` of its own."""
 LAYOUTS = {"appbarless": "AppBarLess", "headerless": "HeaderLess"}
 DEFAULT_LAYOUT = "AppBarLess"
 
@@ -226,7 +228,7 @@ async def _room_page(request: Request[Any, Any, Any], resource: str, *, fragment
         place = timetable.place or Room(name=resource, place="", map_url=None)
         names: dict[View, str] = {"day": "day", "week": "week", "month": "month", "list": "list"}
         values = context(timetable, page, links, title=place.name, place=place, show_instructors=False,
-                         view_names=None if fragment else names)
+                         view_names=None if fragment else names, offered=VIEWS if fragment else PUBLIC_OFFERED)
         values.update(
             assets=pages.assets, fragment=fragment, origin=base if fragment else "", layout=layout,
             too_many=False, zone=settings.timezone, subscribe=None,

@@ -64,6 +64,7 @@ def context(
     place: Room | None,
     show_instructors: bool,
     view_names: Mapping[View, str] | None = None,
+    offered: tuple[View, ...] = VIEWS,
 ) -> dict[str, Any]:
     words = WORDS[page.lang]
     span = period(page.view, page.anchor)
@@ -76,7 +77,7 @@ def context(
     views = [
         {"view": view, "label": getattr(words, view), "url": view_link(view, page.anchor),
          "current": view == page.view and not page.auto}
-        for view in VIEWS
+        for view in offered
     ]
     result: dict[str, Any] = {
         "w": words, "lang": page.lang, "page": page, "span": span, "title": title, "place": place,

@@ -235,3 +235,35 @@ async def test_the_month_view_and_dark_mode_pass_the_accessibility_check(
         assert watched.errors == []
     finally:
         await context.close()
+
+
+async def test_a_rooms_public_page_on_a_phone_and_a_desktop(
+    context: BrowserContext, live_app: str, seeded: Seeded, axe_source: str
+) -> None:
+    watched = await open_page(context, f"{live_app}/public/1616?date=2020-01-14&lang=en", PHONE)
+    page = watched.page
+    assert await page.get_by_role("heading", name="BCD Media", level=1).is_visible()
+    map_link = page.locator(".head").get_by_role("link", name="show on map")
+    assert (await map_link.get_attribute("href")).startswith("https://www.openstreetmap.org/?mlat=48.607508")
+    item = page.locator('.list .lday[data-date="2020-01-14"] .item')
+    assert "10:30–12:30" in await item.inner_text()
+    assert "Gerard Toto" not in await page.locator("body").inner_text()
+    await screenshot(page, "room-phone")
+    assert await serious_violations(page, axe_source) == []
+    await page.set_viewport_size(DESKTOP)  # type: ignore[arg-type]
+    assert await page.locator(".grid.view-day").is_visible()
+    assert await hour_of(page, "2020-01-14", "M2 GROUPE C1") == pytest.approx(10.5, abs=0.05)
+    await page.goto(f"{live_app}/public/1616/week/HeaderLess?date=2020-01-14&lang=en")
+    assert await page.locator("h1").count() == 0
+    assert "10:30–12:30" in await page.locator('.grid .day[data-date="2020-01-14"] .ev').inner_text()
+    await screenshot(page, "room-week-headerless")
+    assert await serious_violations(page, axe_source) == []
+    assert watched.errors == []
+
+
+async def test_the_landing_page(context: BrowserContext, live_app: str, axe_source: str) -> None:
+    watched = await open_page(context, f"{live_app}/?lang=en")
+    assert await watched.page.get_by_role("link", name="API documentation").get_attribute("href") == "/schema"
+    await screenshot(watched.page, "landing")
+    assert await serious_violations(watched.page, axe_source) == []
+    assert watched.errors == []
