@@ -267,3 +267,60 @@ async def test_the_landing_page(context: BrowserContext, live_app: str, axe_sour
     await screenshot(watched.page, "landing")
     assert await serious_violations(watched.page, axe_source) == []
     assert watched.errors == []
+
+
+HOST_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>A department's site</title>
+<style>p {{ color: rgb(255, 0, 0); font-family: serif; }} .widget {{ width: 640px; height: 520px; }}
+.room-widget {{ width: 340px; height: 420px; }}</style></head>
+<body><main><h1>Our timetables</h1>
+<div class="widget" data-schedulesy-timetable="{key}" data-view="week" data-date="2019-10-21" data-lang="en"></div>
+<div class="room-widget" data-schedulesy-room="1616" data-date="2020-01-14" data-lang="en"></div>
+<script src="{app}/embed.js" async></script></main></body></html>
+"""
+
+
+async def test_the_widget_renders_in_a_page_of_another_origin(
+    context: BrowserContext, live_app: str, dst_week: Seeded, other_origin: Any, axe_source: str
+) -> None:
+    host = other_origin(HOST_PAGE.format(key=dst_week.key, app=live_app))
+    await context.add_cookies([{"name": "session", "value": "secret", "url": live_app}])
+    fragment_requests: list[dict[str, str]] = []
+    fragment_responses: list[dict[str, str]] = []
+
+    async def record(response: Any) -> None:
+        if "/embed/" in response.url:
+            fragment_requests.append(await response.request.all_headers())
+            fragment_responses.append(await response.all_headers())
+
+    page = await context.new_page()
+    watched = Watched(page)
+    page.on("response", record)
+    await page.goto(host)
+    widget = page.locator(".widget")
+    friday = widget.locator('.grid .day[data-date="2019-10-25"] .ev')
+    await friday.wait_for()
+    assert "10:30–12:00" in await friday.inner_text()
+    assert "10:30–12:00" in await widget.locator(f'.grid .day[data-date="{SUNDAY_AFTER_THE_CHANGE}"] .ev').inner_text()
+    # Style isolation: the host's rule for <p> does not reach the widget's paragraphs.
+    title_colour = await widget.locator(".etitle").evaluate("p => getComputedStyle(p).color")
+    assert title_colour != "rgb(255, 0, 0)"
+    assert await page.evaluate("getComputedStyle(document.querySelector('h1')).fontFamily") != ""
+    # Sized to the div: the widget fills it and scrolls inside it.
+    box = await widget.bounding_box()
+    assert box is not None and box["width"] == 640 and box["height"] == 520
+    room = page.locator("div.room-widget")
+    lesson = room.locator('.list .lday[data-date="2020-01-14"] .item')  # 340 px wide: the list
+    await lesson.wait_for()
+    assert "10:30–12:30" in await lesson.inner_text()
+    assert not await room.locator(".grid").is_visible()
+    assert "Gerard Toto" not in await room.inner_text()
+    await screenshot(page, "embed")
+    await widget.get_by_role("link", name="Next").click()
+    await widget.locator(".period", has_text="28 Oct – 3 Nov 2019").wait_for()
+    assert page.url == host
+    assert fragment_requests and all("cookie" not in headers for headers in fragment_requests)
+    assert all(headers.get("access-control-allow-origin") in ("*", host.rstrip("/")) for headers in fragment_responses)
+    assert await context.cookies(live_app)  # the browser had one to send
+    assert await serious_violations(page, axe_source) == []
+    assert watched.errors == []
