@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Annotated, Any
 from urllib.parse import quote
 
+import msgspec
 from litestar import Request, get
 from litestar.params import Parameter
 from litestar.handlers import HTTPRouteHandler
@@ -33,6 +34,7 @@ from schedulesy.settings import Settings
 
 PathText = Annotated[str, Parameter()]
 
+DEMO_TIMETABLE_PATH = "/demo/timetable"
 KEY_PAGE_CACHE = "private, no-cache"
 """Behind a secret key: only the reader's browser keeps it, revalidated (a revoked key stops at once)."""
 NOT_FOUND_CACHE = "no-cache"
@@ -265,16 +267,48 @@ async def landing_page(request: Request[Any, Any, Any]) -> BytesResponse:
     """What ``/`` shows when no front end is hosted: what this is, the API docs, the demo's pages."""
     settings = services_of(request).settings
     lang, _ = _lang(request)
+    words = WORDS[lang]
     demo: list[tuple[str, str]] = []
-    del settings
+    if settings.demo_user:
+        demo.append((words.demo_timetable, DEMO_TIMETABLE_PATH))
+        demo.extend((f"{words.demo_room} – {name}", f"/public/{ext_id}")
+                    for ext_id, name in await _demo_rooms(request, settings.demo_user))
     pages = pages_of(request)
     etag = pages.etag("landing", lang, demo)
     return pages.respond(
         RequestConditions(request.scope), etag,
-        lambda: pages.render("landing.html", {"w": WORDS[lang], "lang": lang, "assets": pages.assets,
+        lambda: pages.render("landing.html", {"w": words, "lang": lang, "assets": pages.assets,
                                               "docs": SCHEMA_PATH, "demo": demo}),
         cache_control="no-cache",
     )
+
+
+async def _demo_rooms(request: Request[Any, Any, Any], username: str) -> list[tuple[str, str]]:
+    """The rooms among the demo user's selection (their node documents say which are rooms)."""
+    reads = reads_of(request)
+    selection = await reads.user_selection(username)
+    rooms = []
+    for ext_id in selection.resources if selection is not None else ():
+        node = await reads.resource_node(ext_id)
+        if node is not None and open_to_anonymous(node.meta.get("category")):
+            rooms.append((ext_id, str(msgspec.json.decode(node.body).get("name", ext_id))))
+    return rooms
+
+
+@get(DEMO_TIMETABLE_PATH, include_in_schema=False)
+async def demo_timetable(request: Request[Any, Any, Any]) -> BytesResponse:
+    """Demo mode only: to the page of the demo user's default access (the oldest key, as the front end links)."""
+    services = services_of(request)
+    if not services.settings.demo_user:
+        return _not_found(request)
+    key = await services.pool.fetchval(
+        "SELECT key::text FROM schedulesy.access WHERE username = $1 ORDER BY created_at, key LIMIT 1",
+        services.settings.demo_user,
+    )
+    if not key:
+        return _not_found(request)
+    return BytesResponse(303, [(b"location", f"/timetable/{key}".encode("ascii")), (b"cache-control", b"no-store"),
+                               (b"content-length", b"0")])
 
 
 @get(f"{ASSETS_PREFIX}/{{name:str}}", include_in_schema=False, sync_to_thread=False)
@@ -294,5 +328,5 @@ def embed_script(request: Request[Any, Any, Any]) -> BytesResponse:
 
 def page_handlers(*, front_end_hosted: bool) -> list[HTTPRouteHandler]:
     """Every page route; ``/`` and ``/public/…`` stay the hosted front end's when there is one."""
-    always = [timetable_page, timetable_fragment, room_fragment, page_asset, embed_script]
+    always = [timetable_page, timetable_fragment, room_fragment, page_asset, embed_script, demo_timetable]
     return always if front_end_hosted else [*always, room_page, landing_page]

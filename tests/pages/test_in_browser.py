@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize
 
 from tests.fixtures.mirror import GROUP, GROUP_BOOKING, SUBJECT_BOOKING, Ev, insert_events
 from tests.fixtures.seeded import Seeded
 
-DESKTOP = {"width": 1280, "height": 860}
-PHONE = {"width": 360, "height": 740}
+DESKTOP: ViewportSize = {"width": 1280, "height": 860}
+PHONE: ViewportSize = {"width": 360, "height": 740}
 DST_WEEK = "2019-10-21"
 SUNDAY_AFTER_THE_CHANGE = "2019-10-27"
 SCREENSHOTS = os.environ.get("SCHEDULESY_TEST_SCREENSHOTS", "")
@@ -58,9 +58,9 @@ async def context(browser: Browser, live_app: str) -> AsyncIterator[BrowserConte
     await context.close()
 
 
-async def open_page(context: BrowserContext, url: str, viewport: dict[str, int] = DESKTOP) -> Watched:
+async def open_page(context: BrowserContext, url: str, viewport: ViewportSize = DESKTOP) -> Watched:
     page = await context.new_page()
-    await page.set_viewport_size(viewport)  # type: ignore[arg-type]
+    await page.set_viewport_size(viewport)
     watched = Watched(page)
     await page.goto(url)
     return watched
@@ -250,7 +250,7 @@ async def test_a_rooms_public_page_on_a_phone_and_a_desktop(
     assert "Gerard Toto" not in await page.locator("body").inner_text()
     await screenshot(page, "room-phone")
     assert await serious_violations(page, axe_source) == []
-    await page.set_viewport_size(DESKTOP)  # type: ignore[arg-type]
+    await page.set_viewport_size(DESKTOP)
     assert await page.locator(".grid.view-day").is_visible()
     assert await hour_of(page, "2020-01-14", "M2 GROUPE C1") == pytest.approx(10.5, abs=0.05)
     await page.goto(f"{live_app}/public/1616/week/HeaderLess?date=2020-01-14&lang=en")

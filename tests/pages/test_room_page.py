@@ -103,3 +103,23 @@ async def test_a_hosted_front_end_keeps_its_routes_and_the_key_pages_stay(hosted
     page = await hosted.get(f"/timetable/{seeded.key}")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert (await hosted.get(f"/embed/room/{ROOM}")).status_code == 200
+
+
+@pytest.fixture
+async def demo_api(settings: Settings, pool: object, redis: object) -> AsyncIterator[AsyncTestClient]:
+    app = create_app(replace_settings(settings, demo_user="jdupont"))
+    async with AsyncTestClient(app=app, base_url="https://testserver") as client:
+        yield client
+
+
+async def test_in_demo_mode_the_landing_page_links_the_demo_users_pages(
+    demo_api: AsyncTestClient, api: AsyncTestClient, seeded: Seeded
+) -> None:
+    html = (await get(demo_api, "/")).text
+    assert 'href="/demo/timetable"' in html
+    assert f'href="/public/{ROOM}">A room – BCD Media</a>' in html
+    assert f'href="/public/{GROUP}"' not in html
+    redirect = await demo_api.get("/demo/timetable", follow_redirects=False)
+    assert redirect.status_code == 303 and redirect.headers["location"] == f"/timetable/{seeded.key}"
+    assert "/demo/timetable" not in (await get(api, "/")).text
+    assert (await get(api, "/demo/timetable")).status_code == 404
