@@ -120,6 +120,9 @@ async def test_week_events_sit_in_their_day_columns_at_paris_times_across_the_ds
     await page.keyboard.press("Escape")
     assert not await details.is_visible()
     assert await serious_violations(page, axe_source) == []
+    await page.emulate_media(media="print")
+    assert not await page.locator(".nav .step").is_visible() and not await page.locator(".subscribe").is_visible()
+    assert await page.locator(".grid").is_visible()
     assert watched.errors == []
 
 
