@@ -45,6 +45,7 @@ class Words(msgspec.Struct, frozen=True):
     note: str
     on_map: str
     no_events: str
+    too_many: str
     more: str
     times_in: str
     not_found_title: str
@@ -89,6 +90,7 @@ FR = Words(
     qr_code="QR code", qr_alt="QR code du lien d'abonnement", subscription_link="Lien d'abonnement",
     copy="Copier le lien", copied="Lien copié", rooms="Salles", groups="Groupes", instructors="Enseignants",
     subjects="Matières", note="Note", on_map="voir sur la carte", no_events="Aucun cours sur cette période.",
+    too_many="Cette sélection compte trop de cours pour être affichée : retirez-en quelques ressources.",
     more="de plus", times_in="Heures de", not_found_title="Page introuvable",
     not_found_text="Ce lien ne mène à aucun emploi du temps : il est inconnu ou a été révoqué.",
     home="Accueil", landing_text="Emplois du temps personnels à partir d'ADE Campus.",
@@ -110,6 +112,7 @@ EN = Words(
     qr_code="QR code", qr_alt="QR code of the subscription link", subscription_link="Subscription link",
     copy="Copy link", copied="Link copied", rooms="Rooms", groups="Groups", instructors="Instructors",
     subjects="Subjects", note="Note", on_map="show on map", no_events="No classes in this period.",
+    too_many="This selection has too many classes to be shown: remove some of its resources.",
     more="more", times_in="Times in", not_found_title="Page not found",
     not_found_text="This link leads to no timetable: it is unknown or has been revoked.",
     home="Home", landing_text="Personal timetables from ADE Campus.",

@@ -150,3 +150,16 @@ async def test_a_week_page_is_small(api: AsyncTestClient, seeded: Seeded) -> Non
     response = await api.get(f"/timetable/{seeded.key}?date={COURSE_WEEK}", headers={"accept-encoding": "identity"})
     assert len(response.content) < 60_000
     assert not re.search(r"https?://(?!testserver|www\.openstreetmap|calendar\.google|outlook\.live|www\.w3)", response.text)
+
+
+async def test_a_selection_above_the_event_limit_shows_a_notice(settings, pool, redis, seeded: Seeded) -> None:
+    from schedulesy.app import create_app
+    from tests.fixtures.infra import replace_settings
+
+    async with AsyncTestClient(app=create_app(replace_settings(settings, max_events=1)),
+                               base_url="https://testserver") as client:
+        assert (await client.get(f"/api/timetable/{seeded.key}.json")).status_code == 413
+        response = await client.get(f"/timetable/{seeded.key}?date={COURSE_WEEK}", headers={"accept-language": "en"})
+    assert response.status_code == 200
+    assert "too many classes to be shown" in response.text
+    assert 'class="ev"' not in response.text
