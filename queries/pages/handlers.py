@@ -25,7 +25,7 @@ from queries.pages.i18n import LANGS, WORDS, Lang, negotiate
 from queries.pages.model import VIEWS, Room, Timetable, View
 from queries.pages.render import Pages
 from queries.pages.views import DEFAULT_HOUR_PIXELS, Links, PageRequest, context
-from queries.params import EXT_ID
+from queries.params import EXT_ID, access_key
 from queries.timetables import ics_url
 from schedulesy.apidocs import SCHEMA_PATH
 from schedulesy.categories import open_to_anonymous
@@ -103,8 +103,6 @@ def _not_found(request: Request[Any, Any, Any], *, fragment: bool = False) -> By
 
 
 def _key(value: str) -> str | None:
-    from queries.params import access_key
-
     try:
         return access_key(value)
     except NotFound:
@@ -228,9 +226,8 @@ async def _room_page(request: Request[Any, Any, Any], resource: str, *, fragment
     def render() -> bytes:
         timetable = _events(pages, document, resource)
         place = timetable.place or Room(name=resource, place="", map_url=None)
-        names: dict[View, str] = {"day": "day", "week": "week", "month": "month", "list": "list"}
         values = context(timetable, page, links, title=place.name, place=place, show_instructors=False,
-                         view_names=None if fragment else names, offered=VIEWS if fragment else PUBLIC_OFFERED)
+                         offered=VIEWS if fragment else PUBLIC_OFFERED)
         values.update(
             assets=pages.assets, fragment=fragment, origin=base if fragment else "", layout=layout,
             too_many=False, zone=settings.timezone, subscribe=None,
@@ -323,7 +320,7 @@ def page_asset(request: Request[Any, Any, Any], name: PathText) -> BytesResponse
 def embed_script(request: Request[Any, Any, Any]) -> BytesResponse:
     """The widget: other sites include it by this fixed name."""
     return deliver(pages_of(request).assets.embed.document, RequestConditions(request.scope),
-                   cache_control=SCRIPT_CACHE, extra_headers=list(EMBED_CORS))
+                   cache_control=SCRIPT_CACHE)
 
 
 def page_handlers(*, front_end_hosted: bool) -> list[HTTPRouteHandler]:

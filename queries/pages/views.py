@@ -63,16 +63,14 @@ def context(
     title: str,
     place: Room | None,
     show_instructors: bool,
-    view_names: Mapping[View, str] | None = None,
     offered: tuple[View, ...] = VIEWS,
 ) -> dict[str, Any]:
     words = WORDS[page.lang]
     span = period(page.view, page.anchor)
-    names = view_names or {view: view for view in VIEWS}
-    view_value = None if page.auto else names[page.view]
+    view_value = None if page.auto else page.view
 
     def view_link(view: View, day: dt.date) -> str:
-        return links.to(**{links.view_param: names[view], "date": day.isoformat()})
+        return links.to(**{links.view_param: view, "date": day.isoformat()})
 
     views = [
         {"view": view, "label": getattr(words, view), "url": view_link(view, page.anchor),

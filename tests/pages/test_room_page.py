@@ -123,3 +123,26 @@ async def test_in_demo_mode_the_landing_page_links_the_demo_users_pages(
     assert redirect.status_code == 303 and redirect.headers["location"] == f"/timetable/{seeded.key}"
     assert "/demo/timetable" not in (await get(api, "/")).text
     assert (await get(api, "/demo/timetable")).status_code == 404
+
+
+async def test_the_widget_script_and_the_pages_assets(api: AsyncTestClient, seeded: Seeded) -> None:
+    script = await api.get("/embed.js", headers={"accept-encoding": "gzip"})
+    assert script.status_code == 200 and script.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert script.headers["cache-control"] == "public, max-age=300" and "attachShadow" in script.text
+    assert (await api.get("/embed.js", headers={"if-none-match": script.headers["etag"]})).status_code == 304
+    html = (await get(api, f"/public/{ROOM}")).text
+    css = html.split('<link rel="stylesheet" href="', 1)[1].split('"', 1)[0]
+    assert css.startswith("/assets/pages.") and css.endswith(".css")
+    style = await api.get(css)
+    assert style.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert "prefers-color-scheme:dark" in style.text and "@media print" in style.text
+    assert (await api.get("/assets/pages.css")).status_code == 404
+    assert (await api.get("/assets/embed.js")).status_code == 404
+    fragment = await api.get(f"/embed/room/{ROOM}?view=week&date={LESSON_DAY}",
+                             headers={"origin": "https://elsewhere.example"})
+    assert fragment.status_code == 200 and "<html" not in fragment.text
+    assert fragment.headers["access-control-allow-origin"] in ("*", "https://elsewhere.example")
+    assert 'href="https://testserver/embed/room/1616?view=week&amp;date=2020-01-20" rel="next"' in fragment.text
+    assert "set-cookie" not in fragment.headers
+    missing = await get(api, "/embed/timetable/not-a-key")
+    assert missing.status_code == 404 and "unknown or has been revoked" in missing.text
