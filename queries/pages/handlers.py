@@ -83,7 +83,7 @@ def _today(settings: Settings) -> dt.date:
     return dt.datetime.now(settings.zone).date()
 
 
-def _not_found(request: Request[Any, Any, Any], *, fragment: bool = False) -> BytesResponse:
+async def _not_found(request: Request[Any, Any, Any], *, fragment: bool = False) -> BytesResponse:
     pages = pages_of(request)
     try:
         lang, _ = _lang(request)
@@ -91,9 +91,11 @@ def _not_found(request: Request[Any, Any, Any], *, fragment: bool = False) -> By
         lang = negotiate(request.headers.get("accept-language"))
     words = WORDS[lang]
     template = "fragment_not_found.html" if fragment else "not_found.html"
-    return pages.respond(
-        RequestConditions(request.scope), pages.etag("404", template, lang),
-        lambda: pages.render(template, {"w": words, "lang": lang, "assets": pages.assets}),
+    async def render() -> bytes:
+        return pages.render(template, {"w": words, "lang": lang, "assets": pages.assets})
+
+    return await pages.respond(
+        RequestConditions(request.scope), pages.etag("404", template, lang), render,
         status=404, cache_control=NOT_FOUND_CACHE, extra_headers=EMBED_CORS if fragment else None,
     )
 
@@ -113,7 +115,7 @@ async def _key_page(request: Request[Any, Any, Any], key: str, *, fragment: bool
     canonical = _key(key)
     found = await reads_of(request).access_timetable(canonical) if canonical is not None else None
     if canonical is None or found is None:
-        return _not_found(request, fragment=fragment)
+        return await _not_found(request, fragment=fragment)
     grant, document = found
     settings = services_of(request).settings
     today = _today(settings)
@@ -130,12 +132,12 @@ async def _key_page(request: Request[Any, Any, Any], key: str, *, fragment: bool
     pages = pages_of(request)
     etag = pages.etag("key", fragment, canonical, grant.username, document.etag, document.status, page, base)
 
-    def render() -> bytes:
+    async def render() -> bytes:
         ics = ics_url(services_of(request), canonical)
         webcal = "webcal://" + ics.partition("://")[2]
         words = WORDS[lang]
         title = f"{words.timetable} – {grant.username}"
-        values = context(_events(pages, document), page, links, title=title, place=None, show_instructors=True)
+        values = context(await _events(pages, document), page, links, title=title, place=None, show_instructors=True)
         values.update(
             assets=pages.assets, fragment=fragment, origin=base if fragment else "", layout="",
             too_many=document.status != 200, zone=settings.timezone,
@@ -152,14 +154,14 @@ async def _key_page(request: Request[Any, Any, Any], key: str, *, fragment: bool
         )
         return pages.render("fragment.html" if fragment else "timetable.html", values)
 
-    return pages.respond(RequestConditions(request.scope), etag, render, cache_control=KEY_PAGE_CACHE,
+    return await pages.respond(RequestConditions(request.scope), etag, render, cache_control=KEY_PAGE_CACHE,
                          extra_headers=EMBED_CORS if fragment else None)
 
 
-def _events(pages: Pages, document: StoredDocument, resource_id: str | None = None) -> Timetable:
+async def _events(pages: Pages, document: StoredDocument, resource_id: str | None = None) -> Timetable:
     if document.status != 200:
         return Timetable(by_day={})
-    return pages.timetable(document, resource_id)
+    return await pages.timetable(document, resource_id)
 
 
 @get("/timetable/{key:str}", include_in_schema=False)
@@ -200,7 +202,7 @@ def _public_parameters(request: Request[Any, Any, Any]) -> tuple[View | None, st
 async def _room_page(request: Request[Any, Any, Any], resource: str, *, fragment: bool) -> BytesResponse:
     document = await reads_of(request).resource_events(resource, anonymous=True) if EXT_ID.fullmatch(resource) else None
     if document is None or document.status != 200 or not open_to_anonymous(document.meta.get("category")):
-        return _not_found(request, fragment=fragment)
+        return await _not_found(request, fragment=fragment)
     settings = services_of(request).settings
     today = _today(settings)
     lang, explicit_lang = _lang(request)
@@ -223,8 +225,8 @@ async def _room_page(request: Request[Any, Any, Any], resource: str, *, fragment
     pages = pages_of(request)
     etag = pages.etag("room", fragment, resource, document.etag, page, layout, in_path, base)
 
-    def render() -> bytes:
-        timetable = _events(pages, document, resource)
+    async def render() -> bytes:
+        timetable = await _events(pages, document, resource)
         place = timetable.place or Room(name=resource, place="", map_url=None)
         values = context(timetable, page, links, title=place.name, place=place, show_instructors=False,
                          offered=VIEWS if fragment else PUBLIC_OFFERED)
@@ -236,7 +238,7 @@ async def _room_page(request: Request[Any, Any, Any], resource: str, *, fragment
         )
         return pages.render("fragment.html" if fragment else "timetable.html", values)
 
-    return pages.respond(RequestConditions(request.scope), etag, render, cache_control=PUBLIC_SHORT,
+    return await pages.respond(RequestConditions(request.scope), etag, render, cache_control=PUBLIC_SHORT,
                          extra_headers=EMBED_CORS if fragment else None)
 
 
@@ -272,12 +274,12 @@ async def landing_page(request: Request[Any, Any, Any]) -> BytesResponse:
                     for ext_id, name in await _demo_rooms(request, settings.demo_user))
     pages = pages_of(request)
     etag = pages.etag("landing", lang, demo)
-    return pages.respond(
-        RequestConditions(request.scope), etag,
-        lambda: pages.render("landing.html", {"w": words, "lang": lang, "assets": pages.assets,
-                                              "docs": SCHEMA_PATH, "demo": demo}),
-        cache_control="no-cache",
-    )
+
+    async def render() -> bytes:
+        return pages.render("landing.html", {"w": words, "lang": lang, "assets": pages.assets,
+                                             "docs": SCHEMA_PATH, "demo": demo})
+
+    return await pages.respond(RequestConditions(request.scope), etag, render, cache_control="no-cache")
 
 
 async def _demo_rooms(request: Request[Any, Any, Any], username: str) -> list[tuple[str, str]]:
@@ -297,13 +299,13 @@ async def demo_timetable(request: Request[Any, Any, Any]) -> BytesResponse:
     """Demo mode only: to the page of the demo user's default access (the oldest key, as the front end links)."""
     services = services_of(request)
     if not services.settings.demo_user:
-        return _not_found(request)
+        return await _not_found(request)
     key = await services.pool.fetchval(
         "SELECT key::text FROM schedulesy.access WHERE username = $1 ORDER BY created_at, key LIMIT 1",
         services.settings.demo_user,
     )
     if not key:
-        return _not_found(request)
+        return await _not_found(request)
     return BytesResponse(303, [(b"location", f"/timetable/{key}".encode("ascii")), (b"cache-control", b"no-store"),
                                (b"content-length", b"0")])
 

@@ -9,12 +9,14 @@ parameters, the date or the deployment do, and the rendered bytes are kept under
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, TypeVar
 
+import anyio.to_thread
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from litestar.plugins.jinja import JinjaTemplateEngine
 
@@ -28,6 +30,8 @@ PAGE_GZIP_LEVEL = 6
 GZIP_MIN_BYTES = 1024
 RENDERED_PAGES = 512
 DECODED_DOCUMENTS = 64
+DECODE_INLINE_BYTES = 256 * 1024
+"""About 800 events: decoded on the event loop below this size (a few milliseconds), in a thread above."""
 VARY = b"Accept-Encoding, Accept-Language"
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
 _REFERRER = (b"referrer-policy", b"no-referrer")
@@ -79,11 +83,19 @@ class Pages:
         self._pages: Lru[str, Rendered] = Lru(RENDERED_PAGES)
         self._timetables: Lru[tuple[str, str | None], Timetable] = Lru(DECODED_DOCUMENTS)
 
-    def timetable(self, document: StoredDocument, resource_id: str | None = None) -> Timetable:
-        """The decoded events of a stored document, kept per ETag (a document never changes under it)."""
+    async def timetable(self, document: StoredDocument, resource_id: str | None = None) -> Timetable:
+        """The decoded events of a stored document, kept per ETag (a document never changes under it).
+        A large calendar (thousands of events: tens of milliseconds) is decoded in a worker thread,
+        so the event loop keeps answering meanwhile."""
         key = (document.etag, resource_id)
         found = self._timetables.get(key)
-        return found if found is not None else self._timetables.put(key, decode(document.body, resource_id=resource_id))
+        if found is not None:
+            return found
+        if len(document.body) > DECODE_INLINE_BYTES:
+            decoded = await anyio.to_thread.run_sync(functools.partial(decode, document.body, resource_id=resource_id))
+        else:
+            decoded = decode(document.body, resource_id=resource_id)
+        return self._timetables.put(key, decoded)
 
     def render(self, template: str, context: Mapping[str, Any]) -> bytes:
         return self.engine.get_template(template).render(**context).encode("utf-8")
@@ -92,11 +104,11 @@ class Pages:
         text = "\x1f".join(map(str, (self.assets.version, *parts)))
         return '"p' + hashlib.blake2b(text.encode("utf-8"), digest_size=15).hexdigest() + '"'
 
-    def respond(
+    async def respond(
         self,
         conditions: RequestConditions,
         etag: str,
-        render: Callable[[], bytes],
+        render: Callable[[], Awaitable[bytes]],
         *,
         status: int = 200,
         cache_control: str,
@@ -113,7 +125,7 @@ class Pages:
             return BytesResponse(304, headers)
         page = self._pages.get(etag)
         if page is None:
-            page = self._pages.put(etag, Rendered(render()))
+            page = self._pages.put(etag, Rendered(await render()))
         use_gzip = page.gzip_body is not None and conditions.accepts_gzip
         body = page.gzip_body if use_gzip and page.gzip_body is not None else page.body
         if status == 200:

@@ -80,3 +80,17 @@ def test_a_map_link_needs_two_coordinates() -> None:
 ])
 def test_the_language_follows_accept_language(header: str | None, lang: str) -> None:
     assert negotiate(header) == lang
+
+
+async def test_a_large_calendar_is_decoded_off_the_event_loop_and_kept() -> None:
+    from projections.builders.document import Built
+    from queries.pages.assets import load
+    from queries.pages.render import DECODE_INLINE_BYTES, Pages
+
+    body = calendar(*(event(str(n), "04/03/2024", "08:00", "10:00", note="x" * 500) for n in range(600)))
+    assert len(body) > DECODE_INLINE_BYTES
+    pages = Pages(load())
+    document = Built(body).stored(last_modified=0)
+    decoded = await pages.timetable(document)
+    assert len(decoded.by_day[dt.date(2024, 3, 4)]) == 600
+    assert await pages.timetable(document) is decoded
