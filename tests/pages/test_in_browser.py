@@ -284,8 +284,8 @@ HOST_PAGE = """<!doctype html>
 
 
 async def test_the_widget_renders_in_a_page_of_another_origin(
-    context: BrowserContext, live_app: str, dst_week: Seeded, other_origin: Any, axe_source: str
-) -> None:
+    other_origin: Any, context: BrowserContext, live_app: str, dst_week: Seeded, axe_source: str
+) -> None:  # other_origin first: it stops after the browser has closed its connections
     host = other_origin(HOST_PAGE.format(key=dst_week.key, app=live_app))
     await context.add_cookies([{"name": "session", "value": "secret", "url": live_app}])
     fragment_requests: list[dict[str, str]] = []
