@@ -33,7 +33,8 @@ class PageRequest(msgspec.Struct, frozen=True):
 
     view: View
     auto: bool
-    """No view was asked for: the wide view, and the list instead of it on narrow screens (CSS)."""
+    """No view was asked for: the wide view's grid, which the stylesheet lays out as a list on narrow
+    screens (one copy of each event in the page, not two)."""
     anchor: dt.date
     today: dt.date
     lang: Lang
@@ -97,6 +98,6 @@ def context(
         result["period_title"] = words.range_title(span.first, span.last)
     if page.view in ("week", "day"):
         result["grid"] = grid(timetable, span.days)
-    if page.view == "list" or (page.auto and page.view != "month"):
+    if page.view == "list":
         result["list_days"] = [(day, events) for day, events in events_between(timetable, span.days) if events]
     return result

@@ -97,8 +97,8 @@ async def test_week_events_sit_in_their_day_columns_at_paris_times_across_the_ds
 ) -> None:
     watched = await open_page(context, f"{live_app}/timetable/{dst_week.key}?date={DST_WEEK}&lang=en")
     page = watched.page
-    assert await page.locator(".grid").is_visible()
-    assert not await page.locator(".list").is_visible()
+    assert await page.locator(".grid .hours").is_visible()
+    assert not await page.locator(".dayname .long").first.is_visible()
     friday = page.locator('.grid .day[data-date="2019-10-25"] .ev')
     assert await friday.count() == 1
     assert "10:30–12:00" in await friday.inner_text()
@@ -131,13 +131,17 @@ async def test_at_360_px_the_default_is_the_list_and_the_page_fits(
 ) -> None:
     watched = await open_page(context, f"{live_app}/timetable/{dst_week.key}?date={DST_WEEK}&lang=en", PHONE)
     page = watched.page
-    assert not await page.locator(".grid").is_visible()
-    assert await page.locator(".list").is_visible()
-    sunday = page.locator(f'.list .lday[data-date="{SUNDAY_AFTER_THE_CHANGE}"]')
+    assert not await page.locator(".grid .hours").is_visible()  # laid out as a list
+    sunday = page.locator(f'.grid .day[data-date="{SUNDAY_AFTER_THE_CHANGE}"]')
     assert "Sunday, 27 October 2019" in await sunday.locator("h3").inner_text()
-    assert "10:30–12:00" in await sunday.locator(".when").inner_text()
-    friday = page.locator('.list .lday[data-date="2019-10-25"] .item')
+    assert "10:30–12:00" in await sunday.locator(".ev summary").inner_text()
+    friday = page.locator('.grid .day[data-date="2019-10-25"] .ev')
     assert "Cours de biologie" in await friday.inner_text() and "10:30–12:00" in await friday.inner_text()
+    assert not await page.locator('.grid .day[data-date="2019-10-22"]').is_visible()  # no events that day
+    days = await page.locator(".grid .day").evaluate_all("days => days.filter(d => d.offsetParent).map(d => d.dataset.date)")
+    assert days == ["2019-10-21", "2019-10-25", SUNDAY_AFTER_THE_CHANGE]
+    await friday.locator("summary").click()
+    assert "Gerard Toto" in await friday.locator(".more").inner_text()
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"]
     await screenshot(page, "timetable-phone")
@@ -248,8 +252,9 @@ async def test_a_rooms_public_page_on_a_phone_and_a_desktop(
     assert await page.get_by_role("heading", name="BCD Media", level=1).is_visible()
     map_link = page.locator(".head").get_by_role("link", name="show on map")
     assert (await map_link.get_attribute("href")).startswith("https://www.openstreetmap.org/?mlat=48.607508")
-    item = page.locator('.list .lday[data-date="2020-01-14"] .item')
+    item = page.locator('.grid .day[data-date="2020-01-14"] .ev')
     assert "10:30–12:30" in await item.inner_text()
+    assert not await page.locator(".grid .hours").is_visible()
     assert "Gerard Toto" not in await page.locator("body").inner_text()
     await screenshot(page, "room-phone")
     assert await serious_violations(page, axe_source) == []
@@ -313,10 +318,10 @@ async def test_the_widget_renders_in_a_page_of_another_origin(
     box = await widget.bounding_box()
     assert box is not None and box["width"] == 640 and box["height"] == 520
     room = page.locator("div.room-widget")
-    lesson = room.locator('.list .lday[data-date="2020-01-14"] .item')  # 340 px wide: the list
+    lesson = room.locator('.grid .day[data-date="2020-01-14"] .ev')
     await lesson.wait_for()
     assert "10:30–12:30" in await lesson.inner_text()
-    assert not await room.locator(".grid").is_visible()
+    assert not await room.locator(".grid .hours").is_visible()  # 340 px wide: laid out as a list
     assert "Gerard Toto" not in await room.inner_text()
     await screenshot(page, "embed")
     await widget.get_by_role("link", name="Next").click()

@@ -94,3 +94,36 @@ async def test_a_large_calendar_is_decoded_off_the_event_loop_and_kept() -> None
     decoded = await pages.timetable(document)
     assert len(decoded.by_day[dt.date(2024, 3, 4)]) == 600
     assert await pages.timetable(document) is decoded
+
+
+def test_a_full_week_page_stays_under_60_kb() -> None:
+    """48 events (8 a day, 6 days), each with a room, two teachers, a group, a subject and a note."""
+    from queries.pages.assets import load
+    from queries.pages.render import Pages
+    from queries.pages.views import Links, PageRequest, context
+
+    events = [event(str(n), f"{2 + n // 8:02d}/03/2026", f"{8 + n % 8:02d}:00", f"{9 + n % 8:02d}:00",
+                    name=f"Cours {n} - Biologie cellulaire et moléculaire", note="Apporter le polycopié",
+                    classrooms=["2001"], instructors=["4001", "4002"], trainees=["3001"], category5s=["5001"])
+              for n in range(48)]
+    body = msgspec.json.encode({"events": {
+        "events": events,
+        "classrooms": {"2001": {"name": "Salle 001 - Bâtiment Le Bel", "genealogy": ["STR  -SITE ESPLANADE", "LE BEL"],
+                                "geolocation": [48.58, 7.76, 0]}},
+        "instructors": {"4001": {"name": "Enseignant Un"}, "4002": {"name": "Enseignant Deux"}},
+        "trainees": {"3001": {"name": "L3 Biologie"}}, "category5s": {"5001": {"name": "Biologie cellulaire"}}}})
+    pages = Pages(load())
+    key = "0b8f1f5e-3e8c-4c2a-9d8e-2f1f5e3e8c4c"
+    page = PageRequest(view="week", auto=True, anchor=dt.date(2026, 3, 4), today=dt.date(2026, 3, 4), lang="fr",
+                       explicit_lang=False)
+    values = context(decode(body), page, Links(base=f"/timetable/{key}", sticky={}), title="Emploi du temps – jdupont",
+                     place=None, show_instructors=True)
+    ics = f"https://schedulesy.example.edu/api/timetable/{key}.ics"
+    values.update(assets=pages.assets, fragment=False, origin="", layout="", too_many=False, zone="Europe/Paris",
+                  lang_url="?lang=en", subscribe={"ics": ics, "webcal": ics.replace("https", "webcal"),
+                                                  "google": "https://calendar.google.com/calendar/r?cid=" + ics * 2,
+                                                  "outlook": "https://outlook.live.com/?url=" + ics * 2,
+                                                  "qr": f"/api/timetable/{key}/qrcode.svg"})
+    html = pages.render("timetable.html", values)
+    assert html.count(b'class="ev"') == 48
+    assert len(html) < 60_000

@@ -33,7 +33,7 @@ async def test_a_rooms_page_shows_its_events_without_instructors(api: AsyncTestC
     assert 'data-start="10:30" data-end="12:30"' in html and "M2 Biotechnologie HD" in html
     assert "Gerard Toto" not in html and "Instructors" not in html
     assert 'class="bar"' not in html  # AppBarLess by default
-    assert 'class="grid view-day"' in html and 'class="list"' in html  # list on small screens, day on larger
+    assert 'class="tt auto"' in html and 'class="grid view-day"' in html  # list on small screens, day on larger
 
 
 @pytest.mark.parametrize(("path", "view", "header"), [

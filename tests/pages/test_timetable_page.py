@@ -70,10 +70,13 @@ async def test_views_and_navigation_links(api: AsyncTestClient, seeded: Seeded) 
     assert "No classes in this period." in empty
 
 
-async def test_the_default_view_carries_a_list_for_narrow_screens(api: AsyncTestClient, seeded: Seeded) -> None:
+async def test_the_default_view_is_a_grid_the_stylesheet_lists_on_narrow_screens(
+    api: AsyncTestClient, seeded: Seeded
+) -> None:
     html = (await page(api, f"/timetable/{seeded.key}?date={LESSON_DAY}")).text
     assert 'class="tt auto"' in html
-    assert 'class="grid view-week"' in html and 'class="list"' in html
+    assert 'class="grid view-week"' in html and 'class="list' not in html  # each event once
+    assert '<span class="long">Tuesday, 14 January 2020</span><span class="short">Tue 14 Jan</span>' in html
 
 
 async def test_french_or_english_from_the_header_or_the_query(api: AsyncTestClient, seeded: Seeded) -> None:
