@@ -15,6 +15,8 @@ from typing import Any
 from litestar import Request
 
 from queries.delivery import StaticJson
+from queries.pages.assets import load as load_page_assets
+from queries.pages.render import Pages
 from queries.qrcodes import QrCache
 from queries.reads import Reads
 from schedulesy.services import Services
@@ -28,6 +30,8 @@ class QueryState:
     qr_codes: QrCache
     ade_config: StaticJson
     """``/api/ade_config.json``: it only depends on the settings."""
+    pages: Pages = dataclasses.field(default_factory=lambda: Pages(load_page_assets()))
+    """The pages' templates, assets and rendered pages (``queries/pages``)."""
 
 
 def services_of(request: Request[Any, Any, Any]) -> Services:

@@ -163,6 +163,14 @@ class Reads:
             return None
         return await self.selection_calendar(pointer.selection, not_before=pointer.as_of)
 
+    async def access_timetable(self, key: str) -> tuple[AccessGrant, StoredDocument] | None:
+        """The calendar behind a capability key, with the grant (whose owner names the page)."""
+        pointer = await self._grant(key)
+        if pointer is None:
+            return None
+        calendar = await self.selection_calendar(pointer.selection, not_before=pointer.as_of)
+        return pointer.selection, calendar  # type: ignore[return-value]
+
     async def access_feed(self, key: str) -> tuple[AccessGrant, StoredDocument] | None:
         """The feed behind a capability key, with the grant (whose owner names the attachment)."""
         pointer = await self._grant(key)

@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     from projections.readmodels import ReadModels
     from queries import open_query_state
     from queries import route_handlers as query_handlers
+    from queries.pages.handlers import page_handlers
     from queries.spa import front_end_handlers, load_front_end
 
     # Read before anything starts: a missing or broken directory stops the app with one line.
@@ -70,7 +71,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         expose_headers=["etag", "last-modified", "content-disposition"],
     )
     app = Litestar(
-        route_handlers=[*command_handlers, *query_handlers, docs_asset, *front_end],
+        route_handlers=[*command_handlers, *query_handlers, docs_asset, *front_end,
+                        *page_handlers(front_end_hosted=bool(front_end))],
         lifespan=[lifespan],
         dependencies={"services": Provide(_services, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,

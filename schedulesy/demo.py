@@ -175,6 +175,7 @@ def run_demo(*, host: str, port: int, ade_port: int, preset: str) -> int:
         ENV_PREFIX + "JWT_PRIVATE_KEY": env.get(ENV_PREFIX + "JWT_PRIVATE_KEY", str(private_key)),
         ENV_PREFIX + "JWT_ALGORITHM": env.get(ENV_PREFIX + "JWT_ALGORITHM", "RS256"),
         ENV_PREFIX + "SUPERUSERS": env.get(ENV_PREFIX + "SUPERUSERS", DEMO_ADMIN),
+        ENV_PREFIX + "DEMO_USER": DEMO_USER,  # the landing page links the demo user's pages
     })
     if start_simulator:
         env[ENV_PREFIX + "ADE_URL"] = f"http://127.0.0.1:{ade_port}/jsp/webapi"
@@ -209,6 +210,8 @@ def run_demo(*, host: str, port: int, ade_port: int, preset: str) -> int:
         print(f"""
 Schedulesy is running (Ctrl-C stops everything).
 
+  Demo user's timetable  {public}/timetable/{key}
+  Start page             {public}/
   API documentation      {public}/schema
   Health                 {public}/health/ready
   Demo user's calendar   {public}/api/calendar/{DEMO_USER}.json   (needs the token below)

@@ -121,6 +121,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_body_bytes: PositiveInt = 65536
     spa_dir: str = ""
     """A built front-end directory to host (its shell and ``/site_media/`` assets); empty: none."""
+    demo_user: str = ""
+    """Set by ``schedulesy demo``: the landing page ``/`` links this user's pages."""
 
     def __post_init__(self) -> None:
         try:

@@ -11,4 +11,5 @@ pytest_plugins = [
     "tests.fixtures.amqp",
     "tests.fixtures.original",
     "tests.fixtures.smtp",
+    "tests.fixtures.browser",
 ]

@@ -88,6 +88,16 @@ def test_demo_starts_everything_prints_working_urls_and_stops_cleanly(
         calendar = httpx.get(f"http://127.0.0.1:{port}/api/calendar/demo.json",
                              headers={"Authorization": f"Bearer {token.group(1)}"}, timeout=10)
         assert calendar.status_code == 200
+        # The demo user's page comes first, and the landing page leads to it.
+        first_url = re.search(r"Schedulesy is running.*\n\s*\n\s+Demo user's timetable\s+(\S+)", output)
+        assert first_url, output
+        assert first_url.group(1).endswith("/timetable/" + urls["Timetable by key"].rsplit("/", 1)[1][:-len(".json")])
+        page = httpx.get(first_url.group(1), timeout=10)
+        assert page.status_code == 200 and page.headers["content-type"] == "text/html; charset=utf-8"
+        landing = httpx.get(f"http://127.0.0.1:{port}/", timeout=10)
+        assert 'href="/demo/timetable"' in landing.text
+        redirected = httpx.get(f"http://127.0.0.1:{port}/demo/timetable", timeout=10, follow_redirects=True)
+        assert str(redirected.url) == first_url.group(1)
         assert httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=10).status_code == 200
     finally:
         process.send_signal(signal.SIGINT)

@@ -48,6 +48,10 @@ async def test_a_wheel_installed_outside_the_checkout_creates_every_table(
     installed = _run(sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--no-compile", "-q",
                      "--target", site, wheel, cwd=tmp_path)
     assert installed.returncode == 0, installed.stderr
+    # The pages' templates and static files travel in the wheel (no build step, served from the package).
+    for name in ("templates/timetable.html", "templates/base.html", "static/pages.css", "static/pages.js",
+                 "static/embed.js"):
+        assert (site / "queries" / "pages" / name).is_file(), name
 
     admin_url = server_urls[0]
     name = f"schedulesy_wheel_{uuid.uuid4().hex[:10]}"

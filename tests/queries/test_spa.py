@@ -165,8 +165,7 @@ async def test_api_routes_win_over_the_shell(hosted: AsyncTestClient) -> None:
     assert (await hosted.get("/metrics")).content != SHELL
 
 
-@pytest.mark.parametrize("path", ["/", "/config", "/consult/calendar", "/consult/list", "/public/1616",
-                                  "/site_media/js/app.3f2a9c1b.js"])
+@pytest.mark.parametrize("path", ["/config", "/consult/calendar", "/consult/list", "/site_media/js/app.3f2a9c1b.js"])
 async def test_without_the_setting_these_routes_stay_404_json(api: AsyncTestClient, path: str) -> None:
     response = await api.get(path)
     assert response.status_code == 404
