@@ -334,6 +334,7 @@ class Scheduler:
         b.activities.append(Activity(id=aid, name=name, type=kind, folder_id=folder, code=code, color=color,
                                      size=len(weeks), requirements=tuple(requirements), creation=created,
                                      last_update=created))
+        twins = 0
         for rep, week in enumerate(weeks):
             roll = rng.random()
             if noise and roll < CANCEL_RATE and week not in self.holidays:
@@ -349,7 +350,9 @@ class Scheduler:
                                   rng.randrange(0, 36, 2) * 15 // self.unit)
             b.events.append(event)
             if noise and rng.random() < QUIRK_RATE:
-                b.events.append(msgspec.structs.replace(event, id=next(b.event_ids)))
+                # Entered again by hand: a new event of the activity, so the next repetition number.
+                twins += 1
+                b.events.append(msgspec.structs.replace(event, id=next(b.event_ids), repetition=len(weeks) + twins - 1))
 
     # -- what a component, a programme and a year get ----------------------------------------
     def terms(self) -> tuple[tuple[object, ...], ...]:
