@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from schedulesy.adesim.calendar import academic_week0
+from schedulesy.adesim.calendar import academic_week0, easter, public_holidays
 from schedulesy.adesim.generate import generate
 from schedulesy.adesim.model import University, format_hour
 from schedulesy.adesim.store import Store
@@ -111,3 +111,12 @@ def test_data_do_not_depend_on_the_process_hash_seed(tiny: University) -> None:
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": "12345"}).stdout.strip()
     assert other == hashlib.sha256(msgspec.json.encode(tiny)).hexdigest()
+
+
+@pytest.mark.parametrize(("year", "sunday"), [(2025, dt.date(2025, 4, 20)), (2027, dt.date(2027, 3, 28)),
+                                              (2038, dt.date(2038, 4, 25))])
+def test_easter_and_the_public_holidays_that_follow_it(year: int, sunday: dt.date) -> None:
+    assert easter(year) == sunday
+    holidays = public_holidays(dt.date(year - 1, 8, 10))
+    assert sunday + dt.timedelta(days=1) in holidays and sunday + dt.timedelta(days=39) in holidays
+    assert dt.date(year - 1, 11, 11) in holidays and dt.date(year, 5, 8) in holidays
