@@ -70,7 +70,6 @@ class Draft:
         self.parent: dict[int, int] = {}
         self.rooms_by_site: list[dict[str, list[tuple[int, int]]]] = []
         self.instructors: dict[int, list[int]] = {}
-        self.all_subjects: list[tuple[int, str]] = []
         self.folder_of: dict[int, int] = {}
 
     def stamp(self, low_days: float, high_days: float) -> str:

@@ -431,7 +431,6 @@ class Scheduler:
                 subject_name = f"{stem} {2 * y + s}" if i < len(stems) else f"{stem} {2 * y + s} – approfondissement"
                 subject = b.add("category5", subject_name, folder,
                                 code=f"{domain[:3].upper()}{programme % 1000:03d}{y + 1}{s}{i + 1:02d}")
-                b.all_subjects.append((subject, subject_name))
                 subjects.append((subject, subject_name, []))
             # The most constrained first, as a timetabling office does: lectures hold every group of the year.
             for i, (subject, subject_name, team) in enumerate(subjects):
