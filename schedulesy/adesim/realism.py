@@ -21,8 +21,8 @@ from collections.abc import Iterable
 import msgspec
 
 from schedulesy.adesim.model import University
+from schedulesy.adesim.schedule import OPENING_MINUTES
 
-OPENING_MINUTES = 5 * (19 * 60 + 30 - 8 * 60) + (12 * 60 + 30 - 8 * 60)
 LUNCH_WINDOW = (11 * 60 + 30, 14 * 60)
 LUNCH_BREAK_MINUTES = 60
 
