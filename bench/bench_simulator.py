@@ -6,7 +6,9 @@ What it prints, and why each figure matters:
 - generation time and peak memory (RSS high-water mark; ``--tracemalloc`` adds Python's own peak,
   at a 5-10x slowdown): ``schedulesy ade-simulator --preset large`` must start in seconds (target:
   ``large`` built in under 30 s), and the test suite builds ``tiny`` many times (target: under 1 s),
-  so ``tiny`` is always timed too;
+  so ``tiny`` and ``demo`` are always timed too;
+- how plausible the preset's timetables are (:func:`schedulesy.adesim.realism.profile`): events per
+  weekday, the share starting Monday 08:00, the clash rate, per-group events a year and weekly hours;
 - the serving process's start-up time and memory, measured on the real entry point (``serve``,
   granian) in a child process, as the CLI runs it;
 - latency over real HTTP of the calls our sync makes: one resource's events (a TP group, the busiest
@@ -35,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import free_port, machine, peak_rss_mib, proc_memory_mib  # noqa: E402
 from schedulesy.adesim.app import create_app  # noqa: E402
 from schedulesy.adesim.generate import generate  # noqa: E402
+from schedulesy.adesim.realism import profile  # noqa: E402
 
 GENERATION_TARGET_SECONDS = {"tiny": 1.0, "large": 30.0}
 
@@ -46,7 +49,8 @@ def generation_verdict(preset: str, seconds: float) -> str:
     return f" (target < {target:g} s) {'OK' if seconds < target else 'MISSED'}"
 
 
-def bench_generation(preset: str, seed: int, slot_minutes: int, with_tracemalloc: bool) -> None:
+def bench_generation(preset: str, seed: int, slot_minutes: int, with_tracemalloc: bool,
+                     with_realism: bool = False) -> None:
     before = peak_rss_mib()
     started = time.perf_counter()
     university = generate(preset, seed, slot_minutes=slot_minutes)
@@ -60,6 +64,12 @@ def bench_generation(preset: str, seed: int, slot_minutes: int, with_tracemalloc
           f"{len(university.events):,} events, {len(university.activities):,} activities")
     print(f"  peak RSS {after_generation:.0f} MiB (+{after_generation - before:.0f} MiB for the data); "
           f"index + app {indexed:.2f} s, peak RSS then {peak_rss_mib():.0f} MiB")
+    if with_realism:
+        started = time.perf_counter()
+        figures = profile(university).summary()
+        print(f"  realism ({time.perf_counter() - started:.1f} s to measure):")
+        for name, value in figures.items():
+            print(f"    {name}: {value}")
     if with_tracemalloc:
         del university
         tracemalloc.start()
@@ -180,9 +190,10 @@ def main() -> None:
     parser.add_argument("--tracemalloc", action="store_true", help="also measure Python's allocation peak")
     args = parser.parse_args()
     print(f"machine: {machine()}")
-    if args.preset != "tiny":
-        bench_generation("tiny", args.seed, args.slot_minutes, False)
-    bench_generation(args.preset, args.seed, args.slot_minutes, args.tracemalloc)
+    for smaller in ("tiny", "demo"):
+        if smaller != args.preset:
+            bench_generation(smaller, args.seed, args.slot_minutes, False)
+    bench_generation(args.preset, args.seed, args.slot_minutes, args.tracemalloc, with_realism=True)
     bench_serving(args.preset, args.seed, args.slot_minutes, args.rounds)
 
 

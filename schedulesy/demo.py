@@ -2,29 +2,37 @@
 
 Postgres and Redis: the configured URLs, else local servers on the default ports, else embedded
 ones. Then: migrations, the ADE simulator with demo data, the worker (projector + ADE poller), the
-API, a demo signing key, a demo user with a selection — and the URLs to open.
+API, a demo signing key, two demo users — a typical student (their group and the groups above it, up to
+their year, chosen for a plain week of 10-35 classes: this week, or the next teaching week when this one
+is a break) and a teacher — each with a token and a direct-access link, and the URLs to open.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import itertools
 import os
 import shlex
 import signal
+import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import cast
 
 import asyncpg
 import httpx
+import msgspec
 
 from schedulesy import db, embedded, failures
 from schedulesy.settings import ENV_PREFIX, TOOL_PREFIXES
 
 DEMO_USER = "demo"
+"""A typical student."""
+DEMO_TEACHER = "demo-teacher"
 DEMO_ADMIN = "demo-admin"
 READY_TIMEOUT_SECONDS = 240
 
@@ -85,45 +93,147 @@ def _wait_ready(api: str, timeout: float, processes: list[subprocess.Popen[bytes
     raise RuntimeError(f"the service was not ready within {timeout:.0f} s (still waiting for: {last})")
 
 
-async def _pick_demo_selection(database_url: str) -> list[str]:
-    """A trainee group and a room that have events this week, so the first screen is not empty."""
+STUDENT_WEEK_EVENTS = (10, 35)
+"""A typical student's week: between these many events (a teaching week, not a break or exams)."""
+LOOKAHEAD_WEEKS = 40
+
+
+class DemoWeek(msgspec.Struct, frozen=True):
+    """The week the demo users' calendars open on, with each trainee leaf's event count that week."""
+
+    monday: dt.date
+    this_week: bool
+    groups: dict[str, int]
+
+
+class DemoChoice(msgspec.Struct, frozen=True):
+    week: DemoWeek | None
+    student: list[str]
+    """The student's group and the groups above it, up to their year: two or three resources."""
+    teacher: list[str]
+
+
+def choose_week(counts: Mapping[dt.date, Mapping[str, int]], this_monday: dt.date) -> DemoWeek | None:
+    """The first week from this one in which the median group has a student's week of classes."""
+    for monday in sorted(m for m in counts if m >= this_monday):
+        groups = counts[monday]
+        if groups and statistics.median(groups.values()) >= STUDENT_WEEK_EVENTS[0]:
+            return DemoWeek(monday=monday, this_week=monday == this_monday, groups=dict(groups))
+    return None
+
+
+def choose_student(week: DemoWeek, parents: Mapping[str, str | None], clashing: Collection[str] = (),
+                   above_year: int = 2) -> list[str]:
+    """The typical student: the group whose week is nearest the median (10-35 events, none overlapping),
+    with its parent groups up to its year (``above_year``: the programme and the faculty are left out)."""
+    low, high = STUDENT_WEEK_EVENTS
+    fitting = {g: n for g, n in week.groups.items() if low <= n <= high and g not in clashing}
+    if not fitting:
+        return []
+    median = statistics.median(fitting.values())
+    leaf = min(fitting, key=lambda g: (abs(fitting[g] - median), g))
+    chain = [leaf]
+    while (parent := parents.get(chain[-1])) is not None:
+        chain.append(parent)
+    return chain[: max(1, len(chain) - above_year)]
+
+
+async def _pick_demo_users(database_url: str, zone: str) -> DemoChoice:
+    """A typical student's groups and a teacher, both with classes in the demo week."""
     conn = await db.connect(database_url)
     try:
+        this_monday = (await conn.fetchval("SELECT (date_trunc('week', now() AT TIME ZONE $1))::date", zone))
         rows = await conn.fetch(
             """
-            SELECT DISTINCT ON (r.category) r.ext_id
+            SELECT (date_trunc('week', e.starts_at AT TIME ZONE $1))::date AS monday, t.resource_ext_id AS ext_id,
+                   count(*) AS n
             FROM schedulesy.timetable t
             JOIN schedulesy.event e ON e.event_id = t.event_id
             JOIN schedulesy.resource r ON r.ext_id = t.resource_ext_id
-            WHERE r.category IN ('trainee', 'classroom')
-              AND r.fields ->> 'tag' = 'leaf'
-              AND e.starts_at >= date_trunc('week', now()) AND e.starts_at < date_trunc('week', now()) + interval '7 days'
-            GROUP BY r.category, r.ext_id
-            ORDER BY r.category, count(*) DESC
+            WHERE r.category = 'trainee' AND r.fields ->> 'tag' = 'leaf'
+              AND e.starts_at >= $2::date AND e.starts_at < $2::date + $3 * interval '7 days'
+            GROUP BY 1, 2
+            """,
+            zone, this_monday, LOOKAHEAD_WEEKS,
+        )
+        counts: dict[dt.date, dict[str, int]] = {}
+        for row in rows:
+            counts.setdefault(row["monday"], {})[row["ext_id"]] = row["n"]
+        week = choose_week(counts, this_monday)
+        if week is None:
+            return DemoChoice(week=None, student=[], teacher=[])
+        # The category root (ext_id "trainee") is not a group: a faculty's parent counts as none.
+        parents = {r["ext_id"]: r["parent_ext_id"] for r in await conn.fetch(
+            "SELECT ext_id, parent_ext_id FROM schedulesy.resource WHERE category = 'trainee' AND ext_id <> 'trainee'")}
+        spans = await conn.fetch(
             """
+            SELECT t.resource_ext_id AS ext_id, e.starts_at, e.ends_at
+            FROM schedulesy.timetable t
+            JOIN schedulesy.event e ON e.event_id = t.event_id
+            WHERE t.resource_ext_id = ANY($1::text[])
+              AND e.starts_at >= $2::date AND e.starts_at < $2::date + interval '7 days'
+            ORDER BY 1, 2
+            """,
+            list(week.groups), week.monday,
+        )
+        clashing: set[str] = set()
+        for group, events in itertools.groupby(spans, key=lambda row: row["ext_id"]):
+            ends: dt.datetime | None = None
+            for row in events:
+                if ends is not None and row["starts_at"] < ends:
+                    clashing.add(group)
+                ends = row["ends_at"] if ends is None else max(ends, row["ends_at"])
+        student = choose_student(week, {k: (v if v in parents else None) for k, v in parents.items()}, clashing)
+        teachers = await conn.fetch(
+            """
+            SELECT t.resource_ext_id AS ext_id, count(*) AS n
+            FROM schedulesy.timetable t
+            JOIN schedulesy.event e ON e.event_id = t.event_id
+            JOIN schedulesy.resource r ON r.ext_id = t.resource_ext_id
+            WHERE r.category = 'instructor' AND r.fields ->> 'tag' = 'leaf'
+              AND e.starts_at >= $1::date AND e.starts_at < $1::date + interval '7 days'
+            GROUP BY 1
+            ORDER BY abs(count(*) - 7), 1
+            LIMIT 1
+            """,
+            week.monday,
         )
     finally:
         await conn.close()
-    return [r["ext_id"] for r in rows]
+    return DemoChoice(week=week, student=student, teacher=[r["ext_id"] for r in teachers])
 
 
-def _create_demo_user(api: str, token: str, database_url: str) -> list[str]:
-    """Through the public API, as the front end would: create, then select resources."""
+def _create_user(api: str, token: str, username: str, directory_id: str, selection: list[str]) -> str:
+    """Through the public API, as the front end would: create, select resources; the direct-access key."""
     headers = {"Authorization": f"Bearer {token}"}
-    response = httpx.get(f"{api}/legacy/customization/{DEMO_USER}.json", headers=headers, timeout=10)
+    response = httpx.get(f"{api}/legacy/customization/{username}.json", headers=headers, timeout=10)
     if response.status_code == 404:
         httpx.post(f"{api}/legacy/customization.json", headers=headers, timeout=10,
-                   json={"username": DEMO_USER, "directory_id": "demo-0001"}).raise_for_status()
-    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    selection = asyncio.run(_pick_demo_selection(database_url))
-    while not selection and time.monotonic() < deadline:
-        _say("waiting for the first ADE sync to bring this week's events")
-        time.sleep(2)
-        selection = asyncio.run(_pick_demo_selection(database_url))
+                   json={"username": username, "directory_id": directory_id}).raise_for_status()
     if selection:
-        httpx.patch(f"{api}/legacy/customization/{DEMO_USER}.json", headers=headers, timeout=10,
+        httpx.patch(f"{api}/legacy/customization/{username}.json", headers=headers, timeout=10,
                     json={"resources": ",".join(selection)}).raise_for_status()
-    return selection
+    accesses = httpx.get(f"{api}/api/customization/{username}/uuid.json", headers=headers, timeout=10).json()
+    return str(accesses[0]["key"]) if accesses else "<none>"
+
+
+def _choose_demo_users(database_url: str, zone: str) -> DemoChoice:
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    choice = asyncio.run(_pick_demo_users(database_url, zone))
+    while not choice.student and time.monotonic() < deadline:
+        _say("waiting for the first ADE sync to bring the coming weeks' events")
+        time.sleep(2)
+        choice = asyncio.run(_pick_demo_users(database_url, zone))
+    return choice
+
+
+def week_summary(week: DemoWeek | None) -> str:
+    if week is None:
+        return "no teaching week in the coming months (the calendars may look empty)"
+    if week.this_week:
+        return f"this week (Monday {week.monday.isoformat()})"
+    return (f"this week is a break or an exam week: open the week of Monday {week.monday.isoformat()}, "
+            "the next teaching week")
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -201,11 +311,11 @@ def run_demo(*, host: str, port: int, ade_port: int, preset: str) -> int:
 
         settings = load_settings(env)
         user_token = mint_token(settings, DEMO_USER, directory_id="demo-0001")
+        teacher_token = mint_token(settings, DEMO_TEACHER, directory_id="demo-0002")
         admin_token = mint_token(settings, DEMO_ADMIN, superuser=True)
-        selection = _create_demo_user(api, user_token, database_url)
-        accesses = httpx.get(f"{api}/api/customization/{DEMO_USER}/uuid.json",
-                             headers={"Authorization": f"Bearer {user_token}"}, timeout=10).json()
-        key = accesses[0]["key"] if accesses else "<none>"
+        choice = _choose_demo_users(database_url, settings.timezone)
+        key = _create_user(api, user_token, DEMO_USER, "demo-0001", choice.student)
+        teacher_key = _create_user(api, teacher_token, DEMO_TEACHER, "demo-0002", choice.teacher)
         public = settings.public_base
         print(f"""
 Schedulesy is running (Ctrl-C stops everything).
@@ -214,15 +324,24 @@ Schedulesy is running (Ctrl-C stops everything).
   Start page             {public}/
   API documentation      {public}/schema
   Health                 {public}/health/ready
+  Demo week              {week_summary(choice.week)}
+
+  '{DEMO_USER}', a student ({", ".join(choice.student) or "no selection found"}):
   Demo user's calendar   {public}/api/calendar/{DEMO_USER}.json   (needs the token below)
   Timetable by key       {public}/api/timetable/{key}.json
   ICS subscription       {public}/api/timetable/{key}.ics
   QR code of the ICS     {public}/api/timetable/{key}/qrcode.svg
-  Demo selection         {", ".join(selection) or "(none found)"}
-
+  Demo selection         {", ".join(choice.student) or "(none found)"}
   Token for '{DEMO_USER}':
     {user_token}
   Try: curl -H "Authorization: Bearer $TOKEN" {public}/api/calendar/{DEMO_USER}.json
+
+  '{DEMO_TEACHER}', a teacher ({", ".join(choice.teacher) or "no selection found"}):
+  Teacher's timetable    {public}/api/timetable/{teacher_key}.json
+  Teacher's ICS          {public}/api/timetable/{teacher_key}.ics
+  Token for '{DEMO_TEACHER}':
+    {teacher_token}
+
   Superuser token ('{DEMO_ADMIN}'):
     {admin_token}
 

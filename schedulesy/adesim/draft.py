@@ -18,10 +18,6 @@ from schedulesy.adesim.calendar import AcademicCalendar, academic_week0, build_c
 from schedulesy.adesim.model import NO_ID, Activity, ActivityFolder, GridProject, PlacedEvent, Resource, format_stamp
 from schedulesy.adesim.presets import Preset
 
-BLOCK_STARTS = (8 * 60, 9 * 60 + 45, 11 * 60 + 30, 13 * 60 + 30, 15 * 60 + 15, 17 * 60)
-"""Minutes after midnight at which classes may start."""
-
-
 class YearOfStudy:
     """A year of study being built: its group nodes and the clash masks of its weekly template."""
 
@@ -30,16 +26,18 @@ class YearOfStudy:
         self.td: list[int] = []
         self.tp: dict[int, list[int]] = {}
         self.size = 0
-        self.related: dict[int, tuple[int, ...]] = {}
+        self.headcount: dict[int, int] = {}
+        self.leaves: dict[int, tuple[int, ...]] = {}
+        """The student groups (trainee leaves) under each node of the year."""
 
     def link(self) -> None:
-        """Clashes inside a year: a node clashes with its ancestors and its descendants."""
         tps = [tp for td in self.td for tp in self.tp[td]]
-        self.related[self.branch] = (self.branch, *self.td, *tps)
+        self.leaves[self.branch] = tuple(tps) or tuple(self.td)
         for td in self.td:
-            self.related[td] = (self.branch, td, *self.tp[td])
+            self.leaves[td] = tuple(self.tp[td]) or (td,)
             for tp in self.tp[td]:
-                self.related[tp] = (self.branch, td, tp)
+                self.leaves[tp] = (tp,)
+        self.headcount[self.branch] = self.size
 
 
 class Draft:
@@ -54,7 +52,8 @@ class Draft:
             week0=week0, days_per_week=days_per_week, slot_minutes=slot_minutes,
             day_start_minutes=day_start_minutes, slots_per_day=(22 * 60 - day_start_minutes) // slot_minutes,
         )
-        self.calendar: AcademicCalendar = build_calendar(week0, self.project.weeks, today)
+        self.calendar: AcademicCalendar = build_calendar(week0, self.project.weeks,
+                                                         today if knobs.teach_around_today else None)
         self.rng = random.Random(f"schedulesy:{seed}:{name}")
         self.resources: list[Resource] = []
         self.folders: list[ActivityFolder] = []
@@ -65,11 +64,13 @@ class Draft:
         self.event_ids = itertools.count(100_001)
         self.node_ids = itertools.count(500_001)
         self.busy: dict[tuple[object, int], int] = {}
+        """Slots a resource holds in a template week (one key per semester, exam week…): a bit per slot."""
+        self.below: dict[tuple[object, int], int] = {}
+        """Slots a trainee node or one of its descendants holds."""
+        self.parent: dict[int, int] = {}
         self.rooms_by_site: list[dict[str, list[tuple[int, int]]]] = []
         self.instructors: dict[int, list[int]] = {}
-        self.all_subjects: list[tuple[int, str]] = []
         self.folder_of: dict[int, int] = {}
-        self.slots = [(m - day_start_minutes) // slot_minutes for m in BLOCK_STARTS if m >= day_start_minutes]
 
     def stamp(self, low_days: float, high_days: float) -> str:
         """A time stamp between two offsets from week 0, on a working hour."""
@@ -80,6 +81,7 @@ class Draft:
 
     def add(self, category: str, name: str, parent: int = NO_ID, *, group: bool = False, **fields: Any) -> int:
         rid = next(self.resource_ids)
+        self.parent[rid] = parent
         created = self.stamp(-400, -30)
         self.resources.append(Resource(id=rid, category=category, parent_id=parent, is_group=group, name=name,
                                        creation=created, last_update=created, **fields))

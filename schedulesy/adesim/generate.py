@@ -6,10 +6,11 @@ How a year is built, in the order resource ids are handed out:
 3. per component, trainee folders (component → programme → year → TD group → TP group) interleaved
    with subject folders (category5), the way a real ADE database grows;
 4. per year of study and semester, a weekly template: lectures (CM) booked on the year, tutorials (TD)
-   on TD groups, labs (TP) on TP groups, placed without clashes inside the year, for the instructor
-   and for the room; then one event per teaching week. Exams, resits, welcome meetings (booked on the
-   programme) and lectures open to a whole component complete the year;
-5. a few big years get an elective catalogue so that their timetable passes 7,000 events.
+   on TD groups, labs (TP) on TP groups, placed without clashes for every group, instructor and room
+   (:mod:`schedulesy.adesim.schedule`); then one event per teaching week. Exams, resits, welcome
+   meetings (booked on the programme) and evening lectures open to a whole component complete the year.
+   A student group has 18-27 hours of lectures and tutorials a week, plus labs every other week; no
+   single group reaches the 7,000-event limit, a whole faculty does.
 
 Every random choice comes from ``random.Random`` seeded by (seed, preset), so a seed and a week 0 give
 byte-identical data. Identical booking tuples are shared between events, which keeps ``large`` small.
@@ -30,8 +31,6 @@ from schedulesy.adesim.model import ActivityFolder, University
 from schedulesy.adesim.presets import PRESETS, Preset
 from schedulesy.adesim.schedule import Scheduler
 
-LAB_DOMAINS = frozenset({"maths", "info", "physique", "chimie", "biologie", "medecine", "ingenierie",
-                         "pharmacie", "sport", "geo"})
 DEGREES = (("Licence", ("L1", "L2", "L3")), ("Master", ("M1", "M2")), ("BUT", ("BUT1", "BUT2", "BUT3")),
            ("Licence professionnelle", ("LP",)), ("Diplôme d'université", ("DU",)))
 
@@ -69,17 +68,17 @@ class UniversityBuilder(Draft):
             for f in range(floors):
                 floor = self.add("classroom", names.FLOORS[f], building, group=True)
                 for n in range(count // floors + (f < count % floors)):
-                    self.add_room(site, floor, short, f, n, amphi=f == 0 and n < max(1, count // 12))
+                    self.add_room(site, floor, short, f, n, amphi=f == 0 and n < max(1, count // 9))
 
     def add_room(self, site: int, floor: int, short: str, f: int, n: int, *, amphi: bool) -> None:
         rng = self.rng
         if amphi:
-            kind, size = "Amphithéâtre", rng.randrange(120, 501, 10)
+            kind, size = "Amphithéâtre", rng.choice((rng.randrange(120, 250, 10), rng.randrange(250, 501, 10)))
             label = names.AMPHI_NAMES[rng.randrange(len(names.AMPHI_NAMES))]
             label = f"{label} ({short})"
         else:
             kind = rng.choices(("Salle de TD", "Salle informatique", "Laboratoire"), (60, 25, 15))[0]
-            size = rng.randrange(24, 49) if kind == "Salle de TD" else rng.randrange(16, 31)
+            size = rng.randrange(30, 51) if kind == "Salle de TD" else rng.randrange(16, 41)
             prefix = {"Salle de TD": short, "Salle informatique": f"{short} Info", "Laboratoire": f"{short} Labo"}
             label = f"{prefix[kind]} {f}.{n + 1:02d}"
         rid = self.add("classroom", label, floor, type=kind, size=size, code=f"{short}{f}{n + 1:02d}")
@@ -130,7 +129,7 @@ class UniversityBuilder(Draft):
             years = []
             for y, label in enumerate(labels):
                 td = knobs.td_groups[1] if turn == 0 else max(knobs.td_groups[0], rng.randint(*knobs.td_groups) - y)
-                tp = rng.randint(*knobs.tp_per_td) if domain in LAB_DOMAINS else 0
+                tp = rng.randint(*knobs.tp_per_td)
                 years.append((label, td, tp if turn else knobs.tp_per_td[1]))
             size = 1 + sum(1 + td + td * tp for _, td, tp in years)
             if programmes and nodes + size > knobs.trainee_nodes:
@@ -156,17 +155,16 @@ class UniversityBuilder(Draft):
                 subject_roots[c] = self.add("category5", label, group=True, code=short)
                 self.folders.append(ActivityFolder(next(self.activity_ids), label))
                 self.folder_of[c] = self.folders[-1].id
+                scheduler.schedule_component_lectures(c, trainee_roots[c])
             programme_name = f"{degree} {discipline}"
             programme = self.add("trainee", programme_name, trainee_roots[c], group=True,
                                  code=f"{short}-{_slug(degree)[:3].upper()}{len(years) + 1:03d}")
             subject_folder = self.add("category5", programme_name, subject_roots[c], group=True)
             made = [self.build_year(c, programme, discipline, y) for y in year_plan]
             years.extend(made)
-            scheduler.schedule_programme(c, domain, programme, subject_folder, made)
-        for c, root in trainee_roots.items():
-            scheduler.schedule_component_lectures(c, root)
-        scheduler.schedule_electives(years)
-        return University(preset=self.name, seed=self.seed, project=self.project, resources=tuple(self.resources),
+            scheduler.schedule_programme(c, domain, degree, programme, subject_folder, made)
+        return University(preset=self.name, seed=self.seed, project=self.project, calendar=self.calendar,
+                          resources=tuple(self.resources),
                           activity_folders=tuple(self.folders), activities=tuple(self.activities),
                           events=tuple(self.events))
 
@@ -177,11 +175,13 @@ class UniversityBuilder(Draft):
         year = YearOfStudy(branch, label, component, programme)
         for t in range(td_count):
             td_name = f"{label} {short} – Gr. {t + 1}"
-            size = self.rng.randrange(26, 40)
+            size = self.rng.randrange(24, 39)
             td = self.add("trainee", td_name, branch, group=tp_count > 0, size=size)
             year.td.append(td)
-            year.tp[td] = [self.add("trainee", f"{label} {short} – Gr. {t + 1}{'ABCD'[k]}", td, size=size // tp_count)
-                           for k in range(tp_count)]
+            year.headcount[td] = size
+            year.tp[td] = [self.add("trainee", f"{label} {short} – Gr. {t + 1}{'ABCD'[k]}", td,
+                                    size=-(-size // tp_count)) for k in range(tp_count)]
+            year.headcount.update(dict.fromkeys(year.tp[td], -(-size // max(tp_count, 1))))
             year.size += size
         year.link()
         return year

@@ -25,6 +25,8 @@ from typing import Final
 
 import msgspec
 
+from schedulesy.adesim.calendar import AcademicCalendar
+
 CATEGORIES: Final = ("trainee", "instructor", "classroom", "equipment", "category5",
                      "category6", "category7", "category8")
 """ADE's category keys in the order a ``tree=true`` answer lists them."""
@@ -183,6 +185,8 @@ class University(msgspec.Struct, frozen=True, kw_only=True):
     preset: str
     seed: int
     project: GridProject
+    calendar: AcademicCalendar
+    """The year's teaching, exam and resit weeks and its breaks, as the events were laid on them."""
     resources: tuple[Resource, ...]
     activity_folders: tuple[ActivityFolder, ...]
     activities: tuple[Activity, ...]

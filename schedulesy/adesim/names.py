@@ -154,10 +154,6 @@ SUBJECTS: dict[str, tuple[str, ...]] = {
 
 LEVEL_SUFFIXES: tuple[str, ...] = ("1", "2", "3", "avancée", "fondamentale", "appliquée", "I", "II")
 
-ELECTIVES: tuple[str, ...] = (
-    "UE d'ouverture", "Option libre", "Atelier transversal", "Engagement étudiant", "Projet tutoré",
-)
-
 SITES: tuple[str, ...] = (
     "Campus de l'Esplanade", "Campus d'Illkirch", "Campus Médecine – Hôpital civil", "Site de Colmar",
     "Campus de Cronenbourg", "Site de Schiltigheim", "Campus Meinau", "Site de Haguenau",
