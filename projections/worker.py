@@ -104,7 +104,9 @@ class Projector:
         reconnect_delay: float = 1.0,
         max_reconnect_delay: float = 15.0,
         retry_delay: float = 1.0,
-        max_retry_delay: float = 30.0,
+        # Short: a failed apply is mostly Redis away (a failover takes seconds); the read models should
+        # follow within seconds of its return, and a retry is one cheap batch.
+        max_retry_delay: float = 5.0,
         prune_interval: float = 600.0,
         prune_after: float = 86400.0,
         prune_batch: int = 5000,
