@@ -4,7 +4,6 @@ named by health (a warning) and logged with the event ids."""
 
 from __future__ import annotations
 
-import dataclasses
 
 import asyncpg
 import structlog
@@ -16,7 +15,7 @@ from commands.ade_sync.cycle import run_cycle
 from queries.health import readiness
 from schedulesy.ade.client import AdeClient
 from schedulesy.services import Services
-from tests.fixtures.infra import replace_settings
+from tests.fixtures.infra import replace_settings, with_settings
 
 
 def test_the_batch_covers_every_resource_within_a_week_of_cycles() -> None:
@@ -27,7 +26,7 @@ def test_the_batch_covers_every_resource_within_a_week_of_cycles() -> None:
 
 
 def every(services: Services, cycles_per_week: int) -> Services:
-    return dataclasses.replace(services, settings=replace_settings(
+    return with_settings(services, replace_settings(
         services.settings, poll_interval=WEEK_SECONDS / cycles_per_week))
 
 

@@ -4,7 +4,6 @@ documents."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 
 import asyncpg
@@ -16,12 +15,12 @@ from schedulesy.ade.client import AdeClient
 from schedulesy.services import Services
 from schedulesy.settings import SettingsError, load_settings
 from tests.fixtures.ade import AdeSimulatorHandle
-from tests.fixtures.infra import replace_settings
+from tests.fixtures.infra import replace_settings, with_settings
 from tests.fixtures.sync import PARIS
 
 
 def from_ade(services: Services) -> Services:
-    return dataclasses.replace(services, settings=replace_settings(services.settings, timetable_source="ade"))
+    return with_settings(services, replace_settings(services.settings, timetable_source="ade"))
 
 
 async def rows(pool: asyncpg.Pool) -> set[tuple[str, int]]:
