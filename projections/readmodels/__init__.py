@@ -29,7 +29,7 @@ import structlog
 from projections import loaders
 from projections.builders import selections as selection_builder
 from projections.readmodels.batch import Batch, snapshot
-from projections.readmodels.documents import Documents
+from projections.readmodels.documents import Documents, let_others_run
 from projections.readmodels.fragments import FragmentStore
 from projections.readmodels.ondemand import OnDemand
 from projections.readmodels.plan import plan_changes
@@ -160,6 +160,7 @@ class ReadModels:
         for ext_ids in chunks(resources, WRITE_CHUNK):
             writes = Writes(stamp)
             for ext_id in ext_ids:
+                await let_others_run()
                 writes.set(keys.resource_node(ext_id), documents.node(batch, ext_id))
                 full, public = documents.events_documents(batch, ext_id) or (None, None)
                 writes.set(keys.resource_events(ext_id), full)

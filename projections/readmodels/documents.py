@@ -6,6 +6,7 @@ single read-through build, so all three produce byte-identical documents.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection
 from urllib.parse import urlsplit
 
@@ -24,6 +25,13 @@ from projections.rows import ChangeRow, EventRow, child_ids
 from schedulesy.keys import Keys
 from schedulesy.selection import Selection
 from schedulesy.settings import Settings
+
+
+async def let_others_run() -> None:
+    """Hand the event loop over between two documents. A batch of many documents is CPU work in
+    one task: without a pause, the worker's projector heartbeat (whose timeout then drops the
+    session and the batch in flight) and its AMQP consumer wait for the whole batch."""
+    await asyncio.sleep(0)
 
 
 class Documents:
@@ -55,6 +63,7 @@ class Documents:
     async def build_nodes(self, batch: Batch, ext_ids: Collection[str], writes: Writes) -> None:
         await self.load_nodes(batch, ext_ids)
         for ext_id in ext_ids:
+            await let_others_run()
             writes.set(self.keys.resource_node(ext_id), self.node(batch, ext_id))
 
     async def load_nodes(self, batch: Batch, ext_ids: Collection[str]) -> None:
@@ -76,6 +85,7 @@ class Documents:
         present = [i for i in ext_ids if batch.resource(i) is not None]
         await batch.load_events_of(present)
         for ext_id in ext_ids:
+            await let_others_run()
             full, public = self.events_documents(batch, ext_id) or (None, None)
             writes.set(self.keys.resource_events(ext_id), full)
             writes.set(self.keys.resource_public_events(ext_id), public)
@@ -101,6 +111,7 @@ class Documents:
         await batch.load_events_of(members)
         plans: dict[str, FeedPlan] = {}
         for selection in selections:
+            await let_others_run()
             digest = selection.hash
             events = batch.events_of(selection.ids)
             writes.set(self.keys.calendar(digest), self.calendar(batch, events))

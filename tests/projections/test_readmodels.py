@@ -4,15 +4,16 @@ side's facade, without in-memory copies (no invalidation stream runs here)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
-from projections.builders.document import Stamp, StoredDocument
+from projections.builders.document import Built, Stamp, StoredDocument
 from projections.readmodels import ReadModels
-from projections.readmodels.batch import snapshot
+from projections.readmodels.batch import Batch, snapshot
 from projections.readmodels.store import GONE, NOT_FOUND_TTL, TOMBSTONE_TTL
 from queries.reads import Reads
 from schedulesy.changes import Topic
@@ -91,6 +92,44 @@ async def test_an_event_change_reaches_resource_documents_and_calendars(models: 
         names = {e["id"]: e["name"] for e in msgspec.json.decode(document.body)["events"]["events"]}
         assert names["191050"] == "TP annulé"
     assert b"SUMMARY:TP annul" in (await user_feed(reads, "jdupont")).body
+
+
+async def test_a_batch_lets_other_tasks_run_between_two_documents(
+    models: ReadModels, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's heartbeat and AMQP consumer share the projector's event loop. A batch that built
+    all its documents in one stretch held them for seconds under load: the heartbeat timed out,
+    which drops the session and the batch in flight, and a message waited for the whole batch."""
+    await models.rebuild_all()
+    turns = 0
+
+    async def another_task() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    seen: list[int] = []
+    build_events, build_node = models.documents.events_documents, models.documents.node
+
+    def events_documents(batch: Batch, ext_id: str) -> tuple[Built, Built] | None:
+        seen.append(turns)
+        return build_events(batch, ext_id)
+
+    def node(batch: Batch, ext_id: str) -> Built | None:
+        seen.append(turns)
+        return build_node(batch, ext_id)
+
+    monkeypatch.setattr(models.documents, "events_documents", events_documents)
+    monkeypatch.setattr(models.documents, "node", node)
+    task = asyncio.create_task(another_task())
+    try:
+        await asyncio.sleep(0)
+        await models.apply({Topic.RESOURCE: {ROOM, TEACHER}, Topic.TIMETABLE: {GROUP, SUBJECT}})
+    finally:
+        task.cancel()
+    assert len(seen) >= 6
+    assert len(set(seen)) == len(seen), "the other task never ran between two documents"
 
 
 async def test_a_timetable_change_updates_selectable_on_the_parent_node(models: ReadModels, reads: Reads) -> None:
