@@ -49,7 +49,8 @@ def retry_delay(attempts: int) -> float:
 def smtp_mailer(settings: Settings) -> Mailer:
     """Sends through ``SCHEDULESY_SMTP_URL``: ``smtps://`` is TLS from the start, ``smtp://`` upgrades
     with STARTTLS when the server offers it (``?starttls=require`` insists); user and password from
-    the URL."""
+    the URL. The relay's certificate is verified against the system's CAs (``SSL_CERT_FILE`` to trust a
+    private one); there is deliberately no way to skip that."""
     url = urlsplit(settings.smtp_url)
     implicit_tls = url.scheme.lower() == "smtps"
     require_starttls = "starttls=require" in url.query

@@ -19,7 +19,8 @@ from schedulesy.settings import Settings
 from tests.fixtures.ade import AdeSimulatorHandle
 from tests.fixtures.auth import TokenFactory, auth_header
 from tests.fixtures.mirror import insert_user
-from tests.fixtures.smtp import Recorder, with_mail
+from tests.fixtures.infra import replace_settings
+from tests.fixtures.smtp import PrivateCA, Recorder, accept_login, running_smtp, with_mail
 from tests.fixtures.sync import PARIS, Sync, near_event
 from tests.fixtures.waiting import eventually
 
@@ -52,6 +53,24 @@ async def subscribe(api: AsyncTestClient[Any], make_token: TokenFactory, usernam
 
 async def deliver(pool: asyncpg.Pool, settings: Settings) -> int:
     return await send_due(pool, settings, smtp_mailer(settings))
+
+
+async def due_alert(pool: asyncpg.Pool) -> None:
+    """A confirmed subscriber (dora) and a change of her timetable not mailed yet: one alert is due."""
+    await insert_user(pool, "dora", "1616")
+    await pool.execute(
+        """INSERT INTO schedulesy.alert_subscription (username, email, horizon_days, unsubscribe_token, confirmed_at)
+           VALUES ('dora', 'dora@example.org', 14, $1, now() - interval '1 hour')""", "u" * 43)
+    before = {"id": 7, "activity_id": 1, "repetition": 0, "session": 0, "name": "CM Analyse",
+              "starts_at": (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2)).isoformat(),
+              "ends_at": (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2, hours=2)).isoformat(),
+              "date": "01/01/2030", "start_hour": "08:00", "end_hour": "10:00", "duration": 8, "color": "",
+              "note": "", "last_update": None, "bookings": []}
+    await pool.execute(
+        """INSERT INTO schedulesy.event_history (kind, event_id, activity_id, repetition, session, starts_at,
+                                                 before, resources)
+           VALUES ('removed', 7, 1, 0, 0, now() + interval '2 days', $1::jsonb, '{1616}')""",
+        before)
 
 
 async def confirmed_subscriber(api: AsyncTestClient[Any], make_token: TokenFactory, pool: asyncpg.Pool,
@@ -224,20 +243,7 @@ async def test_alerts_are_off_without_smtp(pool: asyncpg.Pool, base_settings: Se
 
 async def test_the_workers_mailer_leads_alone_and_sends_each_due_mail_once(
         pool: asyncpg.Pool, settings: Settings, smtp_server: Recorder) -> None:
-    await insert_user(pool, "dora", "1616")
-    await pool.execute(
-        """INSERT INTO schedulesy.alert_subscription (username, email, horizon_days, unsubscribe_token, confirmed_at)
-           VALUES ('dora', 'dora@example.org', 14, $1, now() - interval '1 hour')""", "u" * 43)
-    before = {"id": 7, "activity_id": 1, "repetition": 0, "session": 0, "name": "CM Analyse",
-              "starts_at": (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2)).isoformat(),
-              "ends_at": (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2, hours=2)).isoformat(),
-              "date": "01/01/2030", "start_hour": "08:00", "end_hour": "10:00", "duration": 8, "color": "",
-              "note": "", "last_update": None, "bookings": []}
-    await pool.execute(
-        """INSERT INTO schedulesy.event_history (kind, event_id, activity_id, repetition, session, starts_at,
-                                                 before, resources)
-           VALUES ('removed', 7, 1, 0, 0, now() + interval '2 days', $1::jsonb, '{1616}')""",
-        before)
+    await due_alert(pool)
 
     workers = [asyncio.create_task(run_alerts(settings, tick=0.05)) for _ in range(2)]
     try:
@@ -274,28 +280,111 @@ async def test_the_owner_reads_and_stops_their_alerts(
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 async def test_smtp_credentials_come_from_the_url_percent_decoded(
         pool: asyncpg.Pool, base_settings: Settings, smtp_server: Recorder) -> None:
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.smtp import AuthResult, LoginPassword
-
-    from tests.fixtures.infra import replace_settings
-    from tests.fixtures.smtp import free_port
-
-    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
-        good = isinstance(data, LoginPassword) and (data.login, data.password) == (b"mailer", b"p@ss word")
-        return AuthResult(success=good)
-
-    controller = Controller(smtp_server, hostname="127.0.0.1", port=free_port(), authenticator=authenticator,
-                            auth_required=True, auth_require_tls=False)  # no certificate here: AUTH in clear
-    controller.start()
-    try:
+    no_tls = {"auth_required": True, "auth_require_tls": False}  # AUTH in clear: only the decoding is tested here
+    with running_smtp(smtp_server, authenticator=accept_login("mailer", "p@ss word"), **no_tls) as port:
         await pool.execute(
             """INSERT INTO schedulesy.alert_outbox (username, purpose, recipient, message)
                VALUES ('alice', 'confirm', 'alice@example.org', $1)""",
             b"From: a@example.org\r\nTo: alice@example.org\r\nSubject: hi\r\n\r\nhello\r\n")
-        right = replace_settings(base_settings, mail_from="a@example.org",
-                                 smtp_url=f"smtp://mailer:p%40ss%20word@127.0.0.1:{controller.port}")
-        assert await send_due(pool, right, smtp_mailer(right)) == 1
-    finally:
-        controller.stop()
+        right = relay(base_settings, f"smtp://mailer:p%40ss%20word@127.0.0.1:{port}")
+        assert await deliver(pool, right) == 1
     [message] = smtp_server.messages
     assert message["Subject"] == "hi" and message["Message-ID"].startswith("<alert-")
+
+
+def relay(settings: Settings, url: str) -> Settings:
+    return replace_settings(settings, smtp_url=url, mail_from="Schedulesy <alerts@example.org>")
+
+
+def tls_options(ca: PrivateCA, scheme: str) -> dict[str, Any]:
+    """The server side of ``scheme``: STARTTLS offered (AUTH only once encrypted), or TLS from the start
+    (aiosmtpd only offers AUTH there when told not to wait for a STARTTLS that will not come)."""
+    if scheme == "smtps":
+        return {"ssl_context": ca.server_context(), "auth_require_tls": False}
+    return {"tls_context": ca.server_context()}
+
+
+async def outbox_row(pool: asyncpg.Pool) -> Any:
+    return await pool.fetchrow(
+        """SELECT attempts, last_error, sent_at IS NULL AS unsent, message IS NOT NULL AS kept,
+                  next_attempt_at - now() AS wait FROM schedulesy.alert_outbox""")
+
+
+async def backoff_passes(pool: asyncpg.Pool) -> None:
+    await pool.execute("UPDATE schedulesy.alert_outbox SET next_attempt_at = now()")
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+@pytest.mark.parametrize("url", ["smtp://mailer:s3cret@127.0.0.1:{port}",
+                                 "smtp://mailer:s3cret@127.0.0.1:{port}?starttls=require",
+                                 "smtps://mailer:s3cret@127.0.0.1:{port}"])
+async def test_an_alert_goes_encrypted_to_a_relay_signed_by_a_private_ca_the_operator_trusts(
+        pool: asyncpg.Pool, base_settings: Settings, test_ca: PrivateCA, trust_test_ca: None, url: str) -> None:
+    server = Recorder()
+    options = tls_options(test_ca, url.partition(":")[0])
+    with running_smtp(server, authenticator=accept_login("mailer", "s3cret"), auth_required=True, **options) as port:
+        settings = relay(base_settings, url.format(port=port))
+        await due_alert(pool)
+        assert await build_alerts(pool, settings) == 1
+        assert await deliver(pool, settings) == 1
+    [alert] = server.messages
+    assert server.encrypted == [True]
+    assert alert["To"] == "dora@example.org" and "CM Analyse du " in body(alert)
+
+
+@pytest.mark.parametrize("scheme", ["smtp", "smtps"])
+async def test_a_relay_whose_certificate_is_not_trusted_gets_nothing_and_the_mail_waits(
+        pool: asyncpg.Pool, base_settings: Settings, test_ca: PrivateCA, monkeypatch: pytest.MonkeyPatch,
+        scheme: str) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)  # the system's CAs only: ours is not among them
+    server = Recorder()
+    with running_smtp(server, **tls_options(test_ca, scheme)) as port:
+        settings = relay(base_settings, f"{scheme}://127.0.0.1:{port}")
+        await due_alert(pool)
+        assert await build_alerts(pool, settings) == 1
+        assert await deliver(pool, settings) == 0  # no fallback to clear text either
+    row = await outbox_row(pool)
+    assert row["attempts"] == 1 and row["unsent"] and row["kept"] and "certificate" in row["last_error"].lower()
+    assert server.messages == []
+
+
+async def test_starttls_required_from_a_relay_without_it_is_a_failed_attempt_and_the_mail_waits(
+        pool: asyncpg.Pool, base_settings: Settings, smtp_server: Recorder, test_ca: PrivateCA,
+        trust_test_ca: None) -> None:
+    plain = relay(base_settings, f"smtp://127.0.0.1:{smtp_server.port}?starttls=require")
+    await due_alert(pool)
+    assert await build_alerts(pool, plain) == 1
+    assert await deliver(pool, plain) == 0
+    row = await outbox_row(pool)
+    assert row["attempts"] == 1 and row["unsent"] and row["kept"] and row["wait"] > dt.timedelta(seconds=20)
+    assert "STARTTLS" in row["last_error"]
+    assert smtp_server.messages == []
+    assert await deliver(pool, plain) == 0  # not due yet
+
+    # The relay gets its certificate: the waiting mail goes, encrypted.
+    with running_smtp(smtp_server, **tls_options(test_ca, "smtp")) as port:
+        await backoff_passes(pool)
+        assert await deliver(pool, relay(base_settings, f"smtp://127.0.0.1:{port}?starttls=require")) == 1
+    assert smtp_server.encrypted == [True]
+
+
+async def test_a_refused_login_is_a_failed_attempt_retried_with_a_growing_delay(
+        pool: asyncpg.Pool, base_settings: Settings, test_ca: PrivateCA, trust_test_ca: None) -> None:
+    server = Recorder()
+    options = tls_options(test_ca, "smtp")
+    with running_smtp(server, authenticator=accept_login("mailer", "s3cret"), auth_required=True, **options) as port:
+        wrong = relay(base_settings, f"smtp://mailer:wrong@127.0.0.1:{port}")
+        await due_alert(pool)
+        assert await build_alerts(pool, wrong) == 1
+        assert await deliver(pool, wrong) == 0
+        first = await outbox_row(pool)
+        assert first["attempts"] == 1 and first["unsent"] and first["kept"] and "535" in first["last_error"]
+        await backoff_passes(pool)
+        assert await deliver(pool, wrong) == 0
+        second = await outbox_row(pool)
+        assert second["attempts"] == 2 and second["wait"] > first["wait"] > dt.timedelta(seconds=20)
+
+        # The password is fixed: the mail that waited goes.
+        await backoff_passes(pool)
+        assert await deliver(pool, relay(base_settings, f"smtp://mailer:s3cret@127.0.0.1:{port}")) == 1
+    assert len(server.messages) == 1 and "CM Analyse du " in body(server.messages[0])
