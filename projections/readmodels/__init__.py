@@ -108,6 +108,7 @@ class ReadModels:
             plan = await plan_changes(batch, changes)
             if not selections:
                 plan.selections.clear()
+                plan.feeds.clear()
             await self.documents.build_changes(batch, plan, writes)
         return await self.store.write(writes)
 

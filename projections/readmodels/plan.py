@@ -29,7 +29,8 @@ class Plan:
     revoked: set[str] = dataclasses.field(default_factory=set)
     emails: set[str] = dataclasses.field(default_factory=set)
     feeds: set[Selection] = dataclasses.field(default_factory=set)
-    """Selections whose change feeds are rebuilt: they name a resource showing a changed event."""
+    """Selections whose change feeds are rebuilt: they name a resource showing a changed event, or a
+    changed user has them."""
 
 
 async def plan_changes(batch: Batch, changes: Mapping[str, Set[str]]) -> Plan:
@@ -72,6 +73,9 @@ async def plan_changes(batch: Batch, changes: Mapping[str, Set[str]]) -> Plan:
     # Rebuilt even when the selection's documents exist: another user may have left a stale
     # document under that hash.
     plan.selections |= {u.selection for u in plan.users.values()}
+    # Their change feeds too: a feed is rebuilt on history only while some user names its selection,
+    # so one left under that hash may miss what changed since, and reads do not check its age.
+    plan.feeds |= {u.selection for u in plan.users.values()}
     accesses = {a.key: a for a in await loaders.fetch_accesses_of(conn, plan.usernames)}
     canonical = {key: canonical_access_key(key) for key in changes.get(Topic.ACCESS, ())}
     accesses.update(await loaders.fetch_accesses(conn, {c for c in canonical.values() if c}))

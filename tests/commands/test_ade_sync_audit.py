@@ -31,21 +31,35 @@ def every(services: Services, cycles_per_week: int) -> Services:
 
 
 async def test_the_rotation_audits_every_resource_once_per_round(
-        services: Services, ade_client: AdeClient, pool: asyncpg.Pool) -> None:
+        services: Services, ade_client: AdeClient, pool: asyncpg.Pool, monkeypatch) -> None:
     await run_cycle(services, client=ade_client)
-    total = await pool.fetchval("SELECT count(*) FROM schedulesy.resource WHERE category <> ext_id")
+    resources = [r["ext_id"] for r in await pool.fetch(
+        "SELECT ext_id FROM schedulesy.resource WHERE category <> ext_id ORDER BY ext_id")]
+    total = len(resources)
     twice_a_week = every(services, 2)
+    size = batch_size(total, twice_a_week.settings.poll_interval)
     await pool.execute("DELETE FROM schedulesy.sync_state WHERE name = 'audit'")
+    audited: list[str] = []
+    real_audit = audit_module.audit_resource
+
+    async def recorded(pool: asyncpg.Pool, ade: AdeClient, ext_id: str) -> tuple[set[int], set[int]]:
+        audited.append(ext_id)
+        return await real_audit(pool, ade, ext_id)
+
+    monkeypatch.setattr(audit_module, "audit_resource", recorded)
 
     first = await run_cycle(twice_a_week, client=ade_client)
     second = await run_cycle(twice_a_week, client=ade_client)
 
     assert first.events is not None and second.events is not None
-    assert first.events.audited + second.events.audited == total
+    assert first.events.audited == second.events.audited == size == -(-total // 2)
+    # A round audits each resource once, in ext id order; the last batch goes on into the next round.
+    assert audited[:total] == resources
+    assert audited[total:] == resources[:2 * size - total]
     assert first.events.audit_mismatches == second.events.audit_mismatches == 0
     assert first.events.audit_requests == first.events.audited  # one getEvents per resource
     figures = await pool.fetchval("SELECT figures FROM schedulesy.sync_state WHERE name = 'audit'")
-    assert figures["audited"] == total and figures["differing"] == 0
+    assert figures["audited"] == len(audited) and figures["differing"] == 0
 
 
 async def test_a_timetable_that_differs_from_ade_is_counted_named_by_health_and_logged(

@@ -150,6 +150,31 @@ async def test_a_users_own_selection_change_is_not_a_timetable_change(
     assert [e["kind"] for e in entries] == ["moved"]
 
 
+async def test_a_feed_left_while_nobody_named_its_selection_is_rebuilt_when_a_user_names_it_again(
+        sync: Sync, ade: AdeSimulatorHandle, services: Services, api: AsyncTestClient[Any]) -> None:
+    pool = services.pool
+    models = ReadModels(services)
+    await sync()
+    moved = near_event(ade)
+    ext_id = sorted(await shown_in(pool, moved))[0]
+    other = await resource_without(pool, [moved])
+    await insert_user(pool, "alice", ext_id)
+    key = await insert_access(pool, "alice")
+    await project(models, pool)
+    assert (await api.get(f"/api/timetable/{key}/changes.json")).json() == []
+    await pool.execute("UPDATE public.w_edtperso SET ressources = $1 WHERE uid = 'alice'", other)
+    await project(models, pool)
+
+    ade.move_event(moved, date=free_day_in_near_term().isoformat(), start="14:00")
+    await sync()
+    await project(models, pool)  # nobody names ext_id now: no history rebuilds its feed
+    await pool.execute("UPDATE public.w_edtperso SET ressources = $1 WHERE uid = 'alice'", ext_id)
+    await project(models, pool)
+
+    entries = (await api.get(f"/api/timetable/{key}/changes.json")).json()
+    assert [(e["kind"], e["event_id"]) for e in entries] == [("moved", str(moved))]
+
+
 async def test_feeds_answer_304_speak_english_on_request_and_refuse_other_languages(
         sync: Sync, ade: AdeSimulatorHandle, services: Services, api: AsyncTestClient[Any]) -> None:
     pool = services.pool
