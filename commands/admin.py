@@ -8,6 +8,7 @@ projector acts on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from typing import Any, Literal, TypeAlias
 
@@ -20,6 +21,7 @@ from commands.common import ReadModelUpdates, in_transaction
 from schedulesy.auth import Identity
 from schedulesy.changes import CHANNEL, REBUILD_ALL, Topic
 from schedulesy.errors import Forbidden, NotFound
+from schedulesy.locks import LockClass
 from schedulesy.services import Services
 
 log = structlog.get_logger(__name__)
@@ -84,44 +86,75 @@ async def start_sync(services: Services, actor: Identity, request: SyncRequest) 
     """Record the request and run the cycle in the background: the caller reads the outcome at
     ``href`` (a cycle on a slow or dead ADE must not hold an HTTP request)."""
     require_superuser(actor)
-    row = await services.pool.fetchrow(
-        "INSERT INTO schedulesy.sync_run (requested_by, force, full_pass) VALUES ($1, $2, $3) RETURNING *",
-        actor.username, request.force, request.full)
-    task = asyncio.create_task(_run(services, row["id"], request), name=f"admin-sync-{row['id']}")
+    conn: asyncpg.Connection = await services.pool.acquire()
+    try:
+        row = await conn.fetchrow(
+            "INSERT INTO schedulesy.sync_run (requested_by, force, full_pass) VALUES ($1, $2, $3) RETURNING *",
+            actor.username, request.force, request.full)
+        # Held by this connection until the run ends: should this process die, the lock goes with it.
+        await conn.execute("SELECT pg_advisory_lock($1, hashtext($2))", LockClass.SYNC_RUN, str(row["id"]))
+    except BaseException:
+        await services.pool.release(conn)
+        raise
+    task = asyncio.create_task(_run(services, conn, row["id"], request), name=f"admin-sync-{row['id']}")
     _background.add(task)
     task.add_done_callback(_background.discard)
     log.info("admin_sync_requested", run=row["id"], force=request.force, full=request.full)
     return _run_of(row, services)
 
 
-async def _run(services: Services, run_id: int, request: SyncRequest) -> None:
-    pool = services.pool
-    await pool.execute("UPDATE schedulesy.sync_run SET status = 'running', started_at = now() WHERE id = $1", run_id)
+async def _run(services: Services, conn: asyncpg.Connection, run_id: int, request: SyncRequest) -> None:
+    try:
+        await _record_run(services, conn, run_id, request)
+    finally:
+        with contextlib.suppress(Exception):
+            await conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))", LockClass.SYNC_RUN, str(run_id))
+        await services.pool.release(conn)
+
+
+async def _record_run(services: Services, conn: asyncpg.Connection, run_id: int, request: SyncRequest) -> None:
+    await conn.execute("UPDATE schedulesy.sync_run SET status = 'running', started_at = now() WHERE id = $1", run_id)
     try:
         report = await run_cycle(services, force=request.force, full=request.full)
     except asyncio.CancelledError:
-        await pool.execute(
+        await conn.execute(
             "UPDATE schedulesy.sync_run SET status = 'cancelled', finished_at = now(), error = $2 WHERE id = $1",
             run_id, "the server stopped before the sync ended")
         raise
     except Exception as exc:  # ADE down, bad credentials...: the outcome says so, the log has the trace
         log.exception("admin_sync_failed", run=run_id, error=type(exc).__name__)
-        await pool.execute(
+        await conn.execute(
             "UPDATE schedulesy.sync_run SET status = 'failed', finished_at = now(), error = $2 WHERE id = $1",
             run_id, f"The ADE sync failed ({type(exc).__name__}); see the server log")
         return
     messages = {"failed": "The ADE sync failed; the report says why",
                 "skipped": "Another ADE sync was running; try again when it is done"}
-    await pool.execute(
+    await conn.execute(
         "UPDATE schedulesy.sync_run SET status = $2, finished_at = now(), report = $3, error = $4 WHERE id = $1",
         run_id, report.status, msgspec.to_builtins(report), messages.get(report.status))
 
 
+PROCESS_STOPPED = "the process running this sync stopped before it ended"
+
+
 async def sync_run(services: Services, actor: Identity, run_id: int) -> SyncRun:
+    """A run's outcome. A run still marked queued or running whose process is gone (its lock is free:
+    killed, not stopped cleanly) is recorded as cancelled now, so it never reads as running forever."""
     require_superuser(actor)
-    row = await services.pool.fetchrow("SELECT * FROM schedulesy.sync_run WHERE id = $1", run_id)
-    if row is None:
-        raise NotFound(f"No ADE sync run {run_id}")
+    async with services.pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT * FROM schedulesy.sync_run WHERE id = $1", run_id)
+        if row is None:
+            raise NotFound(f"No ADE sync run {run_id}")
+        if row["status"] in ("queued", "running") and await conn.fetchval(
+                "SELECT pg_try_advisory_lock($1, hashtext($2))", LockClass.SYNC_RUN, str(run_id)):
+            try:
+                row = await conn.fetchrow(
+                    """UPDATE schedulesy.sync_run SET status = 'cancelled', finished_at = now(), error = $2
+                       WHERE id = $1 AND status IN ('queued', 'running') RETURNING *""",
+                    run_id, PROCESS_STOPPED) or await conn.fetchrow(
+                    "SELECT * FROM schedulesy.sync_run WHERE id = $1", run_id)
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))", LockClass.SYNC_RUN, str(run_id))
     return _run_of(row, services)
 
 

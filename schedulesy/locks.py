@@ -16,6 +16,9 @@ USER                (class, username);          every command about one login   
                     commit                      (``commands.common.lock_user``)  after the other
 DIRECTORY_ID        (class, directory id);      a create claiming a directory    two creates cannot claim one
                     commit                      id (``commands.common``)         directory id at once
+SYNC_RUN            (class, run id);            the API process running an       its outcome can tell a run in
+                    session end                 admin sync (``commands.admin``)  flight from one whose process
+                                                                                 stopped
 ==================  ==========================  ===============================  =================================
 
 Why they cannot collide: Postgres keeps the locks named by one ``bigint`` (:class:`LockId`) apart
@@ -47,3 +50,4 @@ class LockClass(enum.IntEnum):
     PROJECTOR_LEADER = 0x5C4E_D01F
     USER = 0x5C4E_0C05
     DIRECTORY_ID = 0x5C4E_0D1D
+    SYNC_RUN = 0x5C4E_5E1C

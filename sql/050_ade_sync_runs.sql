@@ -1,6 +1,7 @@
 -- One row per ADE sync asked for through the admin API (POST /api/admin/sync answers 202 at once
 -- with this row's URL; the cycle runs in the background and writes its outcome here).
--- status: queued → running → ok | partial | failed | skipped, or cancelled (the process stopped).
+-- status: queued → running → ok | partial | failed | skipped, or cancelled (the process stopped; a run whose
+-- process was killed is found by its free advisory lock and marked cancelled when its outcome is read).
 CREATE TABLE IF NOT EXISTS schedulesy.sync_run (
     id           bigserial PRIMARY KEY,
     requested_by text NOT NULL,

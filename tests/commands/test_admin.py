@@ -10,6 +10,7 @@ from litestar.testing import AsyncTestClient
 
 from schedulesy.app import create_app
 from schedulesy.changes import CHANNEL, REBUILD_ALL, Topic
+from schedulesy.locks import LockClass
 from schedulesy.settings import Settings
 from tests.fixtures.auth import TokenFactory, auth_header
 from tests.fixtures.infra import replace_settings
@@ -167,3 +168,33 @@ async def test_sync_runs_one_cycle_against_ade_in_the_background_and_reports_it(
     assert ended["status"] == "ok" and ended["full"] is True and ended["report"]["mode"] == "full"
     assert ended["started_at"] and ended["finished_at"]
     assert await pool.fetchval("SELECT count(*) FROM schedulesy.resource") > 0
+
+
+async def test_a_run_whose_process_was_killed_reads_as_cancelled_not_running_forever(
+    api: AsyncTestClient, pool: asyncpg.Pool, admin: dict[str, str]
+) -> None:
+    # What a killed API process leaves: the row says running, and nobody holds the run's lock any more.
+    run_id = await pool.fetchval("""INSERT INTO schedulesy.sync_run (requested_by, status, started_at)
+                                    VALUES ('admin', 'running', now()) RETURNING id""")
+    answer = await api.get(f"/api/admin/sync/{run_id}", headers=admin)
+    assert answer.status_code == 200, answer.text
+    ended = answer.json()
+    assert ended["status"] == "cancelled" and ended["finished_at"]
+    assert ended["error"] == "the process running this sync stopped before it ended"
+    assert await pool.fetchval("SELECT status FROM schedulesy.sync_run WHERE id = $1", run_id) == "cancelled"
+
+
+async def test_a_run_in_flight_in_another_process_keeps_reading_as_running(
+    api: AsyncTestClient, pool: asyncpg.Pool, admin: dict[str, str]
+) -> None:
+    run_id = await pool.fetchval("""INSERT INTO schedulesy.sync_run (requested_by, status, started_at)
+                                    VALUES ('admin', 'running', now()) RETURNING id""")
+    async with pool.acquire() as other_process:  # holds the run's lock, as the process running it does
+        await other_process.execute("SELECT pg_advisory_lock($1, hashtext($2))", LockClass.SYNC_RUN, str(run_id))
+        try:
+            answer = await api.get(f"/api/admin/sync/{run_id}", headers=admin)
+        finally:
+            await other_process.execute("SELECT pg_advisory_unlock($1, hashtext($2))", LockClass.SYNC_RUN,
+                                        str(run_id))
+    assert answer.status_code == 200 and answer.json()["status"] == "running", answer.text
+    assert answer.json()["finished_at"] is None
