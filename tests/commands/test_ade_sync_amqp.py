@@ -125,6 +125,29 @@ async def test_an_unknown_resource_refreshes_the_trees_at_once(
     assert await pool.fetchval("SELECT name FROM schedulesy.resource WHERE ext_id = $1", str(added)) == "Groupe AMQP"
 
 
+async def test_events_that_booked_a_resource_removed_by_that_tree_refresh_are_rechecked_at_once(
+        sync: Sync, ade: AdeSimulatorHandle, amqp_settings: Settings, broker: Broker, pool: asyncpg.Pool,
+        redis: Redis) -> None:
+    await sync()
+    teacher = ade.summary()["samples"]["instructor"]
+    booked = [r["event_id"] for r in await pool.fetch(
+        "SELECT DISTINCT event_id FROM schedulesy.event_resource WHERE resource_ext_id = $1", str(teacher))]
+    assert booked and ade.delete_resource(teacher)["events_touched"] >= len(booked)
+    added = ade.add_resource(name="Groupe AMQP", category="trainee", parent_id=ade.summary()["samples"]["trainee_td"])
+    event_id = near_event(ade)
+
+    async with feed(amqp_settings, pool, redis, ade) as (_, heard):
+        await broker.publish(message(event_id, resources=[added["id"]]))  # names neither the teacher nor its events
+        await eventually(lambda: heard.messages == 1, "the message was refreshed")
+
+    assert heard.refreshes[0][1].trees_refreshed == 1
+    assert await pool.fetchval("SELECT count(*) FROM schedulesy.resource WHERE ext_id = $1", str(teacher)) == 0
+    assert await pool.fetchval("SELECT count(*) FROM schedulesy.event_resource WHERE resource_ext_id = $1",
+                               str(teacher)) == 0
+    assert await pool.fetchval("SELECT count(*) FROM schedulesy.event WHERE event_id = ANY($1::bigint[])",
+                               booked) == len(booked)  # they lost a booking, not their place in the timetables
+
+
 @pytest.mark.parametrize("body", [
     b"not json", b"[]", b'{"events": []}', b'{"operation_id": "x"}', b'{"events": [{"id": "12a"}]}',
     b'{"events": [{"id": true}]}', b'{"events": [{"id": -4}]}', b'{"events": [{"id": 1, "resources": [{"x": 1}]}]}',

@@ -85,3 +85,37 @@ async def test_an_event_booking_a_resource_no_tree_has_makes_the_cycle_check_the
     assert await pool.fetchval("SELECT count(*) FROM schedulesy.timetable WHERE resource_ext_id = $1 AND event_id = $2",
                                str(group), added["id"]) == 1
     assert tree_requests(await cycle(services, ade_client)) == 0
+
+
+async def test_events_that_booked_a_resource_removed_by_that_out_of_cycle_check_are_rechecked_at_once(
+        services: Services, ade_client: AdeClient, ade: AdeSimulatorHandle, pool: asyncpg.Pool) -> None:
+    await cycle(services, ade_client)
+    await cycle(services, ade_client)
+    teacher = ade.summary()["samples"]["instructor"]
+    far = await pool.fetch(
+        """SELECT DISTINCT er.event_id FROM schedulesy.event_resource er JOIN schedulesy.event e USING (event_id)
+           WHERE er.resource_ext_id = $1 AND e.starts_at > now() + interval '5 weeks'""", str(teacher))
+    assert far  # beyond the near term: only a recheck reaches them before the far pass
+    assert ade.delete_resource(teacher)["events_touched"] >= len(far)
+    # What makes this near cycle look at the trees before they are due: a new group booked this week.
+    parent = ade.summary()["samples"]["trainee_year"]
+    group = ade.add_resource(name="Groupe de rentrée", category="trainee", parent_id=parent)["id"]
+    today = dt.datetime.now(PARIS).date()
+    day = today - dt.timedelta(days=today.weekday()) + dt.timedelta(days=9)
+    ade.add_event(name="Accueil", date=day.isoformat(), start="14:00", duration=4, resources=[group])
+
+    report = await cycle(services, ade_client)
+
+    assert report.mode == "near" and tree_requests(report) >= 4
+    assert await pool.fetchval("SELECT count(*) FROM schedulesy.resource WHERE ext_id = $1", str(teacher)) == 0
+    # The events (as their groups' timetables show them) no longer name the removed teacher, and stay.
+    assert await pool.fetchval("SELECT count(*) FROM schedulesy.event_resource WHERE resource_ext_id = $1",
+                               str(teacher)) == 0
+    ids = [r["event_id"] for r in far]
+    assert await pool.fetchval("SELECT count(*) FROM schedulesy.event WHERE event_id = ANY($1::bigint[])",
+                               ids) == len(ids)
+    for event_id in ids[:3]:
+        booked = {r["resource_ext_id"] for r in await pool.fetch(
+            "SELECT resource_ext_id FROM schedulesy.event_resource WHERE event_id = $1", event_id)}
+        assert booked == {str(b.resource_id) for b in ade.app.store.events[event_id].resources}
+    assert report.events is not None and report.events.changed >= len(far)
