@@ -19,6 +19,7 @@ from schedulesy.requestlog import RequestLogMiddleware
 from schedulesy.services import Services, open_services
 from schedulesy.settings import Settings, get_settings
 from schedulesy.uploads import FinishUploadMiddleware
+from schedulesy.vary import NoteVaryMiddleware, restore_vary
 
 
 def _services(state: State) -> Services:
@@ -76,8 +77,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[lifespan],
         dependencies={"services": Provide(_services, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[FinishUploadMiddleware],
+        middleware=[FinishUploadMiddleware, NoteVaryMiddleware],
         cors_config=cors,
+        before_send=[restore_vary],  # outside the CORS layer, which replaces our Vary with Origin
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_config(
             title="Schedulesy",
