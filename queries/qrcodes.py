@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections import OrderedDict
 from typing import Literal, TypeAlias
 
 import anyio.to_thread
@@ -16,6 +15,8 @@ import qrcode
 import qrcode.constants
 import qrcode.image.pure
 import qrcode.image.svg
+
+from schedulesy.lru import Lru
 
 QrFormat: TypeAlias = Literal["svg", "png"]
 
@@ -51,17 +52,11 @@ class QrCache:
     """Drawn images by (url, format), least recently used evicted first."""
 
     def __init__(self, size: int = CACHE_SIZE) -> None:
-        self.size = size
-        self._images: OrderedDict[tuple[str, QrFormat], bytes] = OrderedDict()
+        self._images: Lru[tuple[str, QrFormat], bytes] = Lru(size)
 
     async def image(self, url: str, fmt: QrFormat) -> bytes:
         key = (url, fmt)
         cached = self._images.get(key)
         if cached is not None:
-            self._images.move_to_end(key)
             return cached
-        drawn = await anyio.to_thread.run_sync(draw, url, fmt)
-        self._images[key] = drawn
-        while len(self._images) > self.size:
-            self._images.popitem(last=False)
-        return drawn
+        return self._images.put(key, await anyio.to_thread.run_sync(draw, url, fmt))

@@ -10,7 +10,6 @@ key of a token server that serves many applications must not be able to mint adm
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 import uuid
 from typing import Any, TypeAlias
 
@@ -22,6 +21,7 @@ from litestar.di import NamedDependency, Provide
 
 from schedulesy.errors import Forbidden
 from schedulesy.jwtkeys import JwtKeyError, load_signing_key, load_verification_key
+from schedulesy.lru import Lru
 from schedulesy.settings import Settings, env_name
 from schedulesy.usernames import is_username
 
@@ -187,8 +187,7 @@ class VerifiedTokens:
 
     def __init__(self, settings: Settings, size: int = TOKEN_CACHE_SIZE) -> None:
         self.settings = settings
-        self.size = size
-        self._identities: OrderedDict[str, tuple[Identity, float]] = OrderedDict()
+        self._identities: Lru[str, tuple[Identity, float]] = Lru(size)
 
     def identify(self, authorization: str | None) -> Identity | None:
         if authorization is None:
@@ -198,13 +197,11 @@ class VerifiedTokens:
             remembered, expires_at = cached
             if time.time() <= expires_at:
                 return remembered
-            del self._identities[authorization]  # expired: authenticate() gives the proper 403
+            self._identities.discard(authorization)  # expired: authenticate() gives the proper 403
         identity = authenticate(self.settings, authorization)
         expires = identity.claims.get("exp") if identity is not None else None
         if identity is not None and isinstance(expires, (int, float)) and not isinstance(expires, bool):
-            self._identities[authorization] = (identity, float(expires) + self.settings.jwt_leeway)
-            while len(self._identities) > self.size:
-                self._identities.popitem(last=False)
+            self._identities.put(authorization, (identity, float(expires) + self.settings.jwt_leeway))
         return identity
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 
 import dataclasses
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
 from redis.exceptions import ResponseError
@@ -20,6 +19,7 @@ from projections.builders import ics as ics_builder
 from projections.builders.document import Built
 from projections.readmodels.store import REDIS_DOWN, RedisSwitch, chunks
 from schedulesy.keys import Keys
+from schedulesy.lru import Lru
 from schedulesy.services import RedisClient
 
 FRAGMENT_TTL = 7 * 24 * 3600
@@ -47,14 +47,10 @@ class FragmentStore:
         self.redis = redis
         self.keys = keys
         self.switch = switch
-        self.capacity = capacity
-        self._lru: OrderedDict[str, bytes] = OrderedDict()
+        self._lru: Lru[str, bytes] = Lru(capacity)
 
     def _remember(self, fragment_id: str, fragment: bytes) -> None:
-        self._lru[fragment_id] = fragment
-        self._lru.move_to_end(fragment_id)
-        while len(self._lru) > self.capacity:
-            self._lru.popitem(last=False)
+        self._lru.put(fragment_id, fragment)
 
     async def resolve(
         self, wanted: Mapping[str, Callable[[str], ics_builder.IcsEvent]]
@@ -68,7 +64,6 @@ class FragmentStore:
             if fragment is None:
                 missing.append(fragment_id)
             else:
-                self._lru.move_to_end(fragment_id)
                 found[fragment_id] = fragment
         if missing:
             found.update(await self._fetch(missing))

@@ -12,9 +12,8 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import anyio.to_thread
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -24,6 +23,7 @@ from projections.builders.document import StoredDocument
 from queries.delivery import BytesResponse, RequestConditions, etag_matches, gzip_etag
 from queries.pages.assets import Assets
 from queries.pages.model import Timetable, decode
+from schedulesy.lru import Lru
 
 HTML_MEDIA_TYPE = b"text/html; charset=utf-8"
 PAGE_GZIP_LEVEL = 6
@@ -36,29 +36,6 @@ VARY = b"Accept-Encoding, Accept-Language"
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
 _REFERRER = (b"referrer-policy", b"no-referrer")
 """A key's page holds a secret in its URL: no other site learns it from a Referer."""
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class Lru(Generic[K, V]):
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[K, V] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        value = self._items.get(key)
-        if value is not None:
-            self._items.move_to_end(key)
-        return value
-
-    def put(self, key: K, value: V) -> V:
-        self._items[key] = value
-        self._items.move_to_end(key)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
-        return value
-
 
 class Rendered:
     __slots__ = ("body", "gzip_body")
