@@ -98,9 +98,9 @@ async def readiness(services: Services) -> dict[str, Check]:
         if frozen:
             # Said first: it needs an operator (sync --force once the tree is right), not patience.
             detail = f"{frozen}; {detail}"[:600] if detail else frozen
-        audit = await audit_warning(services)
-        if audit:  # a warning: the data is served as it is, the operator is told
-            detail = f"{detail}; {audit}"[:900] if detail else audit
+        for warning in (await audit_warning(services), await feed_warning(services)):
+            if warning:  # a warning: the data is served as it is, the operator is told
+                detail = f"{detail}; {warning}"[:1200] if detail else warning
         if age > limit:
             detail = detail or "the last successful ADE sync is too old"
         return Check(ok=age <= limit, seconds=round(age, 1), detail=detail)
@@ -121,6 +121,21 @@ async def audit_warning(services: Services) -> str:
     shown = ", ".join(differing[:10]) + (", …" if len(differing) > 10 else "")
     return (f"timetable audit: {len(differing)} resources differ from ADE's own answer ({shown}); "
             "the sync log names the events")
+
+
+async def feed_warning(services: Services) -> str:
+    """Why ADE's change feed (when configured) does not lead the polling ("" when it does)."""
+    if not services.settings.amqp_url:
+        return ""
+    row = await services.pool.fetchrow("SELECT figures, last_error FROM schedulesy.sync_state WHERE name = $1",
+                                       syncstate.FEED)
+    if row is None:
+        return "ADE change feed: no consumer has connected to the broker yet"
+    if (row["figures"] or {}).get("trusted") == 1:
+        return ""
+    if row["last_error"]:
+        return f"ADE change feed distrusted, polling as without it: {row['last_error']}"[:400]
+    return "ADE change feed not trusted yet (no consumer connected, or the near term not probed since)"
 
 
 async def frozen_trees(services: Services) -> str:

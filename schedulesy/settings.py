@@ -91,6 +91,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     amqp_exchange: str = "schedulesy.sync"
     amqp_queue: str = "schedulesy.sync"
     amqp_routing_key: str = "schedulesy.sync.ade.*"
+    sync_feed_near_interval: Seconds = 7200.0
+    """While the change feed is trusted (docs/ade.md §5.9): how often the near term is probed anyway."""
+    sync_feed_far_interval: Seconds = 86400.0
+    """While the change feed is trusted: how often the rest of the year is probed."""
+    sync_feed_full_days: PositiveInt = 7
+    """While the change feed is trusted: the nightly full reconciliation runs every this many nights."""
     change_history_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 60
     """Days an event's recorded change is kept (and listed in the change feeds)."""
     smtp_url: str = ""

@@ -35,3 +35,7 @@ AUDIT = "audit"
 
 AMQP = "amqp"
 """The AMQP consumer's counters (messages, invalid ones, refreshes), added up across workers."""
+
+FEED = "feed"
+"""ADE's change feed: the consumers' heartbeat (``last_success_at``), since when it has been up without a
+gap, and whether it is trusted to lead (:mod:`commands.ade_sync.feed`)."""

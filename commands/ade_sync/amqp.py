@@ -9,7 +9,8 @@ Postgres down) they go back to the queue after a pause. An invalid message is lo
 and dropped (rejected without requeue); it never stops the consumer.
 
 The broker down, restarting or closing the channel: the consumer reconnects with backoff (1 s
-doubling to a minute), while the poller goes on as if there were no messages at all.
+doubling to a minute), while the poller goes on as if there were no messages at all. While it
+consumes, it writes a heartbeat: with it, the poller lets the feed lead (:mod:`commands.ade_sync.feed`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import structlog
 import yarl
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 
+from commands.ade_sync.feed import HEARTBEAT_SECONDS, heartbeat
 from commands.ade_sync.messages import ChangeMessage, InvalidMessage, merge, parse_message
 from commands.ade_sync.refresh import RefreshReport, refresh_named
 from commands.ade_sync.report import add_figures
@@ -61,7 +63,7 @@ class ChangeFeed:
     """One consumer. ``on_refresh`` (tests, the bench) hears each committed refresh with its messages."""
 
     def __init__(self, services: Services, ade: AdeClient, *, coalesce: float = COALESCE_SECONDS,
-                 retry_pause: float = RETRY_PAUSE_SECONDS,
+                 retry_pause: float = RETRY_PAUSE_SECONDS, heartbeat_every: float = HEARTBEAT_SECONDS,
                  backoff: Callable[[int], float] = backoff,
                  on_refresh: Callable[[list[ChangeMessage], RefreshReport], None] | None = None) -> None:
         self.services = services
@@ -69,6 +71,7 @@ class ChangeFeed:
         self.ade = ade
         self.coalesce = coalesce
         self.retry_pause = retry_pause
+        self.heartbeat_every = heartbeat_every
         self.backoff = backoff
         self.on_refresh = on_refresh
         self.connections = 0
@@ -120,16 +123,26 @@ class ChangeFeed:
                  routing_key=self.settings.amqp_routing_key)
         self.ready.set()
         worker = asyncio.create_task(self._process(inbox))
+        beat = asyncio.create_task(self._beat())
         lost = [asyncio.ensure_future(connection.closed()), asyncio.ensure_future(channel.closed())]
         try:
             done, _ = await asyncio.wait([worker, *lost], return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (worker, *lost):
+            for task in (worker, beat, *lost):
                 task.cancel()
-            await asyncio.gather(worker, *lost, return_exceptions=True)
+            await asyncio.gather(worker, beat, *lost, return_exceptions=True)
         if worker in done:
             worker.result()
         raise ConnectionError("the broker closed the channel")
+
+    async def _beat(self) -> None:
+        """While consuming: tell the poller the feed is up (:func:`commands.ade_sync.feed.heartbeat`)."""
+        while True:
+            try:
+                await heartbeat(self.services.pool)
+            except Exception as exc:  # Postgres away: the poller will see a stale feed and poll as usual
+                log.warning("amqp consumer heartbeat not recorded", error=_describe(exc))
+            await asyncio.sleep(self.heartbeat_every)
 
     async def _process(self, inbox: asyncio.Queue[AbstractIncomingMessage]) -> None:
         loop = asyncio.get_running_loop()

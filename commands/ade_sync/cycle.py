@@ -8,7 +8,9 @@ A *cycle* (:func:`run_cycle`) runs under a Postgres advisory lock (one runner ac
    detail 11 only when its probe changed (all of them nightly); a tree whose fingerprint is unchanged is
    skipped, any other is reconciled (:mod:`commands.ade_sync.trees`);
 2. events are checked (:mod:`commands.ade_sync.events`): the near term every cycle, the rest of the
-   year when ``sync_far_interval`` has passed, and everything — at full detail — once a night after ``sync_nightly_hour`` (or with ``full=True``);
+   year when ``sync_far_interval`` has passed, and everything — at full detail — once a night after
+   ``sync_nightly_hour`` (or with ``full=True``); each on a slower cadence while ADE's change feed is
+   trusted to announce changes (:mod:`commands.ade_sync.feed`);
 3. a few resources' timetables are audited against ADE's own answer (:mod:`commands.ade_sync.audit`);
 4. the figures go to ``sync_state`` (one row per tree, per events tier, and ``cycle``; see
    :mod:`commands.ade_sync.report`).
@@ -33,6 +35,7 @@ import structlog
 
 from commands.ade_sync.buildings import Buildings, load_buildings
 from commands.ade_sync.events import EventSync, fetch_ids
+from commands.ade_sync.feed import OFF, FeedTrust, announce_cutoff, distrust, feed_trust, record_trust
 from commands.ade_sync.report import EventsReport, SyncMode, SyncReport, TreeReport, record_cycle, record_state
 from commands.ade_sync.ade_timetables import every_resource, lineage, refresh_from_ade
 from commands.ade_sync.audit import run_audit
@@ -60,6 +63,9 @@ class CyclePlan(msgspec.Struct, frozen=True):
     mode: SyncMode
     far: bool
     full: bool
+    near: bool = True
+    """Probe the near term (always, unless the trusted change feed leads and it is not due)."""
+    feed: FeedTrust = OFF
 
 
 # ---------------------------------------------------------------------------------------------
@@ -74,8 +80,10 @@ def _last(states: dict[str, Any], name: str, column: str) -> dt.datetime | None:
     return None if row is None else row[column]
 
 
-def plan_cycle(settings: Settings, states: dict[str, Any], now: dt.datetime, *, full: bool) -> CyclePlan:
+def plan_cycle(settings: Settings, states: dict[str, Any], now: dt.datetime, *, full: bool,
+               feed: FeedTrust = OFF) -> CyclePlan:
     """Near term always; the rest of the year when due; everything once a night (and at first).
+    While ADE's change feed is trusted (``feed``), each of the three on its slower cadence.
 
     A tier that failed is retried after ``sync_far_interval``, not at every cycle: a nightly pass
     that keeps failing (or keeps being refused) must not turn every cycle into a full one.
@@ -84,17 +92,22 @@ def plan_cycle(settings: Settings, states: dict[str, Any], now: dt.datetime, *, 
     local = now.astimezone(settings.zone)
     nightly_today = local.replace(hour=settings.sync_nightly_hour, minute=0, second=0, microsecond=0)
     last_nightly_slot = nightly_today if local >= nightly_today else nightly_today - dt.timedelta(days=1)
+    full_due_before = last_nightly_slot - dt.timedelta(days=settings.sync_feed_full_days - 1 if feed.trusted else 0)
     full_done = _last(states, syncstate.events_row("full"), "last_success_at")
     full_tried = _last(states, syncstate.events_row("full"), "last_attempt_at")
     if full or (
-        (full_done is None or full_done < last_nightly_slot)
+        (full_done is None or full_done < full_due_before)
         and (full_tried is None or full_tried < last_nightly_slot or now - full_tried >= retry)
     ):
-        return CyclePlan(mode="full", far=True, full=True)
+        return CyclePlan(mode="full", far=True, full=True, feed=feed)
+    far_every = dt.timedelta(seconds=settings.sync_feed_far_interval if feed.trusted else settings.sync_far_interval)
     far_tried = _last(states, syncstate.events_row("far"), "last_attempt_at")
-    if far_tried is None or now - far_tried >= retry:
-        return CyclePlan(mode="far", far=True, full=False)
-    return CyclePlan(mode="near", far=False, full=False)
+    if far_tried is None or now - far_tried >= far_every:
+        return CyclePlan(mode="far", far=True, full=False, feed=feed)
+    near_done = _last(states, syncstate.events_row("near"), "last_success_at")
+    near = (not feed.trusted or near_done is None
+            or (now - near_done).total_seconds() >= settings.sync_feed_near_interval)
+    return CyclePlan(mode="near", far=False, full=False, near=near, feed=feed)
 
 
 @asynccontextmanager
@@ -162,10 +175,13 @@ async def _cycle(services: Services, ade: AdeClient, *, force: bool, full: bool,
     settings = services.settings
     pool = services.pool
     states = await _states(pool)
-    plan = plan_cycle(settings, states, now, full=full)
+    trust = feed_trust(settings, states, now)
+    plan = plan_cycle(settings, states, now, full=full, feed=trust)
     if near_first and not full and _last(states, syncstate.events_row("near"), "last_success_at") is None:
-        plan = CyclePlan(mode="near", far=False, full=False)
-    report = SyncReport(status="ok", mode=plan.mode, started_at=now)
+        plan = CyclePlan(mode="near", far=False, full=False, feed=trust)
+    report = SyncReport(status="ok", mode=plan.mode, started_at=now, feed=trust.reason)
+    if settings.amqp_url:
+        await record_trust(pool, trust)
 
     # 1. Trees, on their own cadence (``sync_tree_interval``), or all of them at full detail nightly.
     failures: list[BaseException] = []
@@ -389,21 +405,15 @@ async def _sync_events(services: Services, ade: AdeClient, plan: CyclePlan, *, f
                        progress: Progress | None, recheck: list[int], ade_down: str | None,
                        frozen: list[str], touched: Iterable[str] = ()) -> EventsReport:
     settings = services.settings
+    probing = plan.near or plan.far or plan.full
     try:
         if ade_down:
             raise AdeUnavailable("getResources", f"skipped, ADE is unreachable: {ade_down}")
-        windows = await windows_to_check(ade, settings.zone, now.astimezone(settings.zone).date(),
-                                         settings.sync_near_weeks, far=plan.far, full=plan.full)
-        derive = settings.timetable_source == "derived"
-        step = EventSync(services.pool, ade, settings.zone, mode=plan.mode, windows=windows,
-                         max_shrink=settings.sync_max_shrink, force=force, recheck=recheck,
-                         progress=progress, frozen=frozen, derive=derive)
-        report = await step.run()
-        if not derive and report.status == "ok":
-            empty = not await services.pool.fetchval("SELECT EXISTS (SELECT 1 FROM schedulesy.timetable)")
-            targets = (await every_resource(services.pool, frozen) if plan.full or empty
-                       else await lineage(services.pool, step.affected | set(touched), frozen))
-            report.timetables_from_ade = await refresh_from_ade(services.pool, ade, targets)
+        if probing:
+            report = await _probe_events(services, ade, plan, force=force, now=now, progress=progress,
+                                         recheck=recheck, frozen=frozen, touched=touched)
+        else:  # the trusted change feed leads: this cycle only audits
+            report = EventsReport(mode=plan.mode)
         if report.status == "ok":
             audit = await run_audit(services.pool, ade, settings, now=now)
             report.audited, report.audit_mismatches = audit.audited, len(audit.differing)
@@ -411,8 +421,31 @@ async def _sync_events(services: Services, ade: AdeClient, plan: CyclePlan, *, f
     except AdeError as exc:
         log.warning("ade events step failed; keeping the previous events", error=exc.message)
         report = EventsReport(mode=plan.mode, status="failed", error=exc.message)
-    tiers = ["near"] + (["far"] if plan.far else []) + (["full"] if plan.full else [])
+    tiers = (["near"] if probing else []) + (["far"] if plan.far else []) + (["full"] if plan.full else [])
     for tier in tiers:
         await record_state(services.pool, syncstate.events_row(tier), ok=report.status == "ok", error=report.error,
                            at=now, figures=report.figures() if tier == plan.mode else None)
+    return report
+
+
+async def _probe_events(services: Services, ade: AdeClient, plan: CyclePlan, *, force: bool, now: dt.datetime,
+                        progress: Progress | None, recheck: list[int], frozen: list[str],
+                        touched: Iterable[str]) -> EventsReport:
+    """The events step proper; a trusted feed that missed a change this probe found is distrusted."""
+    settings = services.settings
+    windows = await windows_to_check(ade, settings.zone, now.astimezone(settings.zone).date(),
+                                     settings.sync_near_weeks, far=plan.far, full=plan.full, near=plan.near)
+    derive = settings.timetable_source == "derived"
+    step = EventSync(services.pool, ade, settings.zone, mode=plan.mode, windows=windows,
+                     max_shrink=settings.sync_max_shrink, force=force, recheck=recheck,
+                     progress=progress, frozen=frozen, derive=derive,
+                     announced_before=announce_cutoff(plan.feed, now))
+    report = await step.run()
+    if step.unannounced:
+        await distrust(services.pool, now, step.unannounced)
+    if not derive and report.status == "ok":
+        empty = not await services.pool.fetchval("SELECT EXISTS (SELECT 1 FROM schedulesy.timetable)")
+        targets = (await every_resource(services.pool, frozen) if plan.full or empty
+                   else await lineage(services.pool, step.affected | set(touched), frozen))
+        report.timetables_from_ade = await refresh_from_ade(services.pool, ade, targets)
     return report

@@ -15,7 +15,9 @@ Change detection (ADE has no "modified since", docs/ade.md §5.1):
 
 Freshness is tiered by the caller: near term every cycle, the rest of the year when due, and a
 nightly full pass that fetches every window at detail 8 (so even a change of booked resources that
-left ``lastUpdate`` alone is caught). Each chunk of writes is one short transaction.
+left ``lastUpdate`` alone is caught) — slower while ADE's change feed is trusted
+(:mod:`commands.ade_sync.feed`), when a probe also counts the changes the feed should have announced.
+Each chunk of writes is one short transaction.
 """
 
 from __future__ import annotations
@@ -149,7 +151,8 @@ class EventSync:
     def __init__(self, pool: asyncpg.Pool, client: AdeClient, zone: zoneinfo.ZoneInfo, *, mode: SyncMode,
                  windows: Sequence[Window], max_shrink: float, force: bool,
                  recheck: Iterable[int] = (), progress: Progress | None = None,
-                 frozen: Iterable[str] = (), derive: bool = True) -> None:
+                 frozen: Iterable[str] = (), derive: bool = True,
+                 announced_before: dt.datetime | None = None) -> None:
         self.pool = pool
         self.client = client
         self.zone = zone
@@ -170,6 +173,9 @@ class EventSync:
         self.frozen = frozenset(frozen)
         """Categories whose tree was refused: their bookings are neither taken away nor deleted."""
         self.derive = derive
+        self.announced_before = announced_before
+        """While ADE's change feed is trusted: a change stamped before this should have been announced."""
+        self.unannounced: list[int] = []
 
     @property
     def affected(self) -> set[str]:
@@ -233,7 +239,14 @@ class EventSync:
             probe = await fetch_window(self.client, window, PROBE_DETAIL)
             self._see(probe)
             stored = {m.event_id: m.summary for m in mirrored}
-            changed = [e.id for e in probe if stored.get(e.id) is None or stored[e.id] != summary_of(e, self.zone)]
+            changed = []
+            for event in probe:
+                summary = summary_of(event, self.zone)
+                if stored.get(event.id) is None or stored[event.id] != summary:
+                    changed.append(event.id)
+                    if self._unannounced(summary):
+                        self.unannounced.append(event.id)
+            self.report.unannounced = len(self.unannounced)
             # Known events that changed may also be stored in another window (they moved here).
             if len(changed) > DETAIL_BATCH and len(changed) > WINDOW_REFETCH_FRACTION * len(probe):
                 wanted = set(changed)
@@ -241,6 +254,10 @@ class EventSync:
                 await self._write([e for e in events if e.id in wanted])
             else:
                 self._pending.update(changed)
+
+    def _unannounced(self, summary: Summary | None) -> bool:
+        stamp = summary.last_update if summary is not None else None
+        return self.announced_before is not None and stamp is not None and stamp < self.announced_before
 
     def _see(self, events: Iterable[Event]) -> None:
         for e in events:

@@ -90,6 +90,8 @@ class EventsReport(msgspec.Struct, kw_only=True):
     """With ``timetable_source=ade``: resources whose timetable was stored from ADE's answer."""
     history_recorded: int = 0
     """Changes users see (added, removed, moved, …) recorded in the change history."""
+    unannounced: int = 0
+    """While the change feed is trusted: changes a probe found that the feed should have announced."""
     status: EventsStatus = "ok"
     error: str = ""
 
@@ -115,6 +117,8 @@ class SyncReport(msgspec.Struct, kw_only=True):
     warnings: list[str] = []
     frozen: list[str] = []
     """Categories whose tree is refused: the events pass keeps their resources' bookings as they are."""
+    feed: str = ""
+    """Whether ADE's change feed led this cycle (``trusted``) or why not (docs/ade.md §5.9)."""
 
     @property
     def requests(self) -> int:
@@ -129,6 +133,7 @@ class SyncReport(msgspec.Struct, kw_only=True):
             "seconds": self.duration_seconds,
             "errors": len(self.errors),
             "full": 1 if self.mode == "full" else 0,
+            "feed_trusted": 1 if self.feed == "trusted" else 0,
             "events_probed": events.probed,
             "events_new": events.new,
             "events_changed": events.changed,

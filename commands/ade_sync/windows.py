@@ -74,9 +74,10 @@ async def project_week0(client: AdeClient, zone: zoneinfo.ZoneInfo, today: dt.da
 
 
 async def windows_to_check(client: AdeClient, zone: zoneinfo.ZoneInfo, today: dt.date, near_weeks: int, *,
-                           far: bool, full: bool) -> list[Window]:
-    """The near term always; the rest of the year when ``far``; the whole timeline when ``full``."""
-    windows = near_windows(today, near_weeks)
+                           far: bool, full: bool, near: bool = True) -> list[Window]:
+    """The near term (unless the change feed leads and it is not due); the rest of the year when ``far``;
+    the whole timeline when ``full``."""
+    windows = near_windows(today, near_weeks) if near or far else []
     if far or full:
         week0 = await project_week0(client, zone, today)
         if full:
