@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from typing import Any
 
 import asyncpg
 import pytest
@@ -84,8 +85,9 @@ def test_the_plan_slows_every_tier_while_the_feed_is_trusted(settings: Settings)
 def test_the_feed_is_trusted_only_when_configured_connected_and_checked(settings: Settings) -> None:
     now = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
     configured = replace_settings(settings, amqp_url=BROKER)
-    beat = {"last_success_at": now - dt.timedelta(seconds=20), "last_error": None,
-            "figures": {"up_since": int((now - dt.timedelta(hours=1)).timestamp())}}
+    up_since = {"up_since": int((now - dt.timedelta(hours=1)).timestamp())}
+    beat: dict[str, Any] = {"last_success_at": now - dt.timedelta(seconds=20), "last_error": None,
+                            "figures": up_since}
     probed = {"last_success_at": now - dt.timedelta(minutes=10)}
     states = {"feed": beat, "events:near": probed}
     assert feed_trust(settings, states, now) == OFF
@@ -95,10 +97,11 @@ def test_the_feed_is_trusted_only_when_configured_connected_and_checked(settings
     reconnected = {**states, "feed": {**beat, "figures": {"up_since": int(now.timestamp()) - 60}}}
     assert not feed_trust(configured, reconnected, now).trusted
     caught = {**states, "feed": {**beat, "last_error": "a probe found 1 changed events the feed did not announce (7)",
-                                 "figures": {**beat["figures"], "distrusted_until": int(now.timestamp()) + 60}}}
+                                 "figures": {**up_since, "distrusted_until": int(now.timestamp()) + 60}}}
     assert feed_trust(configured, caught, now).reason.endswith("did not announce (7)")
     later = now + dt.timedelta(minutes=2)
-    beating = {**caught, "feed": {**caught["feed"], "last_success_at": later - dt.timedelta(seconds=5)}}
+    beating = {**caught, "feed": {**beat, "last_error": caught["feed"]["last_error"],
+                                  "figures": caught["feed"]["figures"], "last_success_at": later - dt.timedelta(seconds=5)}}
     assert feed_trust(configured, beating, later).trusted
 
 
