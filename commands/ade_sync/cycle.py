@@ -57,6 +57,7 @@ from schedulesy.settings import Settings
 log = structlog.get_logger(__name__)
 
 TREE_DETAIL = 11
+ASKED_FOR = FeedTrust(trusted=False, reason="asked for: probed as without the change feed")
 
 
 class CyclePlan(msgspec.Struct, frozen=True):
@@ -133,11 +134,14 @@ async def run_cycle(
     now: dt.datetime | None = None,
     progress: Progress | None = None,
     near_first: bool = False,
+    feed_may_lead: bool = False,
 ) -> SyncReport:
     """One sync cycle. ``force`` accepts trees (and event deletions) beyond ``sync_max_shrink``;
     ``full`` reconciles every event of the year now instead of waiting for the night;
     ``near_first`` makes a mirror that never had its near term start with it (this week is
-    served within seconds of a first start; the whole year follows in the next cycle)."""
+    served within seconds of a first start; the whole year follows in the next cycle);
+    ``feed_may_lead`` (the poller's cycles) lets a trusted change feed slow the probes down — a sync
+    asked for (the CLI, the admin endpoint) probes as without it."""
     settings = services.settings
     started = now or dt.datetime.now(dt.timezone.utc)
     own_client = client is None
@@ -151,7 +155,7 @@ async def run_cycle(
                 log.info("ade sync skipped: another runner holds the lock")
                 return SyncReport(status="skipped", started_at=started)
             report = await _cycle(services, ade, force=force, full=full, now=started, progress=progress,
-                                  near_first=near_first)
+                                  near_first=near_first, feed_may_lead=feed_may_lead)
     finally:
         if own_client:
             await ade.aclose()
@@ -171,16 +175,16 @@ async def run_cycle(
 
 
 async def _cycle(services: Services, ade: AdeClient, *, force: bool, full: bool, now: dt.datetime,
-                 progress: Progress | None, near_first: bool = False) -> SyncReport:
+                 progress: Progress | None, near_first: bool = False, feed_may_lead: bool = False) -> SyncReport:
     settings = services.settings
     pool = services.pool
     states = await _states(pool)
-    trust = feed_trust(settings, states, now)
+    trust = feed_trust(settings, states, now) if feed_may_lead else ASKED_FOR
     plan = plan_cycle(settings, states, now, full=full, feed=trust)
     if near_first and not full and _last(states, syncstate.events_row("near"), "last_success_at") is None:
         plan = CyclePlan(mode="near", far=False, full=False, feed=trust)
     report = SyncReport(status="ok", mode=plan.mode, started_at=now, feed=trust.reason)
-    if settings.amqp_url:
+    if settings.amqp_url and feed_may_lead:
         await record_trust(pool, trust)
 
     # 1. Trees, on their own cadence (``sync_tree_interval``), or all of them at full detail nightly.

@@ -34,7 +34,7 @@ async def run_poller(settings: Settings) -> None:
     async with open_services(settings, pool_size=4) as services, AdeClient.from_settings(settings) as ade:
         while True:
             try:
-                report = await run_cycle(services, client=ade, near_first=first)
+                report = await run_cycle(services, client=ade, near_first=first, feed_may_lead=True)
                 ok = report.status in ("ok", "skipped")
                 await prune_history(services.pool, settings.change_history_days)
                 await prune_outbox(services.pool, settings.change_history_days)

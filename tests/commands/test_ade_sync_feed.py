@@ -46,7 +46,7 @@ def feed_services(services: Services) -> Services:
 async def cycle(services: Services, client: AdeClient, at: dt.datetime) -> SyncReport:
     """A cycle at ``at``, the consumer having beaten shortly before."""
     await heartbeat(services.pool, at - dt.timedelta(seconds=2))
-    return await run_cycle(services, client=client, now=at)
+    return await run_cycle(services, client=client, now=at, feed_may_lead=True)
 
 
 async def trusted_after_a_probe(services: Services, client: AdeClient, start: dt.datetime) -> SyncReport:
@@ -113,13 +113,17 @@ async def test_idle_cycles_send_no_probe_while_the_feed_is_trusted(
     assert led.ade_requests.get("getEvents", 0) == led.events.audit_requests  # only the audit asked
     assert led.events.audited > 0
     # A minute later the near term is due again anyway (the safety net); then idle again.
+    # A sync asked for (the CLI, the admin endpoint) probes as without the feed.
+    asked = await run_cycle(feed_services, client=ade_client, now=start + dt.timedelta(seconds=25))
+    assert asked.feed.startswith("asked for") and probes(asked) == 1
     due = await cycle(feed_services, ade_client, start + dt.timedelta(seconds=90))
     assert due.feed == "trusted" and probes(due) == 1
     assert probes(await cycle(feed_services, ade_client, start + dt.timedelta(seconds=100))) == 0
     figures = await pool.fetchval("SELECT figures FROM schedulesy.sync_state WHERE name = 'cycle'")
     assert figures["feed_trusted"] == 1
     # No heartbeat for two minutes: no consumer, the poller probes every cycle again.
-    gap = await run_cycle(feed_services, client=ade_client, now=start + dt.timedelta(seconds=230))
+    gap = await run_cycle(feed_services, client=ade_client, now=start + dt.timedelta(seconds=230),
+                          feed_may_lead=True)
     assert gap.feed == "no consumer connected to the broker" and probes(gap) == 1
     # Back after a gap: one probe to set the baseline again before the feed leads.
     back = await cycle(feed_services, ade_client, start + dt.timedelta(seconds=240))
@@ -132,7 +136,7 @@ async def test_without_a_feed_every_cycle_probes_the_near_term(
     start = dt.datetime.now(dt.UTC)
     await run_cycle(services, client=ade_client, now=start)
     await heartbeat(services.pool, start)  # a stray heartbeat means nothing without SCHEDULESY_AMQP_URL
-    idle = await run_cycle(services, client=ade_client, now=start + dt.timedelta(seconds=10))
+    idle = await run_cycle(services, client=ade_client, now=start + dt.timedelta(seconds=10), feed_may_lead=True)
     assert idle.feed == OFF.reason and probes(idle) == 1
 
 
@@ -187,9 +191,9 @@ async def test_the_consumer_heartbeat_lets_the_feed_lead_and_its_messages_still_
         assert row["figures"]["up_since"] > 0
         assert (dt.datetime.now(dt.UTC) - row["last_success_at"]).total_seconds() < 5
         await asyncio.sleep(1.1)  # a probe in the second the consumer connected does not count as after it
-        baseline = await run_cycle(led_services, client=ade_client)
+        baseline = await run_cycle(led_services, client=ade_client, feed_may_lead=True)
         assert probes(baseline) == 1
-        led = await run_cycle(led_services, client=ade_client)
+        led = await run_cycle(led_services, client=ade_client, feed_may_lead=True)
         assert led.feed == "trusted" and probes(led) == 0
         changed = near_event(ade)
         ade.update_event(changed, name="Announced and shown at once")
@@ -204,3 +208,29 @@ def test_the_feed_settings_have_their_variables() -> None:
                             "SCHEDULESY_SYNC_FEED_FULL_DAYS": "3"})
     assert (loaded.sync_feed_near_interval, loaded.sync_feed_far_interval, loaded.sync_feed_full_days) == (
         10800.0, 43200.0, 3)
+
+
+async def test_the_pollers_cycles_let_a_trusted_feed_lead(
+        settings: Settings, ade: AdeSimulatorHandle, pool: asyncpg.Pool) -> None:
+    from commands.ade_sync.poller import run_poller
+
+    configured = replace_settings(settings, ade_url=ade.url, ade_login=ade.login, ade_password=ade.password,
+                                  ade_project_id=ade.project_id, poll_interval=0.2, amqp_url=BROKER)
+
+    async def consumer_beating() -> None:  # what a connected consumer does (its own test is above)
+        while True:
+            await heartbeat(pool)
+            await asyncio.sleep(0.1)
+
+    beating = asyncio.create_task(consumer_beating())
+    await asyncio.sleep(1.1)
+    poller = asyncio.create_task(run_poller(configured))
+    try:
+        async def led() -> bool:
+            figures = await pool.fetchval("SELECT figures FROM schedulesy.sync_state WHERE name = 'cycle'")
+            return bool(figures) and figures.get("feed_trusted") == 1 and figures.get("events_probed") == 0
+        await eventually(led, "a cycle of the poller's was led by the feed")
+    finally:
+        for task in (poller, beating):
+            task.cancel()
+        await asyncio.gather(poller, beating, return_exceptions=True)
