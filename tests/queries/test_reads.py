@@ -7,9 +7,11 @@ import asyncio
 
 import pytest
 
+from projections.builders.document import StoredDocument
 from projections.readmodels import ReadModels
 from queries.reads import Reads
 from schedulesy import db
+from schedulesy.selection import Selection
 from schedulesy.services import Services, create_redis
 from tests.fixtures.infra import delete_keys
 from tests.fixtures.mirror import ROOM, TEACHER, TEACHER_EMAIL, insert_access
@@ -57,9 +59,21 @@ async def test_reads_are_answered_from_postgres_when_redis_is_unreachable(models
         await dead.aclose()
 
 
-async def test_concurrent_misses_share_one_build(reads: Reads) -> None:
+async def test_concurrent_misses_share_one_build(reads: Reads, monkeypatch: pytest.MonkeyPatch) -> None:
+    on_demand = reads.models.on_demand
+    build = on_demand.selection_calendar
+    builds = 0
+
+    async def counted(selection: Selection) -> StoredDocument:
+        nonlocal builds
+        builds += 1
+        return await build(selection)
+
+    monkeypatch.setattr(on_demand, "selection_calendar", counted)
     documents = await asyncio.gather(*(reads.user_calendar("jdupont") for _ in range(20)))
-    assert all(d is documents[0] for d in documents[1:])
+    # One build; a caller whose Redis read came back after it was stored reads the stored copy.
+    assert builds == 1
+    assert all(d is not None and d.body == documents[0].body for d in documents) and documents[0] is not None
     assert not reads._inflight
 
 
