@@ -93,9 +93,11 @@ async def feed_led(services: Services, ade: AdeClient, near: SyncReport, hourly:
                    nightly: SyncReport) -> None:
     """Items 4 and 5 with a real consumer connected, and the composed day."""
     settings = services.settings
-    consumer = asyncio.create_task(ChangeFeed(services, ade).run())
+    feed = ChangeFeed(services, ade)
+    consumer = asyncio.create_task(feed.run())
     try:
-        await asyncio.sleep(1.5)  # connected and beating; a probe in that second would not count
+        await asyncio.wait_for(feed.ready.wait(), 30)
+        await asyncio.sleep(1.1)  # beating; a probe in the second the consumer connected would not count
         baseline = await run_cycle(services, client=ade, feed_may_lead=True)
         if baseline.feed == "trusted":
             raise SystemExit(f"the feed should not lead before a probe after it connected: {baseline.feed}")

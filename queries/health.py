@@ -131,9 +131,10 @@ async def feed_warning(services: Services) -> str:
                                        syncstate.FEED)
     if row is None:
         return "ADE change feed: no consumer has connected to the broker yet"
-    if (row["figures"] or {}).get("trusted") == 1:
+    figures = row["figures"] or {}
+    if figures.get("trusted") == 1:
         return ""
-    if row["last_error"]:
+    if row["last_error"] and figures.get("distrusted_until", 0) > time.time():
         return f"ADE change feed distrusted, polling as without it: {row['last_error']}"[:400]
     return "ADE change feed not trusted yet (no consumer connected, or the near term not probed since)"
 

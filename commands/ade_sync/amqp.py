@@ -72,6 +72,8 @@ class ChangeFeed:
         self.coalesce = coalesce
         self.retry_pause = retry_pause
         self.heartbeat_every = heartbeat_every
+        self.failing = False
+        """The last refresh failed: no heartbeat until one succeeds."""
         self.backoff = backoff
         self.on_refresh = on_refresh
         self.connections = 0
@@ -136,12 +138,17 @@ class ChangeFeed:
         raise ConnectionError("the broker closed the channel")
 
     async def _beat(self) -> None:
-        """While consuming: tell the poller the feed is up (:func:`commands.ade_sync.feed.heartbeat`)."""
+        """While consuming and applying messages: tell the poller the feed is up
+        (:func:`commands.ade_sync.feed.heartbeat`). The first beat of a connection restarts the feed's
+        baseline; no beat while refreshes fail (a feed whose messages are not applied must not lead)."""
+        connected = True
         while True:
-            try:
-                await heartbeat(self.services.pool)
-            except Exception as exc:  # Postgres away: the poller will see a stale feed and poll as usual
-                log.warning("amqp consumer heartbeat not recorded", error=_describe(exc))
+            if not self.failing:
+                try:
+                    await heartbeat(self.services.pool, connected=connected)
+                    connected = False
+                except Exception as exc:  # Postgres away: the poller will see a stale feed and poll as usual
+                    log.warning("amqp consumer heartbeat not recorded", error=_describe(exc))
             await asyncio.sleep(self.heartbeat_every)
 
     async def _process(self, inbox: asyncio.Queue[AbstractIncomingMessage]) -> None:
@@ -182,6 +189,7 @@ class ChangeFeed:
         try:
             report = await refresh_named(self.services, self.ade, events, resources)
         except Exception as exc:  # ADE or Postgres failing: the messages stay in the queue
+            self.failing = True
             log.warning("amqp refresh failed; its messages go back to the queue", error=_describe(exc),
                         messages=len(valid), events=len(events), retry_in=self.retry_pause)
             with contextlib.suppress(Exception):
@@ -192,6 +200,7 @@ class ChangeFeed:
             for message, _ in valid:
                 await message.nack(requeue=True)
             return
+        self.failing = False
         for message, _ in valid:
             await message.ack()
         log.info("amqp messages refreshed", messages=len(valid), events=len(events), resources=len(resources),

@@ -35,7 +35,7 @@ import structlog
 
 from commands.ade_sync.buildings import Buildings, load_buildings
 from commands.ade_sync.events import EventSync, fetch_ids
-from commands.ade_sync.feed import OFF, FeedTrust, announce_cutoff, distrust, feed_trust, record_trust
+from commands.ade_sync.feed import OFF, FeedTrust, announced_between, distrust, feed_trust, record_trust
 from commands.ade_sync.report import EventsReport, SyncMode, SyncReport, TreeReport, record_cycle, record_state
 from commands.ade_sync.ade_timetables import every_resource, lineage, refresh_from_ade
 from commands.ade_sync.audit import run_audit
@@ -57,6 +57,8 @@ from schedulesy.settings import Settings
 log = structlog.get_logger(__name__)
 
 TREE_DETAIL = 11
+NIGHT = dt.timedelta(hours=6)
+"""How long after ``sync_nightly_hour`` a nightly pass may still start when the feed, trusted lately, is not."""
 ASKED_FOR = FeedTrust(trusted=False, reason="asked for: probed as without the change feed")
 
 
@@ -93,16 +95,22 @@ def plan_cycle(settings: Settings, states: dict[str, Any], now: dt.datetime, *, 
     local = now.astimezone(settings.zone)
     nightly_today = local.replace(hour=settings.sync_nightly_hour, minute=0, second=0, microsecond=0)
     last_nightly_slot = nightly_today if local >= nightly_today else nightly_today - dt.timedelta(days=1)
-    full_due_before = last_nightly_slot - dt.timedelta(days=settings.sync_feed_full_days - 1 if feed.trusted else 0)
     full_done = _last(states, syncstate.events_row("full"), "last_success_at")
     full_tried = _last(states, syncstate.events_row("full"), "last_attempt_at")
-    if full or (
-        (full_done is None or full_done < full_due_before)
-        and (full_tried is None or full_tried < last_nightly_slot or now - full_tried >= retry)
-    ):
+    due_by_feed = full_done is None or full_done < last_nightly_slot - dt.timedelta(days=settings.sync_feed_full_days - 1)
+    if feed.trusted:
+        full_due = due_by_feed
+    elif settings.amqp_url and not due_by_feed:
+        # The feed led until lately: the pass it did not need yet waits for the night, not the afternoon.
+        full_due = full_done is not None and full_done < last_nightly_slot and now - last_nightly_slot < NIGHT
+    else:
+        full_due = full_done is None or full_done < last_nightly_slot
+    if full or (full_due and (full_tried is None or full_tried < last_nightly_slot or now - full_tried >= retry)):
         return CyclePlan(mode="full", far=True, full=True, feed=feed)
-    far_every = dt.timedelta(seconds=settings.sync_feed_far_interval if feed.trusted else settings.sync_far_interval)
+    far_done = _last(states, syncstate.events_row("far"), "last_success_at")
     far_tried = _last(states, syncstate.events_row("far"), "last_attempt_at")
+    far_failed = far_tried is not None and (far_done is None or far_done < far_tried)
+    far_every = retry if far_failed or not feed.trusted else dt.timedelta(seconds=settings.sync_feed_far_interval)
     if far_tried is None or now - far_tried >= far_every:
         return CyclePlan(mode="far", far=True, full=False, feed=feed)
     near_done = _last(states, syncstate.events_row("near"), "last_success_at")
@@ -215,6 +223,8 @@ async def _cycle(services: Services, ade: AdeClient, *, force: bool, full: bool,
                                        recheck=recheck, ade_down=down, frozen=report.frozen, touched=touched)
     if report.events.error:
         report.errors.append(f"events: {report.events.error}")
+    if report.events.unannounced:
+        report.feed = "distrusted: this cycle's probe found changes the feed did not announce"
     # An event books a resource no tree has: a tree changed, look at once (not again for the same ones).
     unknown = await unknown_booked(services) if report.events.status != "failed" else []
     marker = hashlib.sha256(",".join(unknown).encode()).hexdigest() if unknown else None
@@ -407,8 +417,10 @@ async def _sync_tree(pool: asyncpg.Pool, key: str, answer: ResourceTree | BaseEx
 
 async def _sync_events(services: Services, ade: AdeClient, plan: CyclePlan, *, force: bool, now: dt.datetime,
                        progress: Progress | None, recheck: list[int], ade_down: str | None,
-                       frozen: list[str], touched: Iterable[str] = ()) -> EventsReport:
+                       frozen: list[str], touched: Sequence[str] = ()) -> EventsReport:
     settings = services.settings
+    if recheck or touched:  # events that booked a deleted or moved resource: the events step fetches them
+        plan = msgspec.structs.replace(plan, near=True)
     probing = plan.near or plan.far or plan.full
     try:
         if ade_down:
@@ -443,7 +455,7 @@ async def _probe_events(services: Services, ade: AdeClient, plan: CyclePlan, *, 
     step = EventSync(services.pool, ade, settings.zone, mode=plan.mode, windows=windows,
                      max_shrink=settings.sync_max_shrink, force=force, recheck=recheck,
                      progress=progress, frozen=frozen, derive=derive,
-                     announced_before=announce_cutoff(plan.feed, now))
+                     announced_between=announced_between(plan.feed, now))
     report = await step.run()
     if step.unannounced:
         await distrust(services.pool, now, step.unannounced)

@@ -152,7 +152,7 @@ class EventSync:
                  windows: Sequence[Window], max_shrink: float, force: bool,
                  recheck: Iterable[int] = (), progress: Progress | None = None,
                  frozen: Iterable[str] = (), derive: bool = True,
-                 announced_before: dt.datetime | None = None) -> None:
+                 announced_between: tuple[dt.datetime, dt.datetime] | None = None) -> None:
         self.pool = pool
         self.client = client
         self.zone = zone
@@ -173,8 +173,8 @@ class EventSync:
         self.frozen = frozenset(frozen)
         """Categories whose tree was refused: their bookings are neither taken away nor deleted."""
         self.derive = derive
-        self.announced_before = announced_before
-        """While ADE's change feed is trusted: a change stamped before this should have been announced."""
+        self.announced_between = announced_between
+        """While ADE's change feed is trusted: a change stamped within these should have been announced."""
         self.unannounced: list[int] = []
 
     @property
@@ -244,7 +244,7 @@ class EventSync:
                 summary = summary_of(event, self.zone)
                 if stored.get(event.id) is None or stored[event.id] != summary:
                     changed.append(event.id)
-                    if self._unannounced(summary):
+                    if self._unannounced(event, summary):
                         self.unannounced.append(event.id)
             self.report.unannounced = len(self.unannounced)
             # Known events that changed may also be stored in another window (they moved here).
@@ -255,9 +255,13 @@ class EventSync:
             else:
                 self._pending.update(changed)
 
-    def _unannounced(self, summary: Summary | None) -> bool:
+    def _unannounced(self, event: Event, summary: Summary | None) -> bool:
         stamp = summary.last_update if summary is not None else None
-        return self.announced_before is not None and stamp is not None and stamp < self.announced_before
+        if self.announced_between is None or stamp is None:
+            return False
+        since, before = self.announced_between
+        # An event we cannot store (unreadable hours) differs at every probe: not the feed's fault.
+        return since <= stamp < before and event_row(event, self.zone) is not None
 
     def _see(self, events: Iterable[Event]) -> None:
         for e in events:

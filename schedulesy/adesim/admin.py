@@ -56,6 +56,7 @@ Every change stamps ``lastUpdate`` (minute precision, ``MM/dd/yyyy HH:mm``, proj
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 import re
 import time
 from collections.abc import Callable
@@ -184,8 +185,10 @@ class Admin:
 
     def put_clock(self, *, store: Store, body: dict[str, Any]) -> tuple[int, Any]:
         now = body.get("now")
-        self.sim.frozen_now = None if now is None else dt.datetime.fromisoformat(now).replace(
-            tzinfo=None, second=0, microsecond=0)
+        moment = None if now is None else dt.datetime.fromisoformat(now)
+        if moment is not None and moment.tzinfo is not None:  # an instant: the project's wall clock then
+            moment = moment.astimezone(zoneinfo.ZoneInfo(store.project.timezone))
+        self.sim.frozen_now = None if moment is None else moment.replace(tzinfo=None, second=0, microsecond=0)
         return 200, {"now": self.sim.now().isoformat(timespec="minutes"), "frozen": now is not None}
 
     def sessions(self, *, store: Store, body: dict[str, Any]) -> tuple[int, Any]:

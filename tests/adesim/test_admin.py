@@ -38,6 +38,14 @@ def test_moving_an_event_changes_its_placement_old_fields_and_last_update(ade: A
     assert again.get("creation") == first.get("creation")
 
 
+def test_the_clock_takes_an_instant_as_the_projects_wall_clock_then(ade: AdeSimulatorHandle) -> None:
+    sid = ade.session()
+    eid = int(events_of(ade, sid, resources=ade.summary()["samples"]["trainee_leaf"], detail=0)[0].get("id", 0))
+    ade.freeze_clock("2026-11-30T09:41:27+00:00")  # 10:41 in Paris
+    ade.update_event(eid, note="stamped")
+    assert events_of(ade, sid, eventId=eid, detail=7)[0].get("lastUpdate") == "11/30/2026 10:41"
+
+
 def test_moving_with_a_new_id_keeps_the_business_key(ade: AdeSimulatorHandle) -> None:
     sid = ade.session()
     first = events_of(ade, sid, detail=1)[10]

@@ -24,7 +24,7 @@ from tests.commands.test_ade_sync_amqp import feed
 from tests.fixtures.ade import AdeSimulatorHandle
 from tests.fixtures.amqp import Broker
 from tests.fixtures.infra import replace_settings
-from tests.fixtures.sync import near_event
+from tests.fixtures.sync import PARIS, near_event
 from tests.fixtures.waiting import eventually
 
 TRUSTED = FeedTrust(trusted=True, reason="trusted")
@@ -37,10 +37,44 @@ def probes(report: SyncReport) -> int:
     return report.events.windows
 
 
+def away_from_the_night(settings: Settings, **changes: object) -> Settings:
+    """The nightly pass half a day away, so a test's cycles of the next hour never become one."""
+    hour = (dt.datetime.now(settings.zone).hour + 12) % 24
+    return replace_settings(settings, sync_nightly_hour=hour, **changes)
+
+
 @pytest.fixture
 def feed_services(services: Services) -> Services:
     """The poller's view with a feed configured; the near term is due again after a minute while trusted."""
-    return services.with_settings(replace_settings(services.settings, amqp_url=BROKER, sync_feed_near_interval=60.0))
+    return services.with_settings(away_from_the_night(services.settings, amqp_url=BROKER,
+                                                      sync_feed_near_interval=60.0))
+
+
+async def beat_until(pool: asyncpg.Pool, start: dt.datetime, end: dt.datetime) -> None:
+    """A consumer connected all along: a heartbeat a minute from ``start`` to ``end``."""
+    moment = start
+    while moment < end:
+        await heartbeat(pool, moment)
+        moment += dt.timedelta(seconds=60)
+
+
+def change_stamped(ade: AdeSimulatorHandle, at: dt.datetime, event_id: int, **changes: object) -> None:
+    """Change an event in ADE as if at ``at`` (ADE stamps its ``lastUpdate``)."""
+    ade.freeze_clock(at)
+    try:
+        ade.update_event(event_id, **changes)
+    finally:
+        ade.freeze_clock(None)
+
+
+def later_near_events(ade: AdeSimulatorHandle) -> list[int]:
+    """Events of the next two weeks: in the near term even if the test's next hour crosses into a new week."""
+    monday = dt.datetime.now(PARIS).date()
+    monday -= dt.timedelta(days=monday.weekday())
+    project = ade.app.store.project
+    return sorted(e.id for e in ade.app.store.events.values()
+                  if monday + dt.timedelta(weeks=1) <= project.date_of(e.week, e.day) < monday + dt.timedelta(weeks=3)
+                  and e.resources)
 
 
 async def cycle(services: Services, client: AdeClient, at: dt.datetime) -> SyncReport:
@@ -80,6 +114,18 @@ def test_the_plan_slows_every_tier_while_the_feed_is_trusted(settings: Settings)
     week_ago = {**recent, "events:full": state(now - dt.timedelta(days=7))}
     assert plan_cycle(settings, week_ago, now, full=False, feed=TRUSTED).mode == "full"
     assert plan_cycle(settings, recent, now, full=True, feed=TRUSTED).mode == "full"
+    # The feed lost in the afternoon (configured, not trusted): no full pass at noon, but tonight's.
+    configured = replace_settings(settings, amqp_url=BROKER)
+    assert plan_cycle(configured, last_week, now, full=False).mode == "far"
+    night = now.replace(hour=2, minute=30)
+    at_night = {**recent, "events:full": state(night - dt.timedelta(days=3)),
+                "events:far": state(night - dt.timedelta(minutes=30))}
+    assert plan_cycle(configured, at_night, night, full=False).mode == "full"
+    assert plan_cycle(configured, week_ago, now, full=False).mode == "full"  # the feed's own cadence needs it
+    # A far-term probe that failed while trusted is tried again after an hour, not a day.
+    far_failed = {**recent, "events:far": {"last_success_at": now - dt.timedelta(days=3),
+                                           "last_attempt_at": now - dt.timedelta(hours=2)}}
+    assert plan_cycle(settings, far_failed, now, full=False, feed=TRUSTED).mode == "far"
 
 
 def test_the_feed_is_trusted_only_when_configured_connected_and_checked(settings: Settings) -> None:
@@ -145,16 +191,17 @@ async def test_a_change_the_feed_did_not_announce_distrusts_it_for_a_day(
         redis: Redis) -> None:
     start = dt.datetime.now(dt.UTC)
     await trusted_after_a_probe(feed_services, ade_client, start)
-    # A change ADE stamped an hour ago that no message announced: the companion missed it.
-    missed = near_event(ade)
-    ade.freeze_clock(start - dt.timedelta(hours=1))
-    ade.update_event(missed, name="Changed behind the feed's back")
-    ade.freeze_clock(None)
-    caught = await cycle(feed_services, ade_client, start + dt.timedelta(seconds=90))
-    assert caught.events.unannounced == 1 and caught.events.changed == 1
+    # ADE stamped a change 20 minutes before the probe, the feed being up, and no message announced it.
+    missed = later_near_events(ade)[0]
+    change_stamped(ade, start + dt.timedelta(minutes=10), missed, name="Changed behind the feed's back")
+    probe_at = start + dt.timedelta(minutes=30)
+    await beat_until(pool, start + dt.timedelta(seconds=20), probe_at)
+    caught = await cycle(feed_services, ade_client, probe_at)
+    assert caught.events is not None and caught.events.unannounced == 1 and caught.events.changed == 1
+    assert caught.feed.startswith("distrusted")
     assert await pool.fetchval("SELECT name FROM schedulesy.event WHERE event_id = $1", missed) == (
         "Changed behind the feed's back")  # the change itself is applied, of course
-    after = await cycle(feed_services, ade_client, start + dt.timedelta(seconds=100))
+    after = await cycle(feed_services, ade_client, probe_at + dt.timedelta(seconds=10))
     assert after.feed.startswith("distrusted until") and str(missed) in after.feed and probes(after) == 1
     late = await cycle(feed_services, ade_client, start + dt.timedelta(hours=23))
     assert late.feed.startswith("distrusted until") and probes(late) >= 1  # (the nightly pass, maybe)
@@ -170,15 +217,86 @@ async def test_a_change_the_feed_did_not_announce_distrusts_it_for_a_day(
     assert 'schedulesy_sync_trusted{name="feed"} 0' in metrics
     assert 'schedulesy_sync_unannounced_changes{name="feed"} 1' in metrics
 
+    # A day later, with a consumer beating and a probe since, the feed leads again; the reason is cleared.
+    back_at = start + dt.timedelta(hours=25)
+    await cycle(feed_services, ade_client, back_at)
+    back = await cycle(feed_services, ade_client, back_at + dt.timedelta(seconds=10))
+    assert back.feed == "trusted"
+    assert await pool.fetchval("SELECT last_error FROM schedulesy.sync_state WHERE name = 'feed'") is None
 
-async def test_a_change_stamped_within_the_grace_is_not_held_against_the_feed(
-        feed_services: Services, ade_client: AdeClient, ade: AdeSimulatorHandle) -> None:
+
+async def test_changes_the_feed_could_not_have_announced_yet_are_not_held_against_it(
+        feed_services: Services, ade_client: AdeClient, ade: AdeSimulatorHandle, pool: asyncpg.Pool) -> None:
     start = dt.datetime.now(dt.UTC)
     await trusted_after_a_probe(feed_services, ade_client, start)
-    ade.update_event(near_event(ade), note="just now; its message may still be on its way")
-    found = await cycle(feed_services, ade_client, start + dt.timedelta(seconds=90))
-    assert found.events.changed == 1 and found.events.unannounced == 0
-    assert (await cycle(feed_services, ade_client, start + dt.timedelta(seconds=100))).feed == "trusted"
+    before_it_came_up, within_the_grace = later_near_events(ade)[:2]
+    probe_at = start + dt.timedelta(minutes=30)
+    change_stamped(ade, start - dt.timedelta(hours=1), before_it_came_up, note="published to no broker")
+    change_stamped(ade, probe_at - dt.timedelta(minutes=5), within_the_grace, note="its message is on its way")
+    await beat_until(pool, start + dt.timedelta(seconds=20), probe_at)
+    found = await cycle(feed_services, ade_client, probe_at)
+    assert found.events is not None and found.events.changed == 2 and found.events.unannounced == 0
+    assert (await cycle(feed_services, ade_client, probe_at + dt.timedelta(seconds=10))).feed == "trusted"
+
+
+async def test_a_resource_deleted_while_the_feed_leads_has_its_bookings_rechecked_at_once(
+        services: Services, ade_client: AdeClient, ade: AdeSimulatorHandle, pool: asyncpg.Pool) -> None:
+    checking_trees = services.with_settings(away_from_the_night(
+        services.settings, amqp_url=BROKER, sync_tree_interval=1e-6))
+    start = dt.datetime.now(dt.UTC)
+    led = await trusted_after_a_probe(checking_trees, ade_client, start)
+    assert led.feed == "trusted" and probes(led) == 0
+    teacher = str(ade.summary()["samples"]["instructor"])
+    assert await pool.fetchval("SELECT count(*) FROM schedulesy.event_resource WHERE resource_ext_id = $1", teacher)
+    ade.delete_resource(int(teacher))
+    report = await cycle(checking_trees, ade_client, start + dt.timedelta(seconds=30))
+    assert report.feed == "trusted" and probes(report) == 1  # the events step ran for the rechecks
+    assert await pool.fetchval("SELECT count(*) FROM schedulesy.event_resource WHERE resource_ext_id = $1",
+                               teacher) == 0
+
+
+async def test_a_consumers_new_connection_restarts_the_baseline(pool: asyncpg.Pool) -> None:
+    start = dt.datetime(2026, 12, 7, 10, 0, tzinfo=dt.UTC)
+
+    async def up_since() -> int:
+        figures = await pool.fetchval("SELECT figures FROM schedulesy.sync_state WHERE name = 'feed'")
+        return int(figures["up_since"])
+
+    await heartbeat(pool, start, connected=True)
+    await heartbeat(pool, start + dt.timedelta(seconds=30))
+    assert await up_since() == int(start.timestamp())
+    # Another worker reconnecting (a short broker restart): messages may have been lost meanwhile.
+    await heartbeat(pool, start + dt.timedelta(seconds=40), connected=True)
+    assert await up_since() == int(start.timestamp()) + 40
+    # A worker whose clock lags does not move the heartbeat back.
+    await heartbeat(pool, start + dt.timedelta(seconds=10))
+    beat = await pool.fetchval("SELECT last_success_at FROM schedulesy.sync_state WHERE name = 'feed'")
+    assert beat == start + dt.timedelta(seconds=40)
+
+
+async def test_a_consumer_whose_refreshes_fail_stops_beating(
+        sync: object, ade: AdeSimulatorHandle, ade_client: AdeClient, amqp_settings: Settings, broker: Broker,
+        services: Services, pool: asyncpg.Pool, redis: Redis) -> None:
+    await run_cycle(services.with_settings(amqp_settings), client=ade_client)
+
+    async def last_beat() -> dt.datetime | None:
+        return await pool.fetchval("SELECT last_success_at FROM schedulesy.sync_state WHERE name = 'feed'")
+
+    async def beaten_after(moment: dt.datetime | None) -> bool:
+        beat = await last_beat()
+        return beat is not None and (moment is None or beat > moment)
+
+    async with feed(amqp_settings, pool, redis, ade, heartbeat_every=0.05) as (consumer, heard):
+        await eventually(lambda: beaten_after(None), "a first heartbeat")
+        ade.set_faults(down="503")
+        await broker.publish({"events": [{"id": near_event(ade)}]})
+        await eventually(lambda: consumer.failing, "the refresh failed")
+        stopped = await last_beat()
+        await asyncio.sleep(0.3)
+        assert await last_beat() == stopped
+        ade.clear_faults()
+        await eventually(lambda: heard.messages == 1, "the redelivered message was refreshed")
+        await eventually(lambda: beaten_after(stopped), "the heartbeat resumed")
 
 
 async def test_the_consumer_heartbeat_lets_the_feed_lead_and_its_messages_still_refresh_at_once(
