@@ -41,6 +41,10 @@ SCHEDULESY = str(Path(sys.executable).with_name("schedulesy"))
 USERS = [f"drill{n}" for n in range(4)]
 SELECTIONS = [ROOM, GROUP, SUBJECT, EMPTY_GROUP, f"{SUBJECT},{ROOM}", TEACHER]
 STANDBY_LEADS_WITHIN = 10.0
+CATCH_UP_WITHIN = 60.0
+"""A liveness guard, not a speed target: on 2 shared cores, with 9 client loops, 2 APIs, 2 workers and
+6 Redis nodes, the projector's batches behind a failover took longer than 20 s (bench/README.md has the
+drill's figures)."""
 """The issue's bound: a standby worker leads this soon after the leader died."""
 STEADY_SECONDS = 2.0
 
@@ -70,6 +74,15 @@ class Deployment:
     workers: list[Process]
     keys: Keys
     processes: list[Process] = field(default_factory=list)
+    logs: Path | None = None
+    """Where each process writes its log (``<name>.log``)."""
+
+    def log_tails(self, lines: int = 15) -> str:
+        """The end of every process's log: what a failed guard prints to explain itself."""
+        if self.logs is None:
+            return ""
+        return "\n".join(f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+                         for log in sorted(self.logs.glob("*.log")))
 
 
 def process_env(settings: Settings, cluster: LocalCluster, public_key: str) -> dict[str, str]:
@@ -120,7 +133,7 @@ async def deployment(
             for url, process in apis.items():
                 await eventually(_live(client, url, process), f"{process.name} answers")
         await eventually(lambda: _new_leader(pool, ""), "a worker leads")
-        yield Deployment(cluster, apis, workers, Keys(settings.redis_prefix), started)
+        yield Deployment(cluster, apis, workers, Keys(settings.redis_prefix), started, logs=tmp_path)
     finally:
         for process in started:
             process.signal(signal.SIGTERM)
@@ -321,7 +334,13 @@ async def test_losing_a_master_the_leading_worker_and_an_api_process_never_gives
         promoted_after = time.monotonic() - failing_from
         await asyncio.sleep(STEADY_SECONDS)
         failing_until = time.monotonic()
-        await eventually(lambda: caught_up(pool), "the projector catches up after the failover")
+        try:
+            await eventually(lambda: caught_up(pool), "the projector catches up after the failover",
+                             within=CATCH_UP_WITHIN)
+        except BaseException:
+            print(deployment.log_tails())
+            raise
+        caught_up_after = time.monotonic() - failing_until
 
         # (b) the leading worker dies; the standby leads
         leader = await _leader(pool)
@@ -339,12 +358,12 @@ async def test_losing_a_master_the_leading_worker_and_an_api_process_never_gives
         served_before = load.served_by.get(survivor, 0)
         await asyncio.sleep(STEADY_SECONDS)
         assert load.served_by.get(survivor, 0) > served_before
-    await eventually(lambda: caught_up(pool), "the projector catches up")
+    await eventually(lambda: caught_up(pool), "the projector catches up", within=CATCH_UP_WITHIN)
 
     print(f"\ndrill: {load.reads} reads, {load.writes} writes; master killed, replica promoted after "
           f"{promoted_after:.1f} s; worst read while failing over {load.worst_read(failing_from, failing_until) * 1000:.0f} ms;"
           f" worst write then {load.worst_write(failing_from, failing_until) * 1000:.0f} ms;"
-          f" standby led after {takeover:.1f} s; worst read overall {load.worst_read(0, time.monotonic()) * 1000:.0f} ms")
+          f" caught up {caught_up_after:.1f} s after; standby led after {takeover:.1f} s; worst read overall {load.worst_read(0, time.monotonic()) * 1000:.0f} ms")
     assert load.wrong == [], load.wrong[:5]
     assert load.unanswered == [], load.unanswered[:5]
     assert gone in load.dead and load.reads > 0 and load.writes > 0

@@ -206,7 +206,8 @@ async def test_the_subscribe_panel(context: BrowserContext, live_app: str, seede
     assert await webcal.get_attribute("href") == f"webcal://{live_app.partition('://')[2]}/api/timetable/{seeded.key}.ics"
     qr = page.get_by_role("img", name="QR code of the subscription link")
     await qr.wait_for()
-    assert await qr.evaluate("img => img.complete && img.naturalWidth > 0")
+    # Visible is not loaded yet: wait for the image itself (an image that fails to load never passes).
+    await page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=await qr.element_handle())
     await page.get_by_role("button", name="Copy link").click()
     await page.get_by_text("Link copied").wait_for()
     assert await page.evaluate("navigator.clipboard.readText()") == f"{live_app}/api/timetable/{seeded.key}.ics"
