@@ -55,6 +55,8 @@ class FeedTrust(msgspec.Struct, frozen=True):
     distrusted: bool = False
 
 
+TRUSTED = "trusted"
+"""The reason of a trusted feed, as reports and the ``cycle`` row show it."""
 OFF = FeedTrust(trusted=False, reason="off: no SCHEDULESY_AMQP_URL")
 
 
@@ -86,7 +88,7 @@ def feed_trust(settings: Settings, states: dict[str, Any], now: dt.datetime) -> 
     probed = near_row["last_success_at"] if near_row is not None else None
     if up_since is None or probed is None or probed < up_since:
         return FeedTrust(trusted=False, reason="the near term was not probed since the consumer connected")
-    return FeedTrust(trusted=True, reason="trusted", since=up_since)
+    return FeedTrust(trusted=True, reason=TRUSTED, since=up_since)
 
 
 async def heartbeat(pool: asyncpg.Pool, now: dt.datetime | None = None, *, connected: bool = False) -> None:

@@ -14,6 +14,7 @@ from typing import Any, Literal, TypeAlias
 import asyncpg
 import msgspec
 
+from commands.ade_sync.feed import TRUSTED
 from schedulesy import syncstate
 from schedulesy.ade.client import FunctionStats
 
@@ -133,7 +134,7 @@ class SyncReport(msgspec.Struct, kw_only=True):
             "seconds": self.duration_seconds,
             "errors": len(self.errors),
             "full": 1 if self.mode == "full" else 0,
-            "feed_trusted": 1 if self.feed == "trusted" else 0,
+            "feed_trusted": 1 if self.feed == TRUSTED else 0,
             "events_probed": events.probed,
             "events_new": events.new,
             "events_changed": events.changed,

@@ -19,7 +19,7 @@ from commands.ade_sync.report import SyncReport
 from schedulesy.ade.client import AdeClient
 from schedulesy.app import create_app
 from schedulesy.services import Services
-from schedulesy.settings import Settings, load_settings
+from schedulesy.settings import Settings, SettingsError, load_settings
 from tests.commands.test_ade_sync_amqp import feed
 from tests.fixtures.ade import AdeSimulatorHandle
 from tests.fixtures.amqp import Broker
@@ -326,6 +326,9 @@ def test_the_feed_settings_have_their_variables() -> None:
                             "SCHEDULESY_SYNC_FEED_FULL_DAYS": "3"})
     assert (loaded.sync_feed_near_interval, loaded.sync_feed_far_interval, loaded.sync_feed_full_days) == (
         10800.0, 43200.0, 3)
+    for name, wrong in (("SCHEDULESY_SYNC_FEED_FULL_DAYS", "0"), ("SCHEDULESY_SYNC_FEED_NEAR_INTERVAL", "soon")):
+        with pytest.raises(SettingsError, match=name):
+            load_settings({name: wrong})
 
 
 async def test_the_pollers_cycles_let_a_trusted_feed_lead(
